@@ -1,0 +1,64 @@
+#pragma once
+// MS-DTYP 2.5.3.2: the access check, returning the granted rights and, for each wanted right,
+// why: which ACE granted or denied it, that no ACE did, or which privilege granted it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mkeys/acl/access_mask.hpp"
+#include "mkeys/acl/security_descriptor.hpp"
+#include "mkeys/acl/token.hpp"
+
+namespace mkeys::acl {
+
+enum class ReasonKind : std::uint8_t {
+  kGrantedByAce,        // an allow ACE granted it (ace_index, ace_sddl)
+  kDeniedByAce,         // a deny ACE denied it first
+  kNotGranted,          // no ACE grants it
+  kGrantedByPrivilege,  // privilege names the privilege
+  kGrantedAsOwner,      // implicit READ_CONTROL / WRITE_DAC of the owner
+  kNullDacl,            // the DACL is NULL: everything is granted
+  kEmptyDacl,           // the DACL is present and empty: nothing is granted
+  kMissingPrivilege,    // ACCESS_SYSTEM_SECURITY without SeSecurityPrivilege
+};
+
+struct RightReason {
+  AccessMask right = 0;  // one bit
+  ReasonKind kind = ReasonKind::kNotGranted;
+  std::optional<std::size_t> ace_index;
+  std::string ace_sddl;   // "(A;;FR;;;NS)" when an ACE decided
+  std::string privilege;  // when a privilege decided
+};
+
+struct AccessCheckResult {
+  AccessMask desired = 0;  // after generic mapping
+  AccessMask granted = 0;
+  bool allowed = false;  // every desired bit granted (or MAXIMUM_ALLOWED and anything granted)
+  std::vector<RightReason> reasons;  // one per desired bit (for MAXIMUM_ALLOWED: per granted)
+
+  // Bits that were desired and not granted.
+  AccessMask Missing() const { return desired & ~granted; }
+  // "NETWORK SERVICE lacks READ_DATA (no ACE grants it; owner SYSTEM)": the sentence the CLI
+  // and the diagnosis print.
+  std::string Explain(const Token& token, const SecurityDescriptor& sd) const;
+};
+
+// The access check. `desired` may contain generic bits (mapped with `mapping`) and
+// MAXIMUM_ALLOWED. Privileges are honoured when enabled in the token.
+AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token, AccessMask desired,
+                              const GenericMapping& mapping = kFileGenericMapping);
+
+// Traverse: may `token` pass through every directory in `directories` (outermost first) to reach
+// an object inside? SeChangeNotifyPrivilege bypasses the check.
+struct TraverseResult {
+  bool allowed = false;
+  bool bypassed = false;                  // by SeChangeNotifyPrivilege
+  std::optional<std::size_t> blocked_at;  // index into `directories`
+  AccessCheckResult blocking_check;       // the check that failed at blocked_at
+};
+TraverseResult CheckTraverse(const std::vector<const SecurityDescriptor*>& directories,
+                             const Token& token);
+
+}  // namespace mkeys::acl

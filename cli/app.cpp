@@ -1,0 +1,116 @@
+#include "app.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+#include "mkeys/core/error.hpp"
+#include "mkeys/core/log.hpp"
+
+#ifndef MKEYS_VERSION
+#define MKEYS_VERSION "0.0.0"
+#endif
+
+namespace mkeys::cli {
+namespace {
+
+std::vector<std::pair<int, Registrar>>& Registry() {
+  static std::vector<std::pair<int, Registrar>> registry;
+  return registry;
+}
+
+constexpr const char* kFooter = R"(Exit codes:
+  0  success / nothing found
+  1  the answer is negative: access denied, findings present, the open would fail
+  2  usage error
+  3  input or environment error: missing file, corrupt data, I/O
+  4  peer or network error
+
+Environment: NO_COLOR disables colour. Run 'mkeys COMMAND --help' for each command.)";
+
+}  // namespace
+
+CommandRegistration::CommandRegistration(int order, Registrar registrar) {
+  Registry().emplace_back(order, registrar);
+}
+
+void Context::Bind(CLI::App* sub, std::function<int(Context&)> action) {
+  sub->callback([this, action = std::move(action)]() { chosen_ = action; });
+}
+
+int Context::RunChosen() {
+  if (!chosen_) {
+    return -1;
+  }
+  return chosen_(*this);
+}
+
+std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
+  auto app = std::make_unique<CLI::App>(
+      "mkeys: Windows machine key stores (MachineKeys), their ACLs and key containers.\n"
+      "Join an array, diagnose KEYSET DOES NOT EXIST, validate hardened images.",
+      "mkeys");
+  app->footer(kFooter);
+  app->set_help_all_flag("--help-all", "Print help for every command");
+  app->add_flag("--json", ctx.options.json, "Print one JSON document on stdout instead of text");
+  app->add_flag("--no-color", ctx.options.no_color, "Never colour output (also: NO_COLOR)");
+  app->add_flag("-v,--verbose", ctx.options.verbose, "Log more to stderr (repeatable)");
+  app->add_flag("-q,--quiet", ctx.options.quiet, "Log errors only");
+  app->add_flag("--version", ctx.options.version, "Print the version and exit");
+  app->require_subcommand(0, 1);
+  app->fallthrough();  // global flags may also follow the command
+
+  auto registry = Registry();
+  std::stable_sort(registry.begin(), registry.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [order, registrar] : registry) {
+    registrar(*app, ctx);
+  }
+  return app;
+}
+
+int Main(int argc, char** argv) {
+  Context ctx;
+  auto app = BuildApp(ctx);
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints "The following argument was not expected: ..." and friends.
+    std::cerr << "mkeys: " << e.what() << "\nRun 'mkeys --help' for usage.\n";
+    return kExitUsage;
+  }
+
+  SetVerbosity(ctx.options.quiet ? -1 : ctx.options.verbose);
+  const char* no_color = std::getenv("NO_COLOR");
+  ctx.out.Configure(ctx.options.json,
+                    !ctx.options.no_color && (no_color == nullptr || *no_color == '\0'));
+
+  if (ctx.options.version) {
+    if (ctx.options.json) {
+      ctx.out.Json({{"name", "mkeys"}, {"version", MKEYS_VERSION}});
+    } else {
+      ctx.out.Line(std::string("mkeys ") + MKEYS_VERSION);
+    }
+    return kExitOk;
+  }
+
+  try {
+    const int code = ctx.RunChosen();
+    if (code >= 0) {
+      return code;
+    }
+  } catch (const std::exception& e) {
+    // Libraries return errors; an exception here is a bug, still reported cleanly.
+    ctx.out.PrintError(Error(ErrorCode::kInternal, std::string("internal error: ") + e.what()));
+    return kExitInput;
+  }
+  std::cerr << app->help();
+  return kExitUsage;
+}
+
+}  // namespace mkeys::cli

@@ -1,0 +1,33 @@
+#pragma once
+// Container file names as the Microsoft CSPs derive them (FORMATS.md, "File name of a
+// container"): <MD5 of the lower-cased name + NUL as 4 LE words>_<MachineGuid>.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mkeys/core/result.hpp"
+
+namespace mkeys::keystore {
+
+// The 32 lower-case hex digits Windows uses for `container_name`
+// ("MyCoolContainer" -> "52ab417621a9d74c73e3e0f1bc374e0a").
+std::string ContainerHash(std::string_view container_name);
+
+// "<hash>_<machine_guid>" (the unique container name, PP_UNIQUE_CONTAINER). `machine_guid` is
+// used as given; pass it through NormalizeMachineGuid first.
+std::string ContainerFileName(std::string_view container_name, std::string_view machine_guid);
+
+// Accepts "c49c7513-8b86-4d0e-90bf-4805804a9318", upper or lower case, with or without braces;
+// returns it lower-cased without braces. Errors carry the offset of the first bad character.
+Result<std::string> NormalizeMachineGuid(std::string_view text);
+
+// The two halves of a MachineKeys file name, or nullopt when `file_name` does not have the
+// form <32 hex>_<guid> (such files are reported, never parsed as containers by name).
+struct ContainerFileNameParts {
+  std::string hash;          // 32 lower-case hex digits
+  std::string machine_guid;  // lower-case
+};
+std::optional<ContainerFileNameParts> SplitContainerFileName(std::string_view file_name);
+
+}  // namespace mkeys::keystore

@@ -1,0 +1,15 @@
+#pragma once
+// Fault injection for tests: MKEYS_FAULT names steps ("member:after-install",
+// "manager:before-record", several separated by commas). When the process reaches a named step it
+// ends at once with _exit(kFaultExitCode), as if killed: no destructors, no cleanup, no reply.
+
+#include <string_view>
+
+namespace mkeys::arrayjoin {
+
+inline constexpr int kFaultExitCode = 86;
+
+// Ends the process if MKEYS_FAULT names `side:step`. Costs one getenv when it does not.
+void FaultPoint(std::string_view side, std::string_view step);
+
+}  // namespace mkeys::arrayjoin

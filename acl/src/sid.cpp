@@ -70,7 +70,7 @@ Result<Sid> Sid::Decode(std::span<const std::uint8_t> bytes) {
 }
 
 std::string Sid::ToString() const {
-  std::string out = authority_ >= (1ull << 32) ? fmt::format("S-{}-0x{:012X}", revision_, authority_)
+  std::string out = authority_ >= (1ull << 32) ? fmt::format("S-{}-0x{:X}", revision_, authority_)
                                                : fmt::format("S-{}-{}", revision_, authority_);
   for (std::size_t i = 0; i < count_; ++i) {
     fmt::format_to(std::back_inserter(out), "-{}", subs_[i]);

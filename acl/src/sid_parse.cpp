@@ -4,8 +4,8 @@
 //  - blanks before a number are skipped ("S- 1- 2-3" is S-1-2-3), nothing after it;
 //  - a number may be hex with "0x"; a revision written in hex ("S-0x1-...") makes every
 //    following part hex ("S-0x1-20-0-579" is S-1-32-0-1401);
-//  - a sub-authority (or decimal authority) that overflows 32 bits saturates to 4294967295;
-//    a hex authority may use 48 bits and is rejected beyond that.
+//  - a sub-authority that overflows 32 bits saturates to 4294967295; the identifier
+//    authority may use 48 bits (decimal or hex) and is rejected beyond that.
 #include <fmt/format.h>
 
 #include "internal/sid_parse.hpp"
@@ -48,6 +48,10 @@ Result<Number> ReadNumber(std::string_view text, std::size_t& pos, bool hex_mode
   while (pos < text.size()) {
     const int d = DigitValue(text[pos], base);
     if (d < 0) break;
+    // In SDDL "O:S-1-2-0x200D:" the 'D' starts the DACL, it is not a hex digit.
+    if ((text[pos] == 'D' || text[pos] == 'd') && pos + 1 < text.size() && text[pos + 1] == ':') {
+      break;
+    }
     if (n.value <= 0xFFFFFFFFFFFFull) {
       n.value = n.value * static_cast<unsigned>(base) + static_cast<unsigned>(d);
     }
@@ -78,14 +82,10 @@ Result<std::pair<Sid, std::size_t>> ParseSidPrefix(std::string_view text) {
   ++pos;
   const std::size_t authority_pos = pos;
   MKEYS_ASSIGN_OR_RETURN(const Number authority, ReadNumber(text, pos, hex_mode));
-  std::uint64_t authority_value = authority.value;
-  if (authority.hex) {
-    if (authority.overflow) {
-      return SidError("SID identifier authority exceeds 48 bits", authority_pos);
-    }
-  } else if (authority_value > 0xFFFFFFFFull || authority.overflow) {
-    authority_value = 0xFFFFFFFFull;  // decimal parts saturate like wcstoul
+  if (authority.overflow) {
+    return SidError("SID identifier authority exceeds 48 bits", authority_pos);
   }
+  const std::uint64_t authority_value = authority.value;
   std::uint32_t subs[Sid::kMaxSubAuthorities];
   std::size_t count = 0;
   while (pos < text.size() && text[pos] == '-') {

@@ -32,8 +32,16 @@ struct RightReason {
   std::string privilege;  // when a privilege decided
 };
 
+// "granted-by-ace", "denied-by-ace", "not-granted", ... (stable names for JSON output).
+std::string_view ReasonKindName(ReasonKind kind);
+// The reason as a phrase: "granted by ACE #1 (A;;FR;;;NS)", "denied by ACE #0 (D;;FR;;;NS)",
+// "no ACE grants it", "granted by SeBackupPrivilege", "granted as owner (implicit)", ...
+// ACE numbers count from 0, as the DACL's ACE array does.
+std::string ReasonText(const RightReason& reason);
+
 struct AccessCheckResult {
-  AccessMask desired = 0;  // after generic mapping
+  AccessMask desired = 0;  // after generic mapping, without MAXIMUM_ALLOWED
+  bool maximum_allowed = false;  // MAXIMUM_ALLOWED was asked for
   AccessMask granted = 0;
   bool allowed = false;  // every desired bit granted (or MAXIMUM_ALLOWED and anything granted)
   std::vector<RightReason> reasons;  // one per desired bit (for MAXIMUM_ALLOWED: per granted)

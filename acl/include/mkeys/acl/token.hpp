@@ -48,6 +48,11 @@ class Token final {
   const std::vector<TokenPrivilege>& privileges() const { return privileges_; }
   // What people call this identity ("NT AUTHORITY\NETWORK SERVICE").
   const std::string& display_name() const { return display_name_; }
+  // TokenOwner: the owner given to objects this token creates (the user unless set; an
+  // elevated administrator's is BUILTIN\Administrators).
+  const Sid& default_owner() const { return default_owner_ ? *default_owner_ : user_; }
+  // TokenPrimaryGroup: the group given to objects this token creates (the user unless set).
+  const Sid& primary_group() const { return primary_group_ ? *primary_group_ : user_; }
 
   // True if the user or an enabled (not deny-only) group is `sid` — for allow ACEs.
   bool MatchesForAllow(const Sid& sid) const;
@@ -60,12 +65,16 @@ class Token final {
   // Removes a privilege (e.g. the machine's policy does not grant it).
   Token& RemovePrivilege(std::string_view name);
   Token& AddGroup(TokenGroup group);
+  Token& SetDefaultOwner(Sid owner);
+  Token& SetPrimaryGroup(Sid group);
 
  private:
   Sid user_;
   std::vector<TokenGroup> groups_;
   std::vector<TokenPrivilege> privileges_;
   std::string display_name_;
+  std::optional<Sid> default_owner_;
+  std::optional<Sid> primary_group_;
 };
 
 // Which SIDs hold which privileges on a machine (its user-rights assignment).
@@ -89,6 +98,16 @@ Result<Token> TokenFor(std::string_view identity,
 // {"name": ..., "user": "S-1-...", "groups": [{"sid": ..., "deny_only": bool}],
 //  "privileges": ["Se..."]}. Later TokenFor calls for those names use them.
 Result<void> LoadTokenCatalogueOverrides(std::string_view json_text);
+// Forgets every override loaded so far (tests; a command that loads a different file).
+void ClearTokenCatalogueOverrides();
+// The catalogue's built-in identities, as TokenFor accepts them (for help texts and docs).
+std::vector<std::string> TokenCatalogueNames();
+// Privileges Windows marks SE_PRIVILEGE_ENABLED_BY_DEFAULT (SeChangeNotify, SeImpersonate,
+// SeCreateGlobal): enabled in a new token; every other assigned privilege is present-disabled.
+bool PrivilegeEnabledByDefault(std::string_view name);
+// The privilege names Windows knows (for validating --privilege); case-insensitive lookup that
+// also accepts the name without its "Privilege" suffix. nullopt if unknown.
+std::optional<std::string> CanonicalPrivilegeName(std::string_view name);
 
 // Windows' default user-rights assignment for the privileges that matter to file access
 // (SeChangeNotify, SeBackup, SeRestore, SeTakeOwnership, SeSecurity, ...), Windows Server.

@@ -1,0 +1,572 @@
+#include "mkeys/keystore/key_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "fs_util.hpp"
+#include "le.hpp"
+#include "mkeys/acl/sid_names.hpp"
+#include "mkeys/core/log.hpp"
+#include "mkeys/keystore/container_name.hpp"
+
+namespace mkeys::keystore {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kStagingPrefix = ".mkeys-staging-";
+
+Error BadKeyset(ErrorCode code, std::string message, std::string_view file_name) {
+  return Error(code, std::move(message))
+      .On(MachineRoot::KeyFileLabel(file_name))
+      .WithWindowsCode(kNteBadKeyset);
+}
+
+Error Exists(std::string_view name, std::string_view file_name) {
+  return Error(ErrorCode::kExists,
+               fmt::format("{}: container '{}' exists already", FormatWindowsCode(kNteExists), name))
+      .On(MachineRoot::KeyFileLabel(file_name))
+      .WithWindowsCode(kNteExists);
+}
+
+Result<void> ValidateName(std::string_view name) {
+  if (name.empty()) return Error(ErrorCode::kInvalidArgument, "container name is empty");
+  if (name.size() > 260) {
+    return Error(ErrorCode::kInvalidArgument, "container name is longer than 260 characters");
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c > 0x7e) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("container name has a non-printable or non-ASCII byte 0x{:02x}", c))
+          .At(i);
+    }
+  }
+  return Ok();
+}
+
+// Reads the descriptors of the store's directories, outermost first.
+Result<std::vector<acl::SecurityDescriptor>> DirectoryDescriptors(const MachineRoot& root,
+                                                                  std::size_t count) {
+  std::vector<acl::SecurityDescriptor> out;
+  const auto& dirs = root.store_directories();
+  for (std::size_t i = 0; i < count && i < dirs.size(); ++i) {
+    auto sd = root.security().Read(dirs[i]);
+    if (!sd) {
+      const Error& e = sd.error();
+      return Error(e.code() == ErrorCode::kNotFound ? ErrorCode::kNotFound : ErrorCode::kCorrupt,
+                   fmt::format("cannot read the descriptor of {}: {}", root.Relative(dirs[i]),
+                               e.message()));
+    }
+    out.push_back(std::move(sd).value());
+  }
+  return out;
+}
+
+// The traverse check through `count` store directories; an error naming the blocking directory.
+Result<void> CheckTraverseTo(const MachineRoot& root, const acl::Token& token, std::size_t count,
+                             std::string_view file_name, std::uint32_t windows_code) {
+  MKEYS_ASSIGN_OR_RETURN(const auto sds, DirectoryDescriptors(root, count));
+  std::vector<const acl::SecurityDescriptor*> ptrs;
+  for (const auto& sd : sds) ptrs.push_back(&sd);
+  const acl::TraverseResult traverse = acl::CheckTraverse(ptrs, token);
+  if (traverse.allowed) return Ok();
+  const std::size_t at = traverse.blocked_at.value_or(0);
+  const std::string dir = root.Relative(root.store_directories()[at]);
+  return Error(ErrorCode::kAccessDenied,
+               fmt::format("{}: traverse denied at {}: {} (and the token lacks "
+                           "SeChangeNotifyPrivilege)",
+                           FormatWindowsCode(windows_code), dir,
+                           traverse.blocking_check.Explain(token, sds[at])))
+      .On(MachineRoot::KeyFileLabel(file_name))
+      .WithWindowsCode(windows_code);
+}
+
+std::vector<std::uint8_t> SymmetricBlob(std::size_t bytes) {
+  std::vector<std::uint8_t> out;
+  le::Put32(out, kMagicSym1);
+  le::Put32(out, static_cast<std::uint32_t>(bytes * 8));
+  return out;
+}
+
+ContainerSummary SummaryOf(std::string file_name, const ContainerFile& file,
+                           const acl::SecurityDescriptor& sd) {
+  ContainerSummary s;
+  s.file_name = std::move(file_name);
+  s.name = file.name;
+  s.format = file.format;
+  s.owner = sd.owner;
+  s.keys = file.DescribeKeys();
+  if (file.exchange && !file.exchange->public_blob.empty()) s.exchange = file.exchange->info;
+  if (file.signature && !file.signature->public_blob.empty()) s.signature = file.signature->info;
+  return s;
+}
+
+}  // namespace
+
+std::string FormatWindowsCode(std::uint32_t code) {
+  const char* name = nullptr;
+  switch (code) {
+    case kNteBadKeyset: name = "NTE_BAD_KEYSET"; break;
+    case kNteExists: name = "NTE_EXISTS"; break;
+    case kNteBadKeysetParam: name = "NTE_BAD_KEYSET_PARAM"; break;
+    case 0x80090019: name = "NTE_KEYSET_NOT_DEF"; break;
+    case 0x80070005: name = "E_ACCESSDENIED"; break;
+    default: break;
+  }
+  if (name == nullptr) return fmt::format("0x{:08X}", code);
+  return fmt::format("{} (0x{:08X})", name, code);
+}
+
+acl::SecurityDescriptor CspContainerDescriptor(const acl::Token& creator,
+                                               const std::vector<acl::Ace>& grants) {
+  acl::SecurityDescriptor sd;
+  sd.control = acl::sd_control::kSelfRelative | acl::sd_control::kDaclProtected;
+  sd.owner = creator.user();
+  sd.group = acl::sids::LocalSystem();
+  acl::Acl dacl;
+  dacl.aces.push_back(acl::AllowAce(acl::sids::LocalSystem(), acl::rights::kFileAllAccess));
+  if (creator.user() != acl::sids::LocalSystem()) {
+    dacl.aces.push_back(acl::AllowAce(creator.user(), acl::rights::kFileAllAccess));
+  }
+  // KB 238187: a container an administrator creates also grants the Administrators group.
+  if (creator.MatchesForAllow(acl::sids::Administrators())) {
+    dacl.aces.push_back(acl::AllowAce(acl::sids::Administrators(), acl::rights::kFileAllAccess));
+  }
+  for (const auto& ace : grants) dacl.aces.push_back(ace);
+  sd.SetDacl(std::move(dacl));
+  return sd;
+}
+
+StagedContainer::StagedContainer(StagedContainer&& other) noexcept
+    : name_(std::move(other.name_)),
+      file_name_(std::move(other.file_name_)),
+      staging_path_(std::move(other.staging_path_)),
+      final_path_(std::move(other.final_path_)),
+      descriptor_(std::move(other.descriptor_)),
+      active_(std::exchange(other.active_, false)) {}
+
+StagedContainer& StagedContainer::operator=(StagedContainer&& other) noexcept {
+  if (this != &other) {
+    if (active_) ::unlink(staging_path_.c_str());
+    name_ = std::move(other.name_);
+    file_name_ = std::move(other.file_name_);
+    staging_path_ = std::move(other.staging_path_);
+    final_path_ = std::move(other.final_path_);
+    descriptor_ = std::move(other.descriptor_);
+    active_ = std::exchange(other.active_, false);
+  }
+  return *this;
+}
+
+StagedContainer::~StagedContainer() {
+  if (active_) ::unlink(staging_path_.c_str());
+}
+
+fs::path KeyStore::PathFor(std::string_view name) const {
+  return root_.machine_keys_dir() / ContainerFileName(name, root_.machine_guid());
+}
+
+Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl::Token& creator,
+                                               const CreateOptions& options) {
+  MKEYS_TRY(ValidateName(name));
+  const std::string file_name = ContainerFileName(name, root_.machine_guid());
+  const fs::path final_path = root_.machine_keys_dir() / file_name;
+  if (root_.kind() != RootKind::kModel) {
+    return Error(ErrorCode::kUnsupported,
+                 "creating containers needs a model machine (a Windows volume's private keys are "
+                 "DPAPI-protected)")
+        .On(root_.root().string());
+  }
+  // CryptAcquireContext(CRYPT_NEWKEYSET): traverse to MachineKeys, then FILE_ADD_FILE on it.
+  const std::size_t ndirs = root_.store_directories().size();
+  MKEYS_TRY(CheckTraverseTo(root_, creator, ndirs, file_name, kNteBadKeyset));
+  {
+    MKEYS_ASSIGN_OR_RETURN(const auto dir_sd, root_.security().Read(root_.machine_keys_dir()));
+    const auto check = acl::CheckAccess(dir_sd, creator, acl::rights::kAddFile);
+    if (!check.allowed) {
+      return Error(ErrorCode::kAccessDenied,
+                   fmt::format("cannot create files in MachineKeys: {}", check.Explain(creator, dir_sd)))
+          .On(root_.Relative(root_.machine_keys_dir()))
+          .WithWindowsCode(0x80070005);
+    }
+  }
+  struct stat st {};
+  if (::lstat(final_path.c_str(), &st) == 0) return Exists(name, file_name);
+
+  MKEYS_ASSIGN_OR_RETURN(const SecretBytes master, root_.ReadMasterKey());
+  ContainerFile file;
+  file.format = ContainerFormat::kMkeys;
+  file.version = kMkeysContainerVersion;
+  file.name.assign(name);
+  auto seal_key = [&](const PrivateKey& key, KeySlot slot) -> Result<KeyPairRecord> {
+    KeyPairRecord rec;
+    rec.public_blob = key.PublicBlob(slot);
+    MKEYS_ASSIGN_OR_RETURN(const SecretBytes pkcs8, key.ToPkcs8());
+    MKEYS_ASSIGN_OR_RETURN(rec.private_blob,
+                           SealPrivatePart(master, file_name, SealedKind::kPkcs8, pkcs8));
+    MKEYS_ASSIGN_OR_RETURN(rec.info, ParsePublicBlob(rec.public_blob));
+    return rec;
+  };
+  if (options.material) {
+    const KeyMaterial& m = *options.material;
+    if (m.symmetric && m.exchange) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "a container holds either an exchange key pair or a symmetric key, not both");
+    }
+    if (m.exchange) {
+      MKEYS_ASSIGN_OR_RETURN(file.exchange, seal_key(*m.exchange, KeySlot::kExchange));
+    }
+    if (m.signature) {
+      MKEYS_ASSIGN_OR_RETURN(file.signature, seal_key(*m.signature, KeySlot::kSignature));
+    }
+    if (m.symmetric) {
+      if (m.symmetric->empty() || m.symmetric->size() > 512) {
+        return Error(ErrorCode::kInvalidArgument, "symmetric key must be 1..512 bytes");
+      }
+      KeyPairRecord rec;
+      rec.public_blob = SymmetricBlob(m.symmetric->size());
+      MKEYS_ASSIGN_OR_RETURN(rec.private_blob, SealPrivatePart(master, file_name,
+                                                               SealedKind::kSymmetric, *m.symmetric));
+      MKEYS_ASSIGN_OR_RETURN(rec.info, ParsePublicBlob(rec.public_blob));
+      file.exchange = std::move(rec);
+    }
+    if (!file.exchange && !file.signature) {
+      return Error(ErrorCode::kInvalidArgument, "key material is empty");
+    }
+  } else {
+    MKEYS_ASSIGN_OR_RETURN(const PrivateKey key, PrivateKey::Generate(options.key));
+    MKEYS_ASSIGN_OR_RETURN(auto rec, seal_key(key, options.slot));
+    (options.slot == KeySlot::kExchange ? file.exchange : file.signature) = std::move(rec);
+  }
+  const auto bytes = file.Serialize();
+
+  StagedContainer staged;
+  staged.name_.assign(name);
+  staged.file_name_ = file_name;
+  staged.final_path_ = final_path;
+  staged.staging_path_ =
+      root_.machine_keys_dir() / (std::string(kStagingPrefix) + fsutil::RandomHex(8));
+  staged.descriptor_ = options.descriptor ? *options.descriptor
+                                          : CspContainerDescriptor(creator, options.grants);
+  const int fd = ::open(staged.staging_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return fsutil::IoError(errno, staged.staging_path_, "cannot create");
+  staged.active_ = true;  // from here on, the destructor removes the staging file
+  auto fail = [&](Error e) -> Result<StagedContainer> {
+    ::close(fd);
+    return e;
+  };
+  ::fchmod(fd, 0600);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(fsutil::IoError(errno, staged.staging_path_, "cannot write"));
+    done += static_cast<std::size_t>(n);
+  }
+  if (auto w = root_.writable_security().WriteFd(fd, staged.staging_path_, staged.descriptor_); !w) {
+    return fail(std::move(w).error());
+  }
+  if (::fsync(fd) != 0) return fail(fsutil::IoError(errno, staged.staging_path_, "cannot fsync"));
+  ::close(fd);
+  return staged;
+}
+
+Result<acl::AccessCheckResult> KeyStore::CheckStaged(const StagedContainer& staged,
+                                                     const acl::Token& token,
+                                                     acl::AccessMask desired) const {
+  MKEYS_ASSIGN_OR_RETURN(const auto sd, root_.security().Read(staged.staging_path_));
+  return acl::CheckAccess(sd, token, desired);
+}
+
+Result<ContainerSummary> KeyStore::Commit(StagedContainer&& staged_in) {
+  StagedContainer staged = std::move(staged_in);
+  if (!staged.active_) return Error(ErrorCode::kInvalidArgument, "staged container already used");
+  // link() fails with EEXIST if the name exists: of two racing creators exactly one wins.
+  if (::link(staged.staging_path_.c_str(), staged.final_path_.c_str()) != 0) {
+    const int err = errno;
+    if (err == EEXIST) return Exists(staged.name_, staged.file_name_);
+    if (err != EPERM && err != ENOTSUP && err != ENOSYS && err != EMLINK) {
+      return fsutil::IoError(err, staged.final_path_, "cannot link into place");
+    }
+    // File systems without hard links: rename without replacing.
+    if (::renameat2(AT_FDCWD, staged.staging_path_.c_str(), AT_FDCWD, staged.final_path_.c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      const int err2 = errno;
+      if (err2 == EEXIST) return Exists(staged.name_, staged.file_name_);
+      return fsutil::IoError(err2, staged.final_path_, "cannot rename into place");
+    }
+    staged.active_ = false;
+  }
+  if (staged.active_) {
+    ::unlink(staged.staging_path_.c_str());
+    staged.active_ = false;
+  }
+  MKEYS_TRY(fsutil::SyncDirectory(root_.machine_keys_dir()));
+  MKEYS_ASSIGN_OR_RETURN(const auto bytes, fsutil::ReadFile(staged.final_path_));
+  MKEYS_ASSIGN_OR_RETURN(const auto file, ContainerFile::Parse(bytes));
+  return SummaryOf(staged.file_name_, file, staged.descriptor_);
+}
+
+void KeyStore::Discard(StagedContainer&& staged_in) {
+  StagedContainer staged = std::move(staged_in);  // its destructor removes the file
+}
+
+Result<ContainerSummary> KeyStore::Create(std::string_view name, const acl::Token& creator,
+                                          const CreateOptions& options) {
+  MKEYS_ASSIGN_OR_RETURN(auto staged, CreateStaged(name, creator, options));
+  return Commit(std::move(staged));
+}
+
+Result<OpenedContainer> KeyStore::Open(std::string_view name, const acl::Token& token,
+                                       acl::AccessMask desired) const {
+  MKEYS_TRY(ValidateName(name));
+  const std::string file_name = ContainerFileName(name, root_.machine_guid());
+  const fs::path path = root_.machine_keys_dir() / file_name;
+  const std::string code = FormatWindowsCode(kNteBadKeyset);
+  // Windows walks the path first: traverse on every directory down to MachineKeys.
+  if (auto t = CheckTraverseTo(root_, token, root_.store_directories().size(), file_name,
+                               kNteBadKeyset);
+      !t) {
+    return std::move(t).error();
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    const auto foreign = FindForeignGuidFiles(root_, ContainerHash(name));
+    if (!foreign.empty()) {
+      const auto parts = SplitContainerFileName(foreign.front());
+      return BadKeyset(ErrorCode::kNotFound,
+                       fmt::format("{}: no key file for container '{}' under this machine's "
+                                   "MachineGuid {}; a file for it exists under another MachineGuid "
+                                   "{}: MachineKeys/{} (a cloned image or a changed MachineGuid)",
+                                   code, name, root_.machine_guid(),
+                                   parts ? parts->machine_guid : std::string("?"), foreign.front()),
+                       file_name);
+    }
+    return BadKeyset(ErrorCode::kNotFound,
+                     fmt::format("{}: no such key file: container '{}' does not exist", code, name),
+                     file_name);
+  }
+  auto sd = root_.security().Read(path);
+  if (!sd) {
+    return BadKeyset(ErrorCode::kCorrupt,
+                     fmt::format("{}: the key file's descriptor is unreadable: {}", code,
+                                 sd.error().message()),
+                     file_name);
+  }
+  const acl::AccessCheckResult check = acl::CheckAccess(*sd, token, desired);
+  if (!check.allowed) {
+    return BadKeyset(ErrorCode::kAccessDenied,
+                     fmt::format("{}: read denied: {}", code, check.Explain(token, *sd)), file_name);
+  }
+  auto bytes = fsutil::ReadFile(path);
+  if (!bytes) {
+    return BadKeyset(ErrorCode::kIo, fmt::format("{}: {}", code, bytes.error().message()), file_name);
+  }
+  auto file = ContainerFile::Parse(*bytes);
+  if (!file) {
+    return BadKeyset(ErrorCode::kCorrupt,
+                     fmt::format("{}: key file corrupt: {}", code, file.error().ToString()),
+                     file_name);
+  }
+  OpenedContainer opened;
+  opened.file_name = file_name;
+  opened.path = path;
+  opened.descriptor = std::move(sd).value();
+  opened.file = std::move(file).value();
+  if (opened.file.format == ContainerFormat::kMkeys) {
+    MKEYS_ASSIGN_OR_RETURN(const SecretBytes master, root_.ReadMasterKey());
+    auto unseal = [&](const std::optional<KeyPairRecord>& rec, std::optional<PrivateKey>& key,
+                      bool allow_symmetric) -> Result<void> {
+      if (!rec || rec->private_blob.empty()) return Ok();
+      auto part = UnsealPrivatePart(master, file_name, rec->private_blob);
+      if (!part) {
+        return Error(part.error().code(), part.error().message())
+            .On(MachineRoot::KeyFileLabel(file_name));
+      }
+      if (part->kind == SealedKind::kSymmetric) {
+        if (!allow_symmetric) {
+          return Error(ErrorCode::kCorrupt, "symmetric key in the signature slot")
+              .On(MachineRoot::KeyFileLabel(file_name));
+        }
+        opened.symmetric = std::move(part->plaintext);
+        return Ok();
+      }
+      auto k = PrivateKey::FromPkcs8(part->plaintext);
+      if (!k) return Error(k.error().code(), k.error().message()).On(MachineRoot::KeyFileLabel(file_name));
+      key = std::move(k).value();
+      return Ok();
+    };
+    MKEYS_TRY(unseal(opened.file.exchange, opened.exchange, true));
+    MKEYS_TRY(unseal(opened.file.signature, opened.signature, false));
+  }
+  return opened;
+}
+
+Result<void> KeyStore::Delete(std::string_view name, const acl::Token& token) {
+  MKEYS_TRY(ValidateName(name));
+  const std::string file_name = ContainerFileName(name, root_.machine_guid());
+  const fs::path path = root_.machine_keys_dir() / file_name;
+  MKEYS_TRY(CheckTraverseTo(root_, token, root_.store_directories().size(), file_name,
+                            kNteBadKeyset));
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return BadKeyset(ErrorCode::kNotFound,
+                     fmt::format("{}: no such key file: container '{}' does not exist",
+                                 FormatWindowsCode(kNteBadKeyset), name),
+                     file_name);
+  }
+  // DELETE on the file, or FILE_DELETE_CHILD on MachineKeys.
+  MKEYS_ASSIGN_OR_RETURN(const auto sd, root_.security().Read(path));
+  const auto check = acl::CheckAccess(sd, token, acl::rights::kDelete);
+  if (!check.allowed) {
+    MKEYS_ASSIGN_OR_RETURN(const auto dir_sd, root_.security().Read(root_.machine_keys_dir()));
+    const auto child = acl::CheckAccess(dir_sd, token, acl::rights::kDeleteChild);
+    if (!child.allowed) {
+      return BadKeyset(ErrorCode::kAccessDenied,
+                       fmt::format("{}: delete denied: {}; nor does MachineKeys grant DELETE_CHILD",
+                                   FormatWindowsCode(kNteBadKeyset), check.Explain(token, sd)),
+                       file_name);
+    }
+  }
+  if (::unlink(path.c_str()) != 0) return fsutil::IoError(errno, path, "cannot delete");
+  return fsutil::SyncDirectory(root_.machine_keys_dir());
+}
+
+Result<ContainerSummary> KeyStore::Import(std::string_view name, const acl::Token& creator,
+                                          const fs::path& file, const SecretBytes& password,
+                                          const CreateOptions& options) {
+  MKEYS_ASSIGN_OR_RETURN(auto imported, ImportKeyFile(file, password));
+  CreateOptions opts;
+  opts.grants = options.grants;
+  opts.descriptor = options.descriptor;
+  opts.material = KeyMaterial{};
+  if (options.slot == KeySlot::kSignature) {
+    opts.material->signature = std::move(imported.key);
+  } else {
+    opts.material->exchange = std::move(imported.key);
+  }
+  return Create(name, creator, opts);
+}
+
+Result<void> KeyStore::Export(std::string_view name, const acl::Token& token, const fs::path& file,
+                              const SecretBytes& password) const {
+  MKEYS_ASSIGN_OR_RETURN(auto opened, Open(name, token, kOpenAccess));
+  if (opened.file.format == ContainerFormat::kCapi) {
+    return Error(ErrorCode::kUnsupported,
+                 "the private key is a DPAPI blob of the Windows machine; it cannot be exported "
+                 "off that machine")
+        .On(MachineRoot::KeyFileLabel(opened.file_name));
+  }
+  const PrivateKey* key = opened.exchange ? &*opened.exchange
+                          : opened.signature ? &*opened.signature
+                                             : nullptr;
+  if (key == nullptr) {
+    return Error(ErrorCode::kUnsupported, "the container holds no key pair to export")
+        .On(MachineRoot::KeyFileLabel(opened.file_name));
+  }
+  return ExportKeyFile(file, *key, {}, password);
+}
+
+Result<void> ForEachKeyFile(const MachineRoot& root,
+                            const std::function<bool(std::string_view file_name)>& visit) {
+  const fs::path& dir_path = root.machine_keys_dir();
+  DIR* dir = ::opendir(dir_path.c_str());
+  if (dir == nullptr) return fsutil::IoError(errno, dir_path, "cannot list MachineKeys");
+  struct Closer {
+    DIR* d;
+    ~Closer() { ::closedir(d); }
+  } closer{dir};
+  const int dfd = ::dirfd(dir);
+  errno = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    const std::string_view name(entry->d_name);
+    if (name == "." || name == ".." || name.starts_with(kStagingPrefix) ||
+        name.starts_with(".tmp-")) {
+      continue;
+    }
+    bool regular = entry->d_type == DT_REG;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      regular = ::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    }
+    if (!regular) continue;
+    if (!visit(name)) return Ok();
+    errno = 0;
+  }
+  if (errno != 0) return fsutil::IoError(errno, dir_path, "cannot read MachineKeys");
+  return Ok();
+}
+
+ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
+                                RawDescriptorReader& reader) {
+  ContainerSummary s;
+  s.file_name.assign(file_name);
+  const auto parts = SplitContainerFileName(file_name);
+  if (!parts) {
+    s.not_a_container_name = true;
+  } else if (parts->machine_guid != root.machine_guid()) {
+    s.foreign_machine_guid = true;
+  }
+  auto raw = reader.Read(file_name);
+  if (!raw) {
+    s.descriptor_unreadable = true;
+    s.problem = raw.error().message();
+  } else {
+    auto sd = root.security().DecodeRaw(*raw);
+    if (!sd) {
+      s.descriptor_unreadable = true;
+      s.problem = fmt::format("{} is malformed: {}", root.security().attribute(),
+                              sd.error().ToString());
+    } else {
+      s.owner = sd->owner;
+    }
+  }
+  auto bytes = fsutil::ReadFile(root.machine_keys_dir() / std::string(file_name));
+  if (!bytes) {
+    s.corrupt = true;
+    if (!s.problem.empty()) s.problem += "; ";
+    s.problem += bytes.error().message();
+    return s;
+  }
+  auto file = ContainerFile::Parse(*bytes);
+  if (!file) {
+    s.corrupt = true;
+    if (!s.problem.empty()) s.problem += "; ";
+    s.problem += file.error().ToString();
+    return s;
+  }
+  s.name = file->name;
+  s.format = file->format;
+  s.keys = file->DescribeKeys();
+  if (file->exchange && !file->exchange->public_blob.empty()) s.exchange = file->exchange->info;
+  if (file->signature && !file->signature->public_blob.empty()) s.signature = file->signature->info;
+  if (parts && ContainerHash(s.name) != parts->hash) s.name_hash_mismatch = true;
+  return s;
+}
+
+ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name) {
+  RawDescriptorReader reader(root.machine_keys_dir(), root.security().attribute());
+  return InspectKeyFile(root, file_name, reader);
+}
+
+std::vector<std::string> FindForeignGuidFiles(const MachineRoot& root, std::string_view hash) {
+  std::vector<std::string> out;
+  const std::string prefix = std::string(hash) + "_";
+  (void)ForEachKeyFile(root, [&](std::string_view name) {
+    if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) {
+      const auto parts = SplitContainerFileName(name);
+      if (parts && parts->machine_guid != root.machine_guid()) out.emplace_back(name);
+    }
+    return true;
+  });
+  return out;
+}
+
+}  // namespace mkeys::keystore

@@ -1,0 +1,276 @@
+#include "mkeys/keystore/security_store.hpp"
+
+#include <sys/xattr.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "le.hpp"
+
+namespace mkeys::keystore {
+namespace {
+
+constexpr std::size_t kNtaclHeader = 8;     // version, level, unique-pointer referent
+constexpr std::size_t kSdHeader = 20;       // revision, sbz1, control, 4 offsets
+constexpr std::uint32_t kUniqueReferent = 0x00020000;
+
+Error XattrError(int err, const std::string& path, const std::string& attribute,
+                 std::string_view verb) {
+  if (err == ENODATA) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("no security descriptor: extended attribute {} is missing", attribute))
+        .On(path);
+  }
+  if (err == ENOENT) {
+    return Error(ErrorCode::kNotFound, "no such file or directory").On(path);
+  }
+  if (err == ENOTSUP) {
+    return Error(ErrorCode::kIo, fmt::format("cannot {} extended attribute {}: the file system does "
+                                             "not support it",
+                                             verb, attribute))
+        .On(path);
+  }
+  return Error(ErrorCode::kIo,
+               fmt::format("cannot {} extended attribute {}: {}", verb, attribute,
+                           std::strerror(err)))
+      .On(path);
+}
+
+// getxattr into `buffer`, growing it as needed; returns the size read.
+Result<std::size_t> GetXattrInto(const char* path, const std::string& attribute,
+                                 std::vector<std::uint8_t>& buffer) {
+  if (buffer.size() < 256) buffer.resize(256);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const ssize_t n = ::lgetxattr(path, attribute.c_str(), buffer.data(), buffer.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != ERANGE) return XattrError(errno, path, attribute, "read");
+    const ssize_t need = ::lgetxattr(path, attribute.c_str(), nullptr, 0);
+    if (need < 0) return XattrError(errno, path, attribute, "read");
+    buffer.resize(static_cast<std::size_t>(need) + 64);
+  }
+  return Error(ErrorCode::kIo, fmt::format("extended attribute {} keeps changing size", attribute))
+      .On(path);
+}
+
+Result<std::vector<std::uint8_t>> GetXattr(const std::filesystem::path& path,
+                                           const std::string& attribute) {
+  std::vector<std::uint8_t> buffer;
+  MKEYS_ASSIGN_OR_RETURN(const std::size_t size, GetXattrInto(path.c_str(), attribute, buffer));
+  buffer.resize(size);
+  return buffer;
+}
+
+Result<void> SetXattr(const std::filesystem::path& path, const std::string& attribute,
+                      std::span<const std::uint8_t> bytes) {
+  if (::lsetxattr(path.c_str(), attribute.c_str(), bytes.data(), bytes.size(), 0) != 0) {
+    return XattrError(errno, path.string(), attribute, "write");
+  }
+  return Ok();
+}
+
+Result<void> FSetXattr(int fd, const std::filesystem::path& path, const std::string& attribute,
+                       std::span<const std::uint8_t> bytes) {
+  if (::fsetxattr(fd, attribute.c_str(), bytes.data(), bytes.size(), 0) != 0) {
+    return XattrError(errno, path.string(), attribute, "write");
+  }
+  return Ok();
+}
+
+Error Relocate(const Error& error, std::size_t shift, std::string_view what) {
+  Error out(error.code() == ErrorCode::kParse ? ErrorCode::kParse : error.code(),
+            fmt::format("{}: {}", what, error.message()));
+  if (error.position()) return std::move(out).At(*error.position() + shift);
+  return out;
+}
+
+class XattrNtaclStore final : public SecurityStore {
+ public:
+  explicit XattrNtaclStore(std::string attribute) : attribute_(std::move(attribute)) {}
+  SecurityBackend backend() const override { return SecurityBackend::kXattrNtacl; }
+  const std::string& attribute() const override { return attribute_; }
+
+  Result<acl::SecurityDescriptor> Read(const std::filesystem::path& path) const override {
+    MKEYS_ASSIGN_OR_RETURN(auto raw, GetXattr(path, attribute_));
+    auto sd = DecodeNtacl(raw);
+    if (!sd) {
+      Error e = std::move(sd).error();
+      return Error(e.code(), fmt::format("{} attribute is malformed: {}", attribute_, e.ToString()))
+          .On(path.string());
+    }
+    return std::move(sd).value();
+  }
+  Result<std::vector<std::uint8_t>> ReadRaw(const std::filesystem::path& path) const override {
+    return GetXattr(path, attribute_);
+  }
+  Result<acl::SecurityDescriptor> DecodeRaw(std::span<const std::uint8_t> raw) const override {
+    return DecodeNtacl(raw);
+  }
+  Result<void> Write(const std::filesystem::path& path, const acl::SecurityDescriptor& sd) override {
+    const auto bytes = EncodeNtaclV1(sd);
+    return SetXattr(path, attribute_, bytes);
+  }
+  Result<void> WriteFd(int fd, const std::filesystem::path& path,
+                       const acl::SecurityDescriptor& sd) override {
+    const auto bytes = EncodeNtaclV1(sd);
+    return FSetXattr(fd, path, attribute_, bytes);
+  }
+  std::vector<std::uint8_t> EncodeRaw(const acl::SecurityDescriptor& sd) const override {
+    return EncodeNtaclV1(sd);
+  }
+  Result<void> WriteRaw(const std::filesystem::path& path,
+                        std::span<const std::uint8_t> raw) override {
+    return SetXattr(path, attribute_, raw);
+  }
+
+ private:
+  std::string attribute_;
+};
+
+class NtfsAclStore final : public SecurityStore {
+ public:
+  SecurityBackend backend() const override { return SecurityBackend::kNtfs3g; }
+  const std::string& attribute() const override { return attribute_; }
+
+  Result<acl::SecurityDescriptor> Read(const std::filesystem::path& path) const override {
+    MKEYS_ASSIGN_OR_RETURN(auto raw, GetXattr(path, attribute_));
+    auto sd = acl::SecurityDescriptor::Decode(raw);
+    if (!sd) {
+      Error e = std::move(sd).error();
+      return Error(e.code(), fmt::format("{} is malformed: {}", attribute_, e.ToString()))
+          .On(path.string());
+    }
+    return std::move(sd).value();
+  }
+  Result<std::vector<std::uint8_t>> ReadRaw(const std::filesystem::path& path) const override {
+    return GetXattr(path, attribute_);
+  }
+  Result<acl::SecurityDescriptor> DecodeRaw(std::span<const std::uint8_t> raw) const override {
+    return acl::SecurityDescriptor::Decode(raw);
+  }
+  Result<void> Write(const std::filesystem::path& path, const acl::SecurityDescriptor& sd) override {
+    return SetXattr(path, attribute_, sd.Encode());
+  }
+  Result<void> WriteFd(int fd, const std::filesystem::path& path,
+                       const acl::SecurityDescriptor& sd) override {
+    return FSetXattr(fd, path, attribute_, sd.Encode());
+  }
+  std::vector<std::uint8_t> EncodeRaw(const acl::SecurityDescriptor& sd) const override {
+    return sd.Encode();
+  }
+  Result<void> WriteRaw(const std::filesystem::path& path,
+                        std::span<const std::uint8_t> raw) override {
+    return SetXattr(path, attribute_, raw);
+  }
+
+ private:
+  std::string attribute_{kNtfsAclXattr};
+};
+
+}  // namespace
+
+std::unique_ptr<SecurityStore> MakeXattrNtaclStore(std::string attribute) {
+  return std::make_unique<XattrNtaclStore>(std::move(attribute));
+}
+
+std::unique_ptr<SecurityStore> MakeNtfsAclStore() { return std::make_unique<NtfsAclStore>(); }
+
+std::vector<std::uint8_t> EncodeNtaclV1(const acl::SecurityDescriptor& sd) {
+  // Samba's ndr_push of xattr_NTACL v1: the descriptor in NDR field order (owner, group, SACL,
+  // DACL), each relative pointer counted from the start of the whole blob.
+  std::vector<std::uint8_t> out;
+  le::Put16(out, 1);  // version
+  le::Put16(out, 1);  // union level
+  le::Put32(out, kUniqueReferent);
+  const std::size_t base = out.size();
+  std::uint16_t control = sd.control | acl::sd_control::kSelfRelative;
+  if (sd.dacl) control |= acl::sd_control::kDaclPresent;
+  if (sd.sacl) control |= acl::sd_control::kSaclPresent;
+  out.push_back(1);  // revision
+  out.push_back(sd.rm_control);
+  le::Put16(out, control);
+  out.resize(base + kSdHeader, 0);
+  auto place = [&](std::size_t field) {
+    le::Set32(out, base + 4 + 4 * field, static_cast<std::uint32_t>(out.size()));
+  };
+  if (sd.owner) {
+    place(0);
+    sd.owner->AppendTo(out);
+  }
+  if (sd.group) {
+    place(1);
+    sd.group->AppendTo(out);
+  }
+  if (sd.sacl) {
+    place(2);
+    sd.sacl->AppendTo(out);
+  }
+  if (sd.dacl) {
+    place(3);
+    sd.dacl->AppendTo(out);
+  }
+  return out;
+}
+
+Result<acl::SecurityDescriptor> DecodeNtacl(std::span<const std::uint8_t> blob) {
+  if (blob.size() < kNtaclHeader) {
+    return Error(ErrorCode::kParse,
+                 fmt::format("NTACL blob of {} bytes is shorter than its 8-byte header",
+                             blob.size()))
+        .At(blob.size());
+  }
+  const std::uint16_t version = le::Read16(blob, 0);
+  const std::uint16_t level = le::Read16(blob, 2);
+  if (version != 1) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("NTACL version {} is not supported (mkeys reads version 1)", version))
+        .At(0);
+  }
+  if (level != version) {
+    return Error(ErrorCode::kParse,
+                 fmt::format("NTACL union level {} does not match version {}", level, version))
+        .At(2);
+  }
+  if (le::Read32(blob, 4) == 0) {
+    return Error(ErrorCode::kParse, "NTACL holds a NULL descriptor pointer").At(4);
+  }
+  if (blob.size() < kNtaclHeader + kSdHeader) {
+    return Error(ErrorCode::kParse,
+                 fmt::format("NTACL blob of {} bytes ends inside the descriptor header",
+                             blob.size()))
+        .At(blob.size());
+  }
+  // Rebase the four offsets onto the descriptor so the self-relative decoder can check them.
+  std::vector<std::uint8_t> sd_bytes(blob.begin() + kNtaclHeader, blob.end());
+  for (std::size_t field = 0; field < 4; ++field) {
+    const std::size_t at = 4 + 4 * field;
+    const std::uint32_t offset = le::Read32(sd_bytes, at);
+    if (offset == 0) continue;
+    if (offset < kNtaclHeader + kSdHeader || offset >= blob.size()) {
+      return Error(ErrorCode::kParse,
+                   fmt::format("NTACL descriptor offset {} is outside the blob's descriptor "
+                               "(bytes {}..{})",
+                               offset, kNtaclHeader + kSdHeader, blob.size()))
+          .At(kNtaclHeader + at);
+    }
+    le::Set32(sd_bytes, at, offset - static_cast<std::uint32_t>(kNtaclHeader));
+  }
+  auto sd = acl::SecurityDescriptor::Decode(sd_bytes);
+  if (!sd) return Relocate(sd.error(), kNtaclHeader, "NTACL descriptor");
+  return std::move(sd).value();
+}
+
+RawDescriptorReader::RawDescriptorReader(std::filesystem::path directory, std::string attribute)
+    : dir_(directory.string()), attribute_(std::move(attribute)) {
+  buffer_.resize(512);
+}
+
+Result<std::span<const std::uint8_t>> RawDescriptorReader::Read(std::string_view name) {
+  path_.assign(dir_);
+  path_.push_back('/');
+  path_.append(name);
+  MKEYS_ASSIGN_OR_RETURN(const std::size_t size, GetXattrInto(path_.c_str(), attribute_, buffer_));
+  return std::span<const std::uint8_t>(buffer_.data(), size);
+}
+
+}  // namespace mkeys::keystore

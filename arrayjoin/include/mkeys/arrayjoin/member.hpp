@@ -1,0 +1,105 @@
+#pragma once
+// The member side: preflight, join (connect, verify the pin, prove the token, receive, install
+// under staging names, verify as the service identity, rename, confirm), status, leave, sync.
+// Any failure after the preflight removes every trace on the member (see docs/arrayjoin.md).
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mkeys/arrayjoin/join_token.hpp"
+#include "mkeys/arrayjoin/registry.hpp"
+#include "mkeys/core/result.hpp"
+
+namespace mkeys::arrayjoin {
+
+enum class JoinStep : std::uint8_t {
+  kPreflight,   // 1. can the store take containers the service identity can read?
+  kConnect,     // 2. TCP + TLS 1.3, manager key pin verified
+  kProveToken,  // 3. token proof bound to the TLS session
+  kReceive,     // 4. wrapped key material + member certificate
+  kInstall,     // 5. containers under staging names with the service's read grant
+  kVerify,      // 6. access check as the service identity, rename into place, open as it
+  kConfirm,     // 7. the manager records the member
+};
+std::string_view JoinStepName(JoinStep step);
+
+struct JoinProgress {
+  JoinStep step;
+  bool ok = true;
+  std::string detail;
+};
+
+struct JoinOptions {
+  std::filesystem::path root;
+  std::string manager;  // HOST:PORT
+  std::string service_identity = "NT AUTHORITY\\NETWORK SERVICE";
+  std::string member_name;  // default: the host name
+  int timeout_seconds = 30;
+  std::function<void(const JoinProgress&)> on_progress;
+  // Asked after the pin matched, with the manager's fingerprint; false stops the join
+  // (the wizard's confirmation). Absent: the pin match is enough.
+  std::function<bool(const std::string& fingerprint)> confirm_fingerprint;
+};
+
+struct JoinResult {
+  std::string array;
+  std::string member;
+  std::uint32_t key_version = 0;
+  std::vector<std::string> containers;
+  std::string fingerprint;
+};
+
+// Joins. Reads the member state first: a root that is already a member (or a manager) is an
+// error; a join interrupted earlier (a journal left by a killed process) is rolled back first.
+Result<JoinResult> Join(const JoinOptions& options, const JoinToken& token);
+
+// Step 1 alone: fails with the reason and the repair command when the service identity could
+// not read containers the join would install. Nothing is left in the store.
+Result<void> Preflight(const std::filesystem::path& root, std::string_view service_identity);
+
+// What a member knows about its array (<root>/mkeys-array/member.json).
+struct MemberState {
+  std::string array;
+  std::string array_id;
+  std::string manager;
+  Digest pin{};
+  std::string member;
+  std::string service_identity;
+  std::uint32_t key_version = 0;
+  std::vector<std::string> containers;  // array key containers installed
+  std::string member_cert_pem;
+  std::string ca_cert_pem;
+  std::int64_t joined_at = 0;
+};
+Result<std::optional<MemberState>> ReadMemberState(const std::filesystem::path& root);
+std::filesystem::path MemberStatePath(const std::filesystem::path& root);
+std::filesystem::path JoinJournalPath(const std::filesystem::path& root);
+
+// Rolls back a join a killed process left half-done (its journal). Returns true if it did.
+Result<bool> RecoverInterruptedJoin(const std::filesystem::path& root);
+
+// Asks the manager (mutual TLS with the member certificate) whether it lists this member.
+struct MemberCheck {
+  bool listed = false;
+  std::uint32_t current_version = 0;
+};
+Result<MemberCheck> CheckWithManager(const std::filesystem::path& root, int timeout_seconds);
+
+// Tells the manager (mutual TLS) and removes the array containers, the member key and the state.
+// With `force`, an unreachable manager does not stop the local removal.
+Result<void> Leave(const std::filesystem::path& root, bool force, int timeout_seconds);
+
+// Fetches and installs key versions newer than the member's (verified the same way as a join).
+struct SyncResult {
+  std::uint32_t from_version = 0;
+  std::uint32_t to_version = 0;
+  std::vector<std::string> installed;
+};
+Result<SyncResult> Sync(const std::filesystem::path& root, int timeout_seconds);
+
+}  // namespace mkeys::arrayjoin

@@ -1,0 +1,161 @@
+#include "mkeys/arrayjoin/manager.hpp"
+
+#include <openssl/rand.h>
+
+#include "mkeys/arrayjoin/protocol.hpp"
+#include "mkeys/core/hex.hpp"
+#include "mkeys/core/log.hpp"
+#include "mkeys/keystore/key_store.hpp"
+#include "mkeys/keystore/machine_root.hpp"
+
+namespace mkeys::arrayjoin {
+namespace {
+
+std::string Prefix(std::string_view array) { return "mkeys-array-" + std::string(array); }
+
+// Creates one container holding `material` as SYSTEM, no extra grants (the manager's own keys).
+Result<void> PutContainer(keystore::KeyStore& store, const acl::Token& system,
+                          std::string_view name, keystore::KeyMaterial material) {
+  keystore::CreateOptions options;
+  options.material = std::move(material);
+  MKEYS_ASSIGN_OR_RETURN(auto summary, store.Create(name, system, options));
+  (void)summary;
+  return Ok();
+}
+
+Result<KeyVersion> MakeKeyVersion(keystore::KeyStore& store, const acl::Token& system,
+                                  std::string_view array, std::uint32_t version,
+                                  std::vector<std::string>& created) {
+  KeyVersion kv;
+  kv.version = version;
+  kv.created_at = NowSeconds();
+  kv.rsa_container = RsaContainerName(array, version);
+  kv.config_container = ConfigContainerName(array, version);
+  MKEYS_ASSIGN_OR_RETURN(auto rsa, keystore::PrivateKey::Generate(
+                                       {keystore::KeyAlgorithm::kRsa, 2048}));
+  keystore::KeyMaterial rsa_material;
+  rsa_material.exchange = std::move(rsa);
+  MKEYS_TRY(PutContainer(store, system, kv.rsa_container, std::move(rsa_material)));
+  created.push_back(kv.rsa_container);
+  keystore::KeyMaterial config_material;
+  config_material.symmetric = SecretBytes::Random(32);
+  MKEYS_TRY(PutContainer(store, system, kv.config_container, std::move(config_material)));
+  created.push_back(kv.config_container);
+  return kv;
+}
+
+void RemoveContainers(keystore::KeyStore& store, const acl::Token& system,
+                      const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (auto r = store.Delete(name, system); !r) {
+      Logger("arrayjoin")->warn("cannot remove container {} while undoing: {}", name,
+                                r.error().ToString());
+    }
+  }
+}
+
+}  // namespace
+
+std::string CaContainerName(std::string_view array) { return Prefix(array) + "-ca"; }
+std::string RsaContainerName(std::string_view array, std::uint32_t v) {
+  return Prefix(array) + "-rsa-v" + std::to_string(v);
+}
+std::string ConfigContainerName(std::string_view array, std::uint32_t v) {
+  return Prefix(array) + "-config-v" + std::to_string(v);
+}
+std::string MemberKeyContainerName(std::string_view array) { return Prefix(array) + "-member"; }
+
+Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name) {
+  MKEYS_TRY(ValidateArrayName(name));
+  MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
+  std::error_code ec;
+  if (std::filesystem::exists(Registry::PathFor(root), ec)) {
+    return Error(ErrorCode::kExists, "this root already manages an array ('mkeys array status' "
+                                     "shows it)")
+        .On(Registry::PathFor(root).string());
+  }
+  if (std::filesystem::exists(Registry::DirFor(root) / "member.json", ec)) {
+    return Error(ErrorCode::kExists, "this root is a member of an array; leave it first "
+                                     "('mkeys array leave')")
+        .On(root.string());
+  }
+  MKEYS_ASSIGN_OR_RETURN(auto system, machine.TokenFor(kInstallerIdentity));
+  keystore::KeyStore store(machine);
+  std::vector<std::string> created;
+  auto result = [&]() -> Result<CreatedArray> {
+    MKEYS_ASSIGN_OR_RETURN(PkeyPtr ca_key, GenerateEcP256());
+    MKEYS_ASSIGN_OR_RETURN(X509Ptr ca_cert, MakeCaCertificate(ca_key.get(), name));
+    MKEYS_ASSIGN_OR_RETURN(auto ca_private, keystore::PrivateKey::Adopt(ca_key.release()));
+    MKEYS_ASSIGN_OR_RETURN(Digest pin, SpkiPin(ca_private.get()));
+    keystore::KeyMaterial ca_material;
+    ca_material.signature = std::move(ca_private);
+    MKEYS_TRY(PutContainer(store, system, CaContainerName(name), std::move(ca_material)));
+    created.push_back(CaContainerName(name));
+    MKEYS_ASSIGN_OR_RETURN(KeyVersion kv, MakeKeyVersion(store, system, name, 1, created));
+    CreatedArray out;
+    std::uint8_t id[16];
+    RAND_bytes(id, sizeof id);
+    out.info.array_id = HexEncode(id);
+    out.info.name = std::string(name);
+    out.info.created_at = NowSeconds();
+    out.info.pin = pin;
+    MKEYS_ASSIGN_OR_RETURN(out.info.ca_cert_pem, CertToPem(ca_cert.get()));
+    out.info.current_version = 0;
+    MKEYS_ASSIGN_OR_RETURN(auto registry, Registry::Create(root, out.info));
+    if (auto r = registry->AddKeyVersion(kv); !r) {
+      registry.reset();
+      std::filesystem::remove_all(Registry::DirFor(root), ec);
+      return std::move(r).error();
+    }
+    out.info.current_version = kv.version;
+    out.version = kv;
+    return out;
+  }();
+  if (!result) {
+    RemoveContainers(store, system, created);
+  }
+  return result;
+}
+
+Result<IssuedToken> IssueToken(const std::filesystem::path& root, std::chrono::seconds ttl,
+                               std::uint32_t uses) {
+  if (ttl.count() <= 0) {
+    return Error(ErrorCode::kInvalidArgument, "--ttl must be positive");
+  }
+  if (uses == 0) {
+    return Error(ErrorCode::kInvalidArgument, "--uses must be at least 1");
+  }
+  MKEYS_ASSIGN_OR_RETURN(auto registry, Registry::Open(root));
+  MKEYS_ASSIGN_OR_RETURN(ArrayInfo info, registry->Info());
+  JoinToken token = JoinToken::Generate(info.pin);
+  TokenRecord record;
+  record.id = token.id();
+  record.verifier = token.Verifier();
+  record.created_at = NowSeconds();
+  record.expires_at = record.created_at + ttl.count();
+  record.uses_total = uses;
+  record.uses_left = uses;
+  MKEYS_TRY(registry->AddToken(record));
+  return IssuedToken{std::move(token), record};
+}
+
+Result<KeyVersion> RotateKeys(const std::filesystem::path& root) {
+  MKEYS_ASSIGN_OR_RETURN(auto registry, Registry::Open(root));
+  MKEYS_ASSIGN_OR_RETURN(ArrayInfo info, registry->Info());
+  MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
+  MKEYS_ASSIGN_OR_RETURN(auto system, machine.TokenFor(kInstallerIdentity));
+  keystore::KeyStore store(machine);
+  std::vector<std::string> created;
+  auto kv = MakeKeyVersion(store, system, info.name, info.current_version + 1, created);
+  if (!kv) {
+    RemoveContainers(store, system, created);
+    return kv;
+  }
+  if (auto r = registry->AddKeyVersion(*kv); !r) {
+    RemoveContainers(store, system, created);
+    return std::move(r).error();
+  }
+  return kv;
+}
+
+}  // namespace mkeys::arrayjoin

@@ -2,7 +2,8 @@
 // for the benchmarks, as fast as the file system takes them.
 //
 //   gen_machine ROOT [--n N] [--damaged-permille P] [--all-too-open] [--threads T]
-//               [--ntfs] [--machine-guid GUID] [--value-file FILE] [--seed S]
+//               [--ntfs] [--machine-guid GUID] [--value-file FILE] [--open-value-file FILE]
+//               [--seed S]
 //
 // Each container is a byte-realistic Windows CAPI file (version 2, its name, a synthetic RSA1
 // 2048 public blob and DPAPI-like private blobs, about 1.5 KB) named <md5>_<MachineGuid>, with
@@ -16,7 +17,8 @@
 // on as many threads as asked (default: one per core). On a model machine the chain above
 // MachineKeys and the facts file come from MachineRoot::Init; with --ntfs, ROOT is an ntfs-3g
 // mount (mounted with -o permissions) and the chain's descriptors go to system.ntfs_acl.
-// --value-file writes the attribute value of a clean descriptor (what a repair writes) to FILE.
+// --value-file writes the attribute value of a clean descriptor (what a repair writes) to FILE,
+// --open-value-file that of the Everyone-read one (what --all-too-open writes).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -83,6 +85,7 @@ struct Options {
   bool ntfs = false;
   std::string machine_guid;
   std::string value_file;
+  std::string open_value_file;
   std::uint64_t seed = 20261122;
 };
 
@@ -90,7 +93,7 @@ struct Options {
   std::fprintf(stderr,
                "gen_machine: %s\nusage: gen_machine ROOT [--n N] [--damaged-permille P] "
                "[--all-too-open] [--threads T] [--ntfs] [--machine-guid GUID] "
-               "[--value-file FILE] [--seed S]\n",
+               "[--value-file FILE] [--open-value-file FILE] [--seed S]\n",
                why);
   std::exit(2);
 }
@@ -134,6 +137,8 @@ Options ParseArgs(int argc, char** argv) {
       o.machine_guid = next();
     } else if (a == "--value-file") {
       o.value_file = next();
+    } else if (a == "--open-value-file") {
+      o.open_value_file = next();
     } else if (a == "--seed") {
       o.seed = ParseCount(next(), "--seed");
     } else if (!a.empty() && a[0] == '-') {
@@ -290,13 +295,16 @@ int main(int argc, char** argv) {
       kCleanSddl,     kServiceSddl, kEveryoneSddl, kNonCanonicalSddl, kInheritedSddl,
       kServiceSddl,   kCleanSddl,   kCleanSddl,    kForeignOwnerSddl};
   for (const auto text : sddl) s.values.push_back(EncodeAttribute(text, o.ntfs));
-  if (!o.value_file.empty()) {
-    FILE* f = std::fopen(o.value_file.c_str(), "wb");
-    const auto& v = s.values[kClean];
+  auto write_value = [&](const std::string& path, Variant variant) {
+    if (path.empty()) return;
+    FILE* f = std::fopen(path.c_str(), "wb");
+    const auto& v = s.values[static_cast<std::size_t>(variant)];
     if (f == nullptr || std::fwrite(v.data(), 1, v.size(), f) != v.size() || std::fclose(f) != 0) {
-      Die("cannot write " + o.value_file);
+      Die("cannot write " + path);
     }
-  }
+  };
+  write_value(o.value_file, kClean);
+  write_value(o.open_value_file, kEveryone);
 
   s.dir_fd = ::open(keys_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s.dir_fd < 0) Die("open " + keys_dir.string() + ": " + std::strerror(errno));

@@ -1,0 +1,71 @@
+#pragma once
+// The repair journal (docs/audit.md, "Journal"): a header, every planned change with the
+// complete descriptor bytes before and after, a "sealed" marker written and fsync'd before the
+// first change, and a "completed" marker after the last. Records are length-prefixed and
+// CRC-32 checked, so a torn or corrupt journal is detected and reported with its offset.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mkeys/core/result.hpp"
+
+namespace mkeys::repair {
+
+inline constexpr std::uint32_t kJournalVersion = 1;
+
+struct JournalHeader {
+  std::string root;  // absolute path of the machine root
+  std::string machine_guid;
+  std::string attribute;  // xattr name
+  bool ntfs = false;      // raw descriptors (system.ntfs_acl)
+  std::uint64_t planned = 0;
+  std::string created;    // UTC, ISO 8601
+};
+
+struct JournalEntry {
+  std::string relative_path;  // relative to the root, '/' separated
+  std::vector<std::uint8_t> before;
+  std::vector<std::uint8_t> after;
+};
+
+struct Journal {
+  JournalHeader header;
+  std::vector<JournalEntry> entries;
+  bool sealed = false;     // every entry written and fsync'd: changes may have begun
+  bool completed = false;  // every change applied
+  // A last record cut short (the writer was killed while writing it): where and what.
+  std::optional<std::string> torn_tail;
+};
+
+// Serialises a whole journal (tests, tools); ApplyPlan streams the same format.
+std::vector<std::uint8_t> EncodeJournal(const Journal& journal);
+// Parses journal bytes. A torn last record is reported in torn_tail (not an error); anything
+// else malformed is kCorrupt / kParse with the byte offset.
+Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes);
+Result<Journal> ReadJournal(const std::filesystem::path& file);
+
+struct RestoreOptions {
+  std::optional<std::filesystem::path> root;  // instead of the root the journal names
+};
+
+struct RestoreReport {
+  Journal journal;              // as read (entries included)
+  std::size_t restored = 0;     // descriptors written back
+  std::size_t unchanged = 0;    // already held their "before" bytes
+  std::vector<std::string> changed_by_others;  // held neither "before" nor "after" bytes
+  bool nothing_to_do = false;   // the journal was never sealed: no change had begun
+};
+
+// Puts every descriptor the journal lists back to its "before" bytes, byte for byte. Works on a
+// journal of an apply killed half-way. Re-running it is harmless.
+Result<RestoreReport> RestoreJournal(const std::filesystem::path& file,
+                                     const RestoreOptions& options = {});
+
+// CRC-32 (IEEE 802.3, as zlib's crc32).
+std::uint32_t Crc32(std::span<const std::uint8_t> bytes, std::uint32_t crc = 0);
+
+}  // namespace mkeys::repair

@@ -1,0 +1,123 @@
+#include "mkeys/repair/audit.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "internal/engine.hpp"
+
+namespace mkeys::repair {
+namespace {
+
+// Per-thread aggregation: exact counts, evidence capped.
+struct Tally {
+  std::array<std::uint64_t, kRuleCount> count{};
+  std::array<std::uint64_t, kRuleCount> accepted{};
+  std::array<std::vector<Finding>, kRuleCount> examples;
+
+  void Add(const Baseline& baseline, Finding finding, std::size_t cap) {
+    const auto i = static_cast<std::size_t>(finding.rule);
+    if (!baseline.accepted.empty() && baseline.Accepts(finding.rule, finding.object)) {
+      ++accepted[i];
+      return;
+    }
+    ++count[i];
+    if (examples[i].size() < cap) examples[i].push_back(std::move(finding));
+  }
+};
+
+}  // namespace
+
+std::uint64_t AuditReport::TotalFindings() const {
+  std::uint64_t total = 0;
+  for (const auto& r : results) total += r.count;
+  return total;
+}
+
+bool AuditReport::HasFindingAtOrAbove(Severity severity) const {
+  return std::any_of(results.begin(), results.end(), [&](const RuleResult& r) {
+    return r.count > 0 && Rule(r.rule).severity >= severity;
+  });
+}
+
+Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  MKEYS_ASSIGN_OR_RETURN(const internal::Engine engine,
+                         internal::Engine::Create(root, options.baseline));
+  const std::size_t cap = std::max<std::size_t>(options.evidence_cap, 1);
+  AuditReport report;
+  report.root = root.root().string();
+  report.machine_guid = root.machine_guid();
+
+  Tally main_tally;
+  const auto dirs = engine.ReadDirectories();
+  report.directories = dirs.size();
+  for (auto& f : engine.CheckDirectories(dirs)) main_tally.Add(options.baseline, std::move(f), cap);
+
+  const std::size_t threads = internal::ThreadCount(options.threads);
+  std::vector<Tally> tallies(threads);
+  std::vector<std::unique_ptr<internal::KeyFileReader>> readers;
+  for (std::size_t i = 0; i < threads; ++i) {
+    readers.push_back(std::make_unique<internal::KeyFileReader>(root));
+  }
+  const auto& store = root.security();
+  auto scanned = internal::ParallelScan(
+      root, threads,
+      [&](std::size_t w, std::string_view name) {
+        auto& reader = *readers[w];
+        auto& tally = tallies[w];
+        // The descriptor first: the content read reuses nothing of it.
+        std::optional<acl::SecurityDescriptor> sd;
+        std::string problem;
+        auto raw = reader.Descriptor(name);
+        if (!raw) {
+          problem = raw.error().message();
+        } else {
+          auto decoded = store.DecodeRaw(*raw);
+          if (decoded) {
+            sd = std::move(*decoded);
+          } else {
+            problem = decoded.error().message();
+            if (decoded.error().position()) {
+              problem += fmt::format(" (at offset {})", *decoded.error().position());
+            }
+          }
+        }
+        auto contents = reader.Contents(name);
+        auto result = engine.CheckKeyFile(name, contents, sd ? &*sd : nullptr, problem);
+        for (auto& f : result.findings) tally.Add(options.baseline, std::move(f), cap);
+      },
+      options.progress);
+  if (!scanned) return std::move(scanned).error();
+  report.key_files = *scanned;
+  if (report.key_files > options.baseline.thresholds.max_containers) {
+    main_tally.Add(options.baseline,
+                   {RuleId::kTooManyContainers, root.Relative(root.machine_keys_dir()),
+                    fmt::format("{} key files; the threshold is {}", report.key_files,
+                                options.baseline.thresholds.max_containers)},
+                   cap);
+  }
+  tallies.push_back(std::move(main_tally));
+  for (std::size_t i = 0; i < kRuleCount; ++i) {
+    RuleResult rr;
+    rr.rule = static_cast<RuleId>(i);
+    for (auto& t : tallies) {
+      rr.count += t.count[i];
+      rr.accepted += t.accepted[i];
+      for (auto& f : t.examples[i]) rr.examples.push_back(std::move(f));
+    }
+    if (rr.count == 0 && rr.accepted == 0) continue;
+    std::sort(rr.examples.begin(), rr.examples.end(), [](const Finding& a, const Finding& b) {
+      return a.object != b.object ? a.object < b.object : a.evidence < b.evidence;
+    });
+    if (rr.examples.size() > cap) rr.examples.resize(cap);
+    report.results.push_back(std::move(rr));
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace mkeys::repair

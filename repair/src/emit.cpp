@@ -1,0 +1,206 @@
+// Scripts that apply a plan on the live Windows server (icacls / PowerShell).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "mkeys/acl/access_check.hpp"
+#include "mkeys/acl/icacls.hpp"
+#include "mkeys/acl/sddl.hpp"
+#include "mkeys/acl/sid_names.hpp"
+#include "mkeys/repair/plan.hpp"
+
+namespace mkeys::repair {
+namespace {
+
+std::string WindowsPath(const EmitOptions& options, std::string_view relative) {
+  std::string path = options.windows_root;
+  if (!path.empty() && path.back() != '\\') path += '\\';
+  for (char c : relative) path += c == '/' ? '\\' : c;
+  return path;
+}
+
+// How icacls names a principal: its well-known name, or *SID.
+std::string IcaclsName(const acl::Sid& sid) {
+  if (auto name = acl::LookupSid(sid); name && name->name != sid.ToString()) {
+    return name->FullName();
+  }
+  return "*" + sid.ToString();
+}
+
+std::string IcaclsFlags(std::uint8_t flags) {
+  std::string out;
+  if (flags & acl::ace_flags::kObjectInherit) out += "(OI)";
+  if (flags & acl::ace_flags::kContainerInherit) out += "(CI)";
+  if (flags & acl::ace_flags::kInheritOnly) out += "(IO)";
+  if (flags & acl::ace_flags::kNoPropagateInherit) out += "(NP)";
+  return out;
+}
+
+std::string IcaclsPerm(const acl::Ace& ace) {
+  std::string rights = acl::FormatIcaclsRights(ace.mask);
+  if (rights.empty() || rights.front() != '(') rights = "(" + rights + ")";
+  return fmt::format("\"{}:{}{}\"", IcaclsName(ace.sid), IcaclsFlags(ace.flags), rights);
+}
+
+bool SameAce(const acl::Ace& a, const acl::Ace& b) {
+  return a.type == b.type && a.flags == b.flags && a.mask == b.mask && a.sid == b.sid;
+}
+
+// Does an elevated administrator need to take ownership before changing this descriptor?
+Result<bool> NeedsOwnership(const keystore::MachineRoot& root, const acl::SecurityDescriptor& before) {
+  MKEYS_ASSIGN_OR_RETURN(const acl::Token admin, root.TokenFor("administrator"));
+  if (before.owner && admin.MatchesForAllow(*before.owner)) return false;
+  // WRITE_DAC from the DACL alone: privileges do not help icacls /grant.
+  acl::Token no_privileges(admin.user(), admin.groups(), {}, admin.display_name());
+  return !acl::CheckAccess(before, no_privileges, acl::rights::kWriteDac).allowed;
+}
+
+std::string PsQuote(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+struct Prepared {
+  const PlanStep* step;
+  DecodedStep sds;
+  std::string path;
+  bool take_ownership;
+};
+
+Result<std::vector<Prepared>> Prepare(const keystore::MachineRoot& root, const Plan& plan,
+                                      const EmitOptions& options) {
+  std::vector<Prepared> out;
+  for (const auto& step : plan.steps) {
+    MKEYS_ASSIGN_OR_RETURN(DecodedStep sds, DecodeStep(root, step));
+    MKEYS_ASSIGN_OR_RETURN(const bool take, NeedsOwnership(root, sds.before));
+    out.push_back({&step, std::move(sds), WindowsPath(options, step.relative_path), take});
+  }
+  return out;
+}
+
+std::string Header(const Plan& plan, std::string_view comment, std::string_view kind) {
+  return fmt::format("{} mkeys repair --emit {}: {} change(s) planned for {} (MachineGuid {}).\n"
+                     "{} Run elevated on the server. Rules: {}.\n",
+                     comment, kind, plan.steps.size(), plan.root, plan.machine_guid, comment,
+                     [&] {
+                       std::vector<std::string> codes;
+                       for (const auto& s : plan.steps) {
+                         for (RuleId id : s.rules) codes.emplace_back(Rule(id).code);
+                       }
+                       std::sort(codes.begin(), codes.end());
+                       codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+                       std::string text;
+                       for (const auto& c : codes) text += (text.empty() ? "" : ", ") + c;
+                       return text.empty() ? std::string("none") : text;
+                     }());
+}
+
+}  // namespace
+
+Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Plan& plan,
+                                     const EmitOptions& options) {
+  MKEYS_ASSIGN_OR_RETURN(const auto prepared, Prepare(root, plan, options));
+  std::string ownership, changes, owners;
+  for (const auto& p : prepared) {
+    const auto& before = p.sds.before;
+    const auto& after = p.sds.after;
+    const std::string q = "\"" + p.path + "\"";
+    if (p.take_ownership) {
+      ownership += fmt::format("takeown /F {} /A\n", q);
+    }
+    changes += fmt::format("REM {} [{}]\n", p.step->object, [&] {
+      std::string codes;
+      for (RuleId id : p.step->rules) codes += (codes.empty() ? "" : ",") + std::string(Rule(id).code);
+      return codes;
+    }());
+    const bool unprotect_to_protect = !before.DaclProtected() && after.DaclProtected();
+    if (unprotect_to_protect) changes += fmt::format("icacls {} /inheritance:d\n", q);
+    if (before.DaclProtected() && !after.DaclProtected()) {
+      changes += fmt::format("icacls {} /inheritance:e\n", q);
+    }
+    // The explicit ACEs before (inherited ones become explicit with /inheritance:d) and after.
+    std::vector<acl::Ace> b, a;
+    if (before.dacl) {
+      for (auto ace : before.dacl->aces) {
+        if (ace.IsInherited() && !unprotect_to_protect) continue;
+        ace.flags &= static_cast<std::uint8_t>(~acl::ace_flags::kInherited);
+        b.push_back(ace);
+      }
+    }
+    if (after.dacl) {
+      for (const auto& ace : after.dacl->aces) {
+        if (!ace.IsInherited()) a.push_back(ace);
+      }
+    }
+    std::vector<acl::Sid> removed_allow, removed_deny;
+    for (const auto& ace : b) {
+      const bool kept = std::any_of(a.begin(), a.end(), [&](const acl::Ace& x) { return SameAce(x, ace); });
+      if (kept) continue;
+      auto& list = ace.IsDeny() ? removed_deny : removed_allow;
+      if (std::find(list.begin(), list.end(), ace.sid) == list.end()) list.push_back(ace.sid);
+    }
+    for (const auto& sid : removed_allow) {
+      changes += fmt::format("icacls {} /remove:g \"{}\"\n", q, IcaclsName(sid));
+    }
+    for (const auto& sid : removed_deny) {
+      changes += fmt::format("icacls {} /remove:d \"{}\"\n", q, IcaclsName(sid));
+    }
+    for (const auto& ace : a) {
+      const bool existed = std::any_of(b.begin(), b.end(), [&](const acl::Ace& x) { return SameAce(x, ace); });
+      const auto& removed = ace.IsDeny() ? removed_deny : removed_allow;
+      const bool was_removed = std::find(removed.begin(), removed.end(), ace.sid) != removed.end();
+      if (existed && !was_removed) continue;
+      if (!ace.IsAllow() && !ace.IsDeny()) continue;
+      // /grant adds to what the principal has: the ACE as planned.
+      changes += fmt::format("icacls {} /{} {}\n", q, ace.IsDeny() ? "deny" : "grant", IcaclsPerm(ace));
+    }
+    if (before.owner != after.owner && after.owner) {
+      owners += fmt::format("icacls {} /setowner \"{}\"\n", q, IcaclsName(*after.owner));
+    } else if (p.take_ownership && before.owner) {
+      owners += fmt::format("icacls {} /setowner \"{}\"\n", q, IcaclsName(*before.owner));
+    }
+  }
+  std::string script = "@echo off\n" + Header(plan, "REM", "icacls");
+  if (!ownership.empty()) {
+    script += "REM 1. Ownership first: Administrators are neither owner nor granted WRITE_DAC here.\n";
+    script += ownership;
+  }
+  script += "REM 2. The ACL changes.\n" + changes;
+  if (!owners.empty()) script += "REM 3. Owners as planned.\n" + owners;
+  return script;
+}
+
+Result<std::string> EmitPowershellScript(const keystore::MachineRoot& root, const Plan& plan,
+                                         const EmitOptions& options) {
+  MKEYS_ASSIGN_OR_RETURN(const auto prepared, Prepare(root, plan, options));
+  std::string script = Header(plan, "#", "powershell");
+  script += "$ErrorActionPreference = 'Stop'\n";
+  std::string ownership, changes, owners;
+  for (const auto& p : prepared) {
+    if (p.take_ownership) ownership += fmt::format("takeown.exe /F {} /A | Out-Null\n", PsQuote(p.path));
+    // The DACL (and SACL if any) only: owners are set by icacls, which enables SeRestorePrivilege.
+    acl::SecurityDescriptor access = p.sds.after;
+    access.owner.reset();
+    access.group.reset();
+    changes += fmt::format("# {}\n$acl = Get-Acl -LiteralPath {}\n"
+                           "$acl.SetSecurityDescriptorSddlForm({}, 'Access')\n"
+                           "Set-Acl -LiteralPath {} -AclObject $acl\n",
+                           p.step->object, PsQuote(p.path), PsQuote(acl::FormatSddl(access)),
+                           PsQuote(p.path));
+    const auto& owner = p.sds.after.owner;
+    if (owner && (p.take_ownership || p.sds.before.owner != owner)) {
+      owners += fmt::format("icacls.exe {} /setowner {} | Out-Null\n", PsQuote(p.path),
+                            PsQuote(IcaclsName(*owner)));
+    }
+  }
+  if (!ownership.empty()) script += "# 1. Ownership first.\n" + ownership;
+  script += "# 2. The ACLs.\n" + changes;
+  if (!owners.empty()) script += "# 3. Owners as planned.\n" + owners;
+  return script;
+}
+
+}  // namespace mkeys::repair

@@ -443,8 +443,10 @@ Result<void> Serve(const ServeOptions& options) {
   MKEYS_ASSIGN_OR_RETURN(auto hp, internal::SplitHostPort(options.listen));
 
   try {
-    asio::io_context io(1);
+    // The TLS context outlives the io_context: coroutine frames still pending at shutdown are
+    // destroyed with the io_context, and their streams use the context.
     asio::ssl::context ctx(asio::ssl::context::tls_server);
+    asio::io_context io(1);
     SSL_CTX* native = ctx.native_handle();
     SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
     SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);

@@ -226,11 +226,14 @@ run_b4() {
   local spid=$!
   PIDS+=("$spid")
   sleep 0.5
-  local hs="" r out
+  local hs="" r out t0 t1 conns
   for ((r = 0; r < RUNS; r++)); do
-    out=$(openssl s_time -connect "127.0.0.1:$port" -new -time 5 2>&1 </dev/null)
-    # "N connections in T real seconds, ..."
-    hs+=" $(awk '/connections in .* real seconds/ {for(i=1;i<=NF;i++) if($i=="connections"){n=$(i-1)} ; for(i=1;i<=NF;i++) if($i=="real"){t=$(i-1)}; if(t>0) printf "%.1f", n/t}' <<<"$out" | tail -1)"
+    # s_time prints "N connections in T real seconds" with T rounded to whole seconds: time it here.
+    t0=$(date +%s%N)
+    out=$(openssl s_time -connect "127.0.0.1:$port" -new -time 4 2>&1 </dev/null)
+    t1=$(date +%s%N)
+    conns=$(grep -o '^[0-9]* connections in .* real seconds' <<<"$out" | awk '{print $1}' | tail -1)
+    [ -n "$conns" ] && hs+=" $(awk -v n="$conns" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n/((b-a)/1e9)}')"
   done
   kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
   local hs_rate; hs_rate=$(median <<<"$hs")
@@ -284,13 +287,21 @@ run_b4() {
   for ((i = SEQ_JOINS; i < SEQ_JOINS + CONC_JOINS; i++)); do
     x=$(cat "$d/lat$i"); if [ "$x" = FAIL ] || [ -z "$x" ]; then fails=$((fails + 1)); else conc_lat+=" $x"; fi
   done
+  local firstfail="" mgr_state=""
+  if ! kill -0 "$mpid" 2>/dev/null; then
+    wait "$mpid" 2>/dev/null
+    mgr_state="the manager (mkeys array serve) died, exit $?: $(grep -v '^mkeys serve:' "$d/serve.log" | head -1 | head -c 120)"
+  fi
   kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
-  local firstfail=""
-  if [ "$fails" -gt 0 ]; then firstfail=$(cat "$d"/j*.err 2>/dev/null | grep -v '^$' | head -1 | head -c 200); fi
+  if [ "$fails" -gt 0 ]; then
+    firstfail=$(cat "$d"/j*.err 2>/dev/null | grep -v '^$' | head -1 | head -c 160)
+    [ -n "$mgr_state" ] && firstfail="$mgr_state; first failure: $firstfail"
+  fi
   pct() { tr ' ' '\n' | grep -v '^$' | sort -n | awk -v p="$1" '{a[NR]=$1} END{if(NR==0){print ""; exit} i=int((NR*p+99)/100); if(i<1)i=1; if(i>NR)i=NR; printf "%.1f", a[i]/1000}'; }
   row b4 "$SEQ_JOINS" "$CONC_JOINS" "$hs_rate" "$seq_secs" "$(pct 50 <<<"$seq_lat")" "$(pct 99 <<<"$seq_lat")" \
-    "$conc_secs" "$(pct 50 <<<"$conc_lat")" "$(pct 99 <<<"$conc_lat")" "" "$fails" "$firstfail"
-  rm -rf "$d"
+    "$conc_secs" "$(pct 50 <<<"$conc_lat")" "$(pct 99 <<<"$conc_lat")" "" "$fails" "$firstfail" \
+    "$(wc -w <<<"$seq_lat")" "$(wc -w <<<"$conc_lat")"
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$d"
 }
 
 # ---- B5 ntfs-3g ----------------------------------------------------------------------------------
@@ -416,13 +427,22 @@ for r in rows:
         else:
             seq_s, p50, p99, conc_s, cp50, cp99 = map(f, r[4:10])
             fails = int(r[11]) if len(r) > 11 and r[11] else 0
-            jr = seqn / seq_s
-            add("B4", f"{seqn} sequential joins", f"{jr:,.1f} joins/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms",
-                peer, f"{jr / hs:.3f}× rate" if hs else "—", "≥ 0.5× handshake rate", holds(hs and jr >= 0.5 * hs))
-            add("B4", f"{concn} concurrent joins", f"{concn / conc_s:,.1f} joins/s, p50 {cp50:.0f} ms, p99 {cp99:.0f} ms",
-                "", "", "p99 < 100 ms", holds(cp99 is not None and cp99 < 100))
+            def ms(x):
+                return f"{x:.0f} ms" if x is not None else "—"
+            seq_ok = int(r[13]) if len(r) > 13 and r[13] else 0
+            conc_ok = int(r[14]) if len(r) > 14 and r[14] else 0
+            jr = seq_ok / seq_s if seq_s and seq_ok == seqn else None
+            add("B4", f"{seqn} sequential joins",
+                (f"{jr:,.1f} joins/s, p50 {ms(p50)}, p99 {ms(p99)}" if jr else
+                 f"{seq_ok} of {seqn} succeeded (p50 {ms(p50)})"),
+                peer, f"{jr / hs:.3f}× rate" if hs and jr else "—", "≥ 0.5× handshake rate",
+                holds(bool(hs and jr and jr >= 0.5 * hs)))
+            add("B4", f"{concn} concurrent joins",
+                (f"{concn / conc_s:,.1f} joins/s, p50 {ms(cp50)}, p99 {ms(cp99)}" if conc_ok == concn else
+                 f"{conc_ok} of {concn} succeeded"),
+                "", "", "p99 < 100 ms", holds(cp99 is not None and cp99 < 100 and conc_ok == concn))
             if fails:
-                add("B4", "failed joins", f"{fails}: {r[12] if len(r) > 12 else ''}", "", "", "0", "NO")
+                add("B4", "failed joins", f"{fails} of {seqn + concn}: {r[12] if len(r) > 12 else ''}", "", "", "0", "NO")
     elif kind == "b5":
         n, gf, au, au_rss, fl = int(r[1]), f(r[2]), f(r[3]), f(r[4]), f(r[5])
         why = r[6] if len(r) > 6 else ""

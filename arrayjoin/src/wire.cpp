@@ -196,7 +196,7 @@ Result<std::uint64_t> GetUint(const nlohmann::json& body, std::string_view field
   if (it == body.end()) {
     return FieldError(field, "is missing");
   }
-  if (!it->is_number_unsigned()) {
+  if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<std::int64_t>() < 0)) {
     return FieldError(field, "must be a non-negative integer");
   }
   const auto v = it->get<std::uint64_t>();

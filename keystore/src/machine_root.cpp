@@ -112,6 +112,12 @@ Result<MachineFacts> FactsFromJson(const fs::path& file, std::string_view text) 
   } else {
     facts.privileges = acl::DefaultPrivilegeAssignments();
   }
+  // value() throws on a member of another type: check the optional members first.
+  for (const char* member : {"master_key_path", "ntacl_attribute"}) {
+    if (doc.contains(member) && !doc[member].is_string()) {
+      return bad(fmt::format("{} is not a string", member));
+    }
+  }
   facts.master_key_path = doc.value("master_key_path", std::string(kDefaultMasterKeyPath));
   facts.ntacl_attribute = doc.value("ntacl_attribute", std::string(kDefaultNtaclXattr));
   return facts;
@@ -134,6 +140,11 @@ Result<void> MakeDir(const fs::path& dir) {
 }
 
 }  // namespace
+
+Result<MachineFacts> ParseMachineFacts(std::string_view json_text,
+                                       const std::filesystem::path& file_for_errors) {
+  return FactsFromJson(file_for_errors, json_text);
+}
 
 std::string_view RootKindName(RootKind kind) {
   return kind == RootKind::kModel ? "model" : "ntfs-3g";
@@ -212,7 +223,7 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
     if (!guid_override) {
       const auto hive = ResolveCaseInsensitive(root, "Windows/System32/config/SOFTWARE");
       if (!hive) {
-        return Error(ErrorCode::kInvalidArgument,
+        return Error(ErrorCode::kNotFound,
                      "Windows volume without Windows/System32/config/SOFTWARE: cannot read its "
                      "MachineGuid; pass --machine-guid GUID")
             .On(root.string());

@@ -55,7 +55,7 @@ class MachineRoot final {
   // Opens an existing root. A model machine is recognised by its facts file; an ntfs-3g volume
   // by a readable system.ntfs_acl on the root directory. Anything else: kNotFound "not a
   // machine root" naming the path (exit 3). On an ntfs-3g volume without a SOFTWARE hive,
-  // `options.machine_guid` is required (kInvalidArgument otherwise, saying so).
+  // `options.machine_guid` is required (kNotFound otherwise, saying so: exit 3).
   static Result<MachineRoot> Open(const std::filesystem::path& root,
                                   const MachineOpenOptions& options = {});
   // Creates a model machine at `root` (created if missing, must be empty of a previous machine):
@@ -105,6 +105,12 @@ class MachineRoot final {
   std::vector<std::filesystem::path> store_dirs_;
   std::unique_ptr<SecurityStore> security_;
 };
+
+// Parses the text of a facts file (what Open reads from mkeys-machine.json); errors are kParse
+// or kUnsupported and name `file_for_errors`. Never throws, whatever the text.
+Result<MachineFacts> ParseMachineFacts(std::string_view json_text,
+                                       const std::filesystem::path& file_for_errors =
+                                           std::filesystem::path(kMachineFactsFile));
 
 // Reads HKLM\SOFTWARE\Microsoft\Cryptography\MachineGuid from a SOFTWARE hive file.
 Result<std::string> ReadMachineGuidFromHive(const std::filesystem::path& software_hive);

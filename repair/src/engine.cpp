@@ -205,6 +205,15 @@ Result<Engine> Engine::Create(const keystore::MachineRoot& root, const Baseline&
                                    [&](const ServiceCheck& s) { return s.token.user() == token->user(); });
     if (!known) engine.services_.push_back({{identity, ""}, *token, ShortName(*token), false});
   }
+  // The machine's own accounts (the built-in Administrator, local users) own containers they
+  // create; their SIDs share the machine's account domain.
+  if (auto admin = root.TokenFor("administrator")) {
+    const Sid& user = admin->user();
+    if (user.authority() == 5 && user.sub_authority_count() == 5 && user.sub_authorities()[0] == 21) {
+      const auto subs = user.sub_authorities();
+      engine.machine_domain_ = Sid::Of(5, {21, subs[1], subs[2], subs[3]});
+    }
+  }
   for (const auto& owner : baseline.expected_owners) {
     auto name = acl::ResolveName(owner);
     if (!name) {
@@ -593,6 +602,7 @@ void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view con
         (owner.authority() == 5 && owner.sub_authority_count() >= 1 &&
          (owner.sub_authorities()[0] == 80 || owner.sub_authorities()[0] == 82)) ||
         std::find(expected_owners_.begin(), expected_owners_.end(), owner) != expected_owners_.end() ||
+        (machine_domain_ && owner.IsInDomain(*machine_domain_)) ||
         std::any_of(services_.begin(), services_.end(),
                     [&](const ServiceCheck& s) { return s.declared && s.token.user() == owner; });
     if (!expected) {

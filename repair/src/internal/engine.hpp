@@ -114,6 +114,7 @@ class Engine final {
   Baseline baseline_;
   std::vector<ServiceCheck> services_;
   std::vector<acl::Sid> expected_owners_;
+  std::optional<acl::Sid> machine_domain_;  // S-1-5-21-a-b-c of the machine's local accounts
 };
 
 // Streams every key file of `root` through `work(worker, file_name)` on `threads` workers (a

@@ -1,0 +1,125 @@
+// `mkeys audit ROOT`: every rule over the root in one parallel, read-only pass; text, JSON,
+// SARIF 2.1.0 or JUnit XML.
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "app.hpp"
+#include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/repair/audit.hpp"
+#include "output/audit_render.hpp"
+
+namespace mkeys::cli {
+namespace {
+
+struct AuditArgs {
+  std::string root;
+  std::string baseline;
+  std::vector<std::string> services;
+  std::string format = "text";
+  std::string output;
+  std::string fail_on = "error";
+  std::size_t threads = 0;
+  std::string machine_guid;
+};
+
+int RunAudit(Context& ctx, const AuditArgs& args) {
+  repair::AuditOptions options;
+  if (!args.baseline.empty()) {
+    auto baseline = repair::LoadBaseline(args.baseline);
+    if (!baseline) {
+      ctx.out.PrintError(baseline.error());
+      return kExitInput;
+    }
+    options.baseline = std::move(*baseline);
+  }
+  for (const auto& s : args.services) {
+    auto decl = repair::ParseServiceDeclaration(s);
+    if (!decl) {
+      ctx.out.PrintError(decl.error());
+      return kExitUsage;
+    }
+    options.baseline.services.push_back(std::move(*decl));
+  }
+  auto fail_on = repair::ParseSeverity(args.fail_on);
+  if (!fail_on) {
+    ctx.out.PrintError(fail_on.error());
+    return kExitUsage;
+  }
+  const std::string format = ctx.out.json() && args.format == "text" ? "json" : args.format;
+  options.threads = args.threads;
+  keystore::MachineOpenOptions open_options;
+  if (!args.machine_guid.empty()) open_options.machine_guid = args.machine_guid;
+  auto opened = keystore::MachineRoot::Open(args.root, open_options);
+  if (!opened) {
+    ctx.out.PrintError(opened.error());
+    return opened.error().ToExitCode();
+  }
+  const keystore::MachineRoot& root = *opened;  // read-only by construction
+  const auto start = std::chrono::steady_clock::now();
+  bool progress_shown = false;
+  options.progress = [&](std::uint64_t done) {
+    if (std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) return;
+    progress_shown = true;
+    ctx.out.Progress("audit: key files", done, 0);
+  };
+  auto report = repair::RunAudit(root, options);
+  if (progress_shown) ctx.out.ProgressDone();
+  if (!report) {
+    ctx.out.PrintError(report.error());
+    return report.error().ToExitCode();
+  }
+  std::string text;
+  if (format == "json") {
+    text = AuditJson(*report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  } else if (format == "sarif") {
+    text = AuditSarif(*report);
+  } else if (format == "junit") {
+    text = AuditJunit(*report);
+  } else {
+    text = AuditText(*report, args.output.empty() ? ctx.out : Output());
+  }
+  if (!args.output.empty()) {
+    std::ofstream file(args.output, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.close();
+    if (!file) {
+      ctx.out.PrintError(Error(ErrorCode::kIo, "cannot write the report").On(args.output));
+      return kExitInput;
+    }
+    ctx.out.Note(fmt::format("audit: {} finding(s) in {} key files; report written to {}",
+                             report->TotalFindings(), report->key_files, args.output));
+  } else {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  return report->HasFindingAtOrAbove(*fail_on) ? kExitNegative : kExitOk;
+}
+
+void Register(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<AuditArgs>();
+  auto* cmd = app.add_subcommand(
+      "audit", "Check a machine root against every rule (read-only); exit 1 when a finding at or "
+               "above --fail-on exists");
+  cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
+  cmd->add_option("--baseline", args->baseline, "Baseline file (JSON, see docs/audit.md)");
+  cmd->add_option("--service", args->services,
+                  "IDENTITY=GLOB: the identity must read the containers the glob matches "
+                  "(repeatable), e.g. 'NT AUTHORITY\\NETWORK SERVICE=TMG*'");
+  cmd->add_option("--format", args->format, "text (default), json, sarif or junit")
+      ->check(CLI::IsMember({"text", "json", "sarif", "junit"}));
+  cmd->add_option("--output", args->output, "Write the report to FILE instead of stdout");
+  cmd->add_option("--fail-on", args->fail_on, "error (default), warning or note")
+      ->check(CLI::IsMember({"error", "warning", "note"}));
+  cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
+  cmd->add_option("--machine-guid", args->machine_guid, "Override the root's MachineGuid");
+  ctx.Bind(cmd, [args](Context& c) { return RunAudit(c, *args); });
+}
+
+}  // namespace
+MKEYS_REGISTER_COMMANDS(80, Register);
+}  // namespace mkeys::cli

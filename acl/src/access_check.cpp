@@ -102,7 +102,11 @@ std::string ShortName(const Sid& sid) {
 }
 
 std::string TokenShortName(const Token& token) {
-  if (auto name = LookupSid(token.user())) return name->name;
+  // LookupSid names a derived SID it cannot reverse (NT SERVICE\x, IIS APPPOOL\x) by its SID
+  // string; the token's display name ("IIS APPPOOL\DefaultAppPool") says more.
+  if (auto name = LookupSid(token.user()); name && name->name != token.user().ToString()) {
+    return name->name;
+  }
   if (!token.display_name().empty()) return token.display_name();
   return token.user().ToString();
 }

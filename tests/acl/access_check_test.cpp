@@ -253,3 +253,11 @@ TEST_CASE("Traverse: the first directory without FILE_TRAVERSE blocks, SeChangeN
   std::vector<const SecurityDescriptor*> open_path = {&open_dir, &open_dir};
   CHECK(CheckTraverse(open_path, ns).allowed);
 }
+
+TEST_CASE("Explain names derived identities by their account name", "[acl][access]") {
+  const auto sd = Sd("O:SYG:SYD:(A;;FA;;;SY)");
+  const Token pool = TokenFor("IIS APPPOOL\\DefaultAppPool").value();
+  const auto r = CheckAccess(sd, pool, rights::kReadData);
+  CHECK(r.Explain(pool, sd) ==
+        "IIS APPPOOL\\DefaultAppPool lacks READ_DATA (no ACE grants it; owner SYSTEM)");
+}

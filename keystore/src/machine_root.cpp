@@ -329,8 +329,10 @@ Result<MachineRoot> MachineRoot::Init(const fs::path& root_in, const MachineInit
 Result<acl::Token> MachineRoot::TokenFor(std::string_view identity) const {
   auto token = acl::TokenFor(identity, &facts_.privileges);
   if (!token) {
-    return Error(token.error().code(),
-                 fmt::format("unknown identity '{}': {}", identity, token.error().message()));
+    const std::string& why = token.error().message();
+    return Error(token.error().code(), why.find(identity) != std::string::npos
+                                           ? why
+                                           : fmt::format("identity '{}': {}", identity, why));
   }
   return std::move(token).value();
 }

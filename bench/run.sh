@@ -52,8 +52,14 @@ PIDS=()
 MOUNTS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || fusermount -u "$m" 2>/dev/null; done
-  if [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; fi
+  if [ "${BENCH_KEEP:-0}" != 1 ]; then
+    for m in "${MOUNTS[@]}"; do
+      [ -n "$m" ] && { umount "$m" 2>/dev/null || fusermount -u "$m" 2>/dev/null; }
+    done
+    rm -rf "$WORK"
+  else
+    echo "bench/run.sh: kept $WORK (mounted: ${MOUNTS[*]:-none})" >&2
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -92,7 +98,8 @@ mkeys_sub_has() {  # mkeys_sub_has GROUP SUB: GROUP --help lists SUB
 }
 
 # ---- measuring ------------------------------------------------------------------------
-# measure OUTVAR CMD...: runs CMD, stdout to /dev/null, sets OUTVAR to "seconds rss_kb exit".
+# measure OUTVAR CMD...: runs CMD, stdout to /dev/null, sets OUTVAR to "seconds rss_kb exit" and
+# M_CPU to its user + system CPU seconds (this machine's neighbours make wall time noisy).
 measure() {
   local __out=$1; shift
   local tf=$WORK/time.$$ t0 t1 rc
@@ -102,53 +109,75 @@ measure() {
   t1=$(date +%s%N)
   local rss
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tf")
+  M_CPU=$(awk -F': ' '/User time|System time/ {c += $2} END {printf "%.3f", c}' "$tf")
   printf -v "$__out" '%s %s %s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}')" \
     "${rss:-0}" "$rc"
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if(NR==0){print "nan"}else if(NR%2){print a[(NR+1)/2]}else{printf "%.4f\n",(a[NR/2]+a[NR/2+1])/2}}'; }
 maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 
+# ---- the model machine of B1 and B2 ----------------------------------------------------
+# The tree lives on its own ext4 file system in a sparse image, loop-mounted: removing a
+# million files one unlink at a time costs minutes (longer where the host file system discards
+# synchronously), unmounting and deleting one image costs a second. ext4 defaults otherwise.
+ROOT=""
+make_tree() {
+  [ -n "$ROOT" ] && return 0
+  local img=$WORK/ext4.img mnt=$WORK/ext4
+  mkdir -p "$mnt"
+  truncate -s $(( N * 8 / 1024 + 1024 ))M "$img"
+  if ! mkfs.ext4 -q -F -N $(( N + 10000 )) -E nodiscard "$img" >"$WORK/mkfs.log" 2>&1 ||
+     ! mount -o loop "$img" "$mnt" >>"$WORK/mkfs.log" 2>&1; then
+    log "cannot loop-mount an ext4 image ($(head -c 200 "$WORK/mkfs.log")); generating on $(df --output=fstype "$WORK" | tail -1) directly"
+    rm -f "$img"
+    ROOT=$WORK/machine
+  else
+    MOUNTS+=("$mnt")
+    ROOT=$mnt/machine
+  fi
+  log "generating a model machine with $N containers"
+  "$B/gen_machine" "$ROOT" --n "$N" --value-file "$WORK/clean.bin" --open-value-file "$WORK/open.bin" \
+    >"$WORK/gen.out" 2>&1 || { cat "$WORK/gen.out" >&2; ROOT=""; return 1; }
+  log "$(cat "$WORK/gen.out")"
+  row gen "B1/B2" "$(cat "$WORK/gen.out")"
+  MK=$ROOT/ProgramData/Microsoft/Crypto/RSA/MachineKeys
+  # Warm the cache: every file's attribute and contents once.
+  "$B/floor_getxattr" "$MK" user.NTACL >/dev/null
+  find "$MK" -type f -print0 | xargs -0 cat >/dev/null 2>&1
+  return 0
+}
+
 # ---- B1 audit ---------------------------------------------------------------------------
 run_b1() {
   local why; why=$(missing audit)
-  log "B1: generating a model machine with $N containers"
-  local root=$WORK/b1
-  "$B/gen_machine" "$root" --n "$N" >"$WORK/b1.gen" 2>&1 || { cat "$WORK/b1.gen" >&2; row skip B1 "generator failed"; return; }
-  log "$(cat "$WORK/b1.gen")"
-  row gen B1 "$(cat "$WORK/b1.gen")"
-  local mk=$root/ProgramData/Microsoft/Crypto/RSA/MachineKeys
-  # Warm the cache: every file's attribute and contents once.
-  "$B/floor_getxattr" "$mk" user.NTACL >/dev/null
-  cat "$mk"/* >/dev/null 2>&1 || find "$mk" -type f -exec cat {} + >/dev/null
+  make_tree || { row skip B1 "generator failed"; return; }
+  local root=$ROOT mk=$MK
   if [ -z "$why" ]; then "$MKEYS" audit "$root" --format json >/dev/null 2>&1; fi
-  local floor="" gf="" au="" au_rss="" gf_rss="" fl_rss="" au_rc="" m r
+  local floor="" gf="" au="" au_rss="" gf_rss="" fl_rss="" au_rc="" m r c_fl="" c_gf="" c_au=""
   for ((r = 0; r < RUNS; r++)); do
     log "B1 run $((r + 1))/$RUNS"
-    measure m "$B/floor_getxattr" "$mk" user.NTACL; floor+=" ${m%% *}"; m=${m#* }; fl_rss+=" ${m%% *}"
-    measure m getfattr -R -n user.NTACL -e hex "$mk"; gf+=" ${m%% *}"; m=${m#* }; gf_rss+=" ${m%% *}"
+    measure m "$B/floor_getxattr" "$mk" user.NTACL; floor+=" ${m%% *}"; m=${m#* }; fl_rss+=" ${m%% *}"; c_fl+=" $M_CPU"
+    measure m getfattr -R -n user.NTACL -e hex "$mk"; gf+=" ${m%% *}"; m=${m#* }; gf_rss+=" ${m%% *}"; c_gf+=" $M_CPU"
     if [ -z "$why" ]; then
       measure m "$MKEYS" audit "$root" --format json
-      au+=" ${m%% *}"; m=${m#* }; au_rss+=" ${m%% *}"; au_rc=${m#* }
+      au+=" ${m%% *}"; m=${m#* }; au_rss+=" ${m%% *}"; au_rc=${m#* }; c_au+=" $M_CPU"
       if [ "$au_rc" -gt 1 ]; then why="mkeys audit failed (exit $au_rc): $(head -c 200 "$WORK/last.stderr")"; fi
     fi
   done
   row b1 "$N" "$(median <<<"$floor")" "$(median <<<"$gf")" "$(median <<<"$au")" \
-    "$(maxof <<<"$au_rss")" "$(maxof <<<"$gf_rss")" "$(maxof <<<"$fl_rss")" "${why:-}"
-  rm -rf "$root"
+    "$(maxof <<<"$au_rss")" "$(maxof <<<"$gf_rss")" "$(maxof <<<"$fl_rss")" "${why:-}" \
+    "$(median <<<"$c_fl")" "$(median <<<"$c_gf")" "$(median <<<"$c_au")"
 }
 
 # ---- B2 repair ----------------------------------------------------------------------------
 run_b2() {
   local why; why=$(missing repair)
-  log "B2: generating $N containers that all need a repair (Everyone read)"
-  local root=$WORK/b2
-  "$B/gen_machine" "$root" --n "$N" --all-too-open --value-file "$WORK/clean.bin" \
-    --open-value-file "$WORK/open.bin" >"$WORK/b2.gen" 2>&1 || { cat "$WORK/b2.gen" >&2; row skip B2 "generator failed"; return; }
-  log "$(cat "$WORK/b2.gen")"
-  local mk=$root/ProgramData/Microsoft/Crypto/RSA/MachineKeys
+  make_tree || { row skip B2 "generator failed"; return; }
+  # Every file gets the Everyone-read descriptor (rule MK012), so a repair changes all N.
+  log "B2: giving all $N key files an Everyone read ACE"
+  local root=$ROOT mk=$MK
   local clean_len; clean_len=$(stat -c %s "$WORK/clean.bin")
-  cat "$mk"/* >/dev/null 2>&1 || find "$mk" -type f -exec cat {} + >/dev/null
-  local floor="" rep="" rep_rss="" m r verified=yes
+  local floor="" rep="" rep_rss="" m r verified=yes c_fl="" c_rep=""
   for ((r = 0; r < RUNS; r++)); do
     log "B2 run $((r + 1))/$RUNS"
     if [ -z "$why" ]; then
@@ -156,17 +185,17 @@ run_b2() {
       rm -f "$WORK/b2.journal"
       measure m "$MKEYS" repair "$root" --apply --journal "$WORK/b2.journal"
       local rc=${m##* }
-      if [ "$rc" -ne 0 ]; then
+      if [ "$rc" -gt 1 ]; then  # 1: findings no repair can fix (corrupt files) remain
         why="mkeys repair failed (exit $rc): $(head -c 300 "$WORK/last.stderr")"
       else
-        rep+=" ${m%% *}"; m=${m#* }; rep_rss+=" ${m%% *}"
+        rep+=" ${m%% *}"; m=${m#* }; rep_rss+=" ${m%% *}"; c_rep+=" $M_CPU"
         # Every file must now hold the clean descriptor (N x its length).
         local bytes; bytes=$("$B/floor_getxattr" "$mk" user.NTACL | awk '{print $3}')
         if [ "$bytes" != "$((N * clean_len))" ]; then verified="no ($bytes attribute bytes, expected $((N * clean_len)))"; fi
       fi
     fi
     "$B/floor_setxattr" "$mk" user.NTACL "$WORK/open.bin" >/dev/null
-    measure m "$B/floor_setxattr" "$mk" user.NTACL "$WORK/clean.bin"; floor+=" ${m%% *}"
+    measure m "$B/floor_setxattr" "$mk" user.NTACL "$WORK/clean.bin"; floor+=" ${m%% *}"; c_fl+=" $M_CPU"
   done
   # The shell loop: one setfattr process per file, over a sample, extrapolated to N.
   local sample=$SHELL_N
@@ -181,8 +210,8 @@ run_b2() {
     shell+=" ${m%% *}"
   done
   row b2 "$N" "$(median <<<"$floor")" "$(median <<<"$rep")" "$(maxof <<<"$rep_rss")" \
-    "$sample" "$(median <<<"$shell")" "$verified" "${why:-}"
-  rm -rf "$root" "$WORK/b2.journal"
+    "$sample" "$(median <<<"$shell")" "$verified" "${why:-}" "$(median <<<"$c_fl")" "$(median <<<"$c_rep")"
+  rm -f "$WORK/b2.journal"
 }
 
 # ---- B3 library -----------------------------------------------------------------------------
@@ -324,21 +353,22 @@ run_b5() {
   local mk=$d/mnt/ProgramData/Microsoft/Crypto/RSA/MachineKeys
   "$B/floor_getxattr" "$mk" system.ntfs_acl >/dev/null
   if [ -z "$why" ]; then "$MKEYS" audit "$d/mnt" --machine-guid "$guid" --format json >/dev/null 2>&1; fi
-  local gf="" au="" fl="" au_rss="" m r
+  local gf="" au="" fl="" au_rss="" m r c_gf="" c_au=""
   for ((r = 0; r < RUNS; r++)); do
     log "B5 run $((r + 1))/$RUNS"
-    measure m getfattr -R -n system.ntfs_acl -e hex "$mk"; gf+=" ${m%% *}"
+    measure m getfattr -R -n system.ntfs_acl -e hex "$mk"; gf+=" ${m%% *}"; c_gf+=" $M_CPU"
     measure m "$B/floor_getxattr" "$mk" system.ntfs_acl; fl+=" ${m%% *}"
     if [ -z "$why" ]; then
       measure m "$MKEYS" audit "$d/mnt" --machine-guid "$guid" --format json
       local rc=${m##* }
       if [ "$rc" -gt 1 ]; then why="mkeys audit failed on ntfs-3g (exit $rc): $(head -c 200 "$WORK/last.stderr")"; fi
-      au+=" ${m%% *}"; m=${m#* }; au_rss+=" ${m%% *}"
+      au+=" ${m%% *}"; m=${m#* }; au_rss+=" ${m%% *}"; c_au+=" $M_CPU"
     fi
   done
-  row b5 "$NTFS_N" "$(median <<<"$gf")" "$(median <<<"$au")" "$(maxof <<<"$au_rss")" "$(median <<<"$fl")" "${why:-}"
+  row b5 "$NTFS_N" "$(median <<<"$gf")" "$(median <<<"$au")" "$(maxof <<<"$au_rss")" "$(median <<<"$fl")" "${why:-}" \
+    "$(median <<<"$c_gf")" "$(median <<<"$c_au")"
   umount "$d/mnt" 2>/dev/null || fusermount -u "$d/mnt"
-  MOUNTS=()
+  MOUNTS=("${MOUNTS[@]/"$d/mnt"}")
   rm -rf "$d"
 }
 
@@ -368,6 +398,12 @@ def rate(n, s):
 def ratio(a, b):
     return f"{a / b:.2f}×" if a and b else "—"
 
+def cpu(c):
+    return f", CPU {c:.2f} s" if c is not None else ""
+
+def cratio(a, b):
+    return f" (CPU {a / b:.2f}×)" if a and b else ""
+
 def holds(ok):
     return "yes" if ok else "NO"
 
@@ -388,31 +424,33 @@ for r in rows:
         n = int(r[1]); floor, gf, au = f(r[2]), f(r[3]), f(r[4])
         au_rss, gf_rss, fl_rss = f(r[5]), f(r[6]), f(r[7])
         why = r[8] if len(r) > 8 else ""
-        peer_gf = f"getfattr -R: {rate(n, gf)}, RSS {gf_rss / 1024:.0f} MiB" if gf else "—"
-        peer_fl = f"floor_getxattr: {rate(n, floor)}" if floor else "—"
+        c_fl, c_gf, c_au = (f(x) for x in (r[9:12] + ["", "", ""])[:3])
+        peer_gf = f"getfattr -R: {rate(n, gf)}{cpu(c_gf)}, RSS {gf_rss / 1024:.0f} MiB" if gf else "—"
+        peer_fl = f"floor_getxattr: {rate(n, floor)}{cpu(c_fl)}" if floor else "—"
         if why:
             mine = f"not available yet ({why})"
             add("B1", f"audit, {n:,} containers, warm", mine, peer_gf, "", "≤ 1.0× getfattr", "—")
             add("B1", "", "", peer_fl, "", "≤ 1.3× floor", "—")
         else:
-            mine = f"mkeys audit: {rate(n, au)}"
-            add("B1", f"audit, {n:,} containers, warm", mine, peer_gf, ratio(au, gf) + " time", "≤ 1.0× getfattr", holds(au <= gf))
-            add("B1", "", "", peer_fl, ratio(au, floor) + " time", "≤ 1.3× floor", holds(au <= 1.3 * floor))
+            mine = f"mkeys audit: {rate(n, au)}{cpu(c_au)}"
+            add("B1", f"audit, {n:,} containers, warm", mine, peer_gf, ratio(au, gf) + " time" + cratio(c_au, c_gf), "≤ 1.0× getfattr", holds(au <= gf))
+            add("B1", "", "", peer_fl, ratio(au, floor) + " time" + cratio(c_au, c_fl), "≤ 1.3× floor", holds(au <= 1.3 * floor))
             add("B1", "", f"peak RSS {au_rss / 1024:.0f} MiB", "", "", "< 256 MiB", holds(au_rss < 256 * 1024))
     elif kind == "b2":
         n = int(r[1]); floor, rep, rep_rss = f(r[2]), f(r[3]), f(r[4])
         sample, shell, verified = int(r[5]), f(r[6]), r[7]
         why = r[8] if len(r) > 8 else ""
+        c_fl, c_rep = (f(x) for x in (r[9:11] + ["", ""])[:2])
         shell_n = shell / sample * n if shell and sample else None
-        peer_fl = f"floor_setxattr: {rate(n, floor)}" if floor else "—"
+        peer_fl = f"floor_setxattr: {rate(n, floor)}{cpu(c_fl)}" if floor else "—"
         peer_sh = (f"setfattr loop: {sample / shell:,.0f} files/s (sample of {sample:,}; "
                    f"{shell_n:.0f} s extrapolated to {n:,})") if shell else "—"
         if why:
             add("B2", f"repair --apply --journal, {n:,} to fix", f"not available yet ({why})", peer_fl, "", "≤ 2× floor", "—")
             add("B2", "", "", peer_sh, "", "", "")
         else:
-            add("B2", f"repair --apply --journal, {n:,} to fix", f"mkeys repair: {rate(n, rep)}, RSS {rep_rss / 1024:.0f} MiB",
-                peer_fl, ratio(rep, floor) + " time", "≤ 2× floor", holds(rep <= 2 * floor))
+            add("B2", f"repair --apply --journal, {n:,} to fix", f"mkeys repair: {rate(n, rep)}{cpu(c_rep)}, RSS {rep_rss / 1024:.0f} MiB",
+                peer_fl, ratio(rep, floor) + " time" + cratio(c_rep, c_fl), "≤ 2× floor", holds(rep <= 2 * floor))
             add("B2", "", f"all {n:,} files fixed: {verified}", peer_sh, ratio(rep, shell_n) + " time", "", "")
     elif kind == "b3":
         name, cpu, real = r[1], f(r[2]), f(r[3])
@@ -446,19 +484,21 @@ for r in rows:
     elif kind == "b5":
         n, gf, au, au_rss, fl = int(r[1]), f(r[2]), f(r[3]), f(r[4]), f(r[5])
         why = r[6] if len(r) > 6 else ""
-        peer = f"getfattr -R: {rate(n, gf)}; floor_getxattr: {rate(n, fl)}"
+        c_gf, c_au = (f(x) for x in (r[7:9] + ["", ""])[:2])
+        peer = f"getfattr -R: {rate(n, gf)}{cpu(c_gf)}; floor_getxattr: {rate(n, fl)}"
         if why:
             add("B5", f"audit on ntfs-3g, {n:,} containers", f"not available yet ({why})", peer, "", "≤ 1.2× getfattr", "—")
         else:
-            add("B5", f"audit on ntfs-3g, {n:,} containers", f"mkeys audit: {rate(n, au)}, RSS {au_rss / 1024:.0f} MiB",
-                peer, ratio(au, gf) + " time", "≤ 1.2× getfattr", holds(au <= 1.2 * gf))
+            add("B5", f"audit on ntfs-3g, {n:,} containers", f"mkeys audit: {rate(n, au)}{cpu(c_au)}, RSS {au_rss / 1024:.0f} MiB",
+                peer, ratio(au, gf) + " time" + cratio(c_au, c_gf), "≤ 1.2× getfattr", holds(au <= 1.2 * gf))
 
 head = ("bench", "case", "mkeys", "peer (same run, same tree)", "ratio", "goal", "holds")
 widths = [max(len(str(x[i])) for x in out + [head]) for i in range(len(head))]
 def line(x):
     return "| " + " | ".join(str(v).ljust(widths[i]) for i, v in enumerate(x)) + " |"
 print()
-print(f"mkeys benchmarks — medians of {runs} runs, {cores} cores, Linux {kernel}, total {total} s")
+print(f"mkeys benchmarks — medians of {runs} runs, {cores} cores, Linux {kernel}, total {total} s; "
+      f"load average at the end {open('/proc/loadavg').read().split()[0]}")
 print()
 print(line(head))
 print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

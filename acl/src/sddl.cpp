@@ -9,14 +9,18 @@
 //    to 0xffffffff on overflow and may be negated with '-';
 //  - Windows formats a mask as one letter group when every bit has a letter, else as FA/FR/FW/FX
 //    when it is exactly one of those, else in hex; generic bits stay generic;
-//  - ACL revision is 4 when the ACL holds an object ACE, else 2.
+//  - ACL revision is 4 when the ACL holds an object ACE, else 2;
+//  - callback ACEs (XA, XD, ZA, XU) carry a conditional expression as a seventh field
+//    (conditional_expression.cpp); resource-attribute ACEs (RA) are not supported in SDDL.
 #include "mkeys/acl/sddl.hpp"
 
 #include <cctype>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "internal/conditional_expression.hpp"
 #include "internal/sid_parse.hpp"
 #include "mkeys/acl/sid_names.hpp"
 
@@ -343,6 +347,7 @@ class Parser {
     ++pos_;  // '('
     // Split into fields at ';' up to ')'.
     std::vector<std::pair<std::size_t, std::size_t>> fields;
+    std::optional<std::vector<std::uint8_t>> condition;
     std::size_t start = pos_;
     for (;;) {
       if (pos_ >= text_.size()) return ParseError("ACE is not closed with ')'", open);
@@ -354,8 +359,35 @@ class Parser {
         start = pos_;
         if (c == ')') break;
         if (fields.size() == 6) {
-          return ParseError(
-              "conditional ACE expressions and resource attributes are not supported", pos_);
+          // A seventh field: the condition of a callback ACE.
+          auto [tb, te] = Trimmed(fields[0]);
+          const std::string_view type = text_.substr(tb, te - tb);
+          bool callback = false;
+          for (const char* t : {"XA", "XD", "ZA", "XU"}) {
+            callback = callback || (type.size() == 2 && MatchesNoCase(text_, tb, t));
+          }
+          if (!callback) {
+            return ParseError(
+                type.size() == 2 && MatchesNoCase(text_, tb, "RA")
+                    ? "resource attribute ACEs (RA) are not supported"
+                    : "only callback ACEs (XA, XD, ZA, XU) take a condition after the trustee",
+                pos_);
+          }
+          while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
+          auto compiled =
+              internal::CompileConditionalExpression(text_.substr(pos_), options_.domain_sid);
+          if (!compiled) {
+            return ParseError("condition: " + compiled.error().message(),
+                              pos_ + compiled.error().position().value_or(0));
+          }
+          condition = std::move(compiled->first);
+          pos_ += compiled->second;
+          while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
+          if (pos_ >= text_.size() || text_[pos_] != ')') {
+            return ParseError("expected ')' after the condition", pos_);
+          }
+          ++pos_;
+          break;
         }
       } else {
         ++pos_;
@@ -379,11 +411,9 @@ class Parser {
       if (found == nullptr) {
         return ParseError(fmt::format("unknown ACE type '{}'", text_.substr(b, e - b)), b);
       }
-      if (IsCallback(found->type)) {
-        return ParseError(fmt::format("ACE type '{}' needs a condition or attribute, which is "
-                                      "not supported",
-                                      found->text),
-                          b);
+      if (IsCallback(found->type) && !condition) {
+        return ParseError(
+            fmt::format("ACE type '{}' needs a condition after the trustee", found->text), b);
       }
       if (found->in_dacl != is_dacl) {
         return ParseError(fmt::format("ACE type '{}' cannot appear in a {}", found->text,
@@ -464,6 +494,7 @@ class Parser {
         ace.sid = *sid;
       }
     }
+    if (condition) ace.application_data = std::move(*condition);
     return out;
   }
 
@@ -569,6 +600,16 @@ std::string FormatAceSddl(const Ace& ace, const SddlOptions& options) {
   if (ace.inherited_object_type) out += ace.inherited_object_type->ToString();
   out += ';';
   out += FormatSddlSid(ace.sid, options);
+  if (IsCallback(ace.type) && ace.type != AceType::kSystemResourceAttribute &&
+      !ace.application_data.empty()) {
+    // Windows writes the condition as a seventh field; data that is not a conditional
+    // expression has no SDDL form and is left out.
+    if (auto condition =
+            internal::FormatConditionalExpression(ace.application_data, options.domain_sid)) {
+      out += ';';
+      out += *condition;
+    }
+  }
   out += ')';
   return out;
 }

@@ -91,3 +91,24 @@ TEST_CASE("SDDL parser survives arbitrary input", "[acl][sddl]") {
   CHECK(ParseSddl(seed));
   CHECK(accepted > 0);
 }
+
+TEST_CASE("Conditional ACEs compile to artx bytes and format back", "[acl][sddl]") {
+  auto sd = ParseSddl("D:(XA;;FA;;;WD;(@User.Title == \"PM\"))");
+  REQUIRE(sd);
+  const Ace& ace = sd->dacl->aces[0];
+  CHECK(ace.type == AceType::kAccessAllowedCallback);
+  // "artx", user attribute "Title", string "PM", ==, padding.
+  CHECK(mkeys::HexEncode(ace.application_data) ==
+        "61727478f90a0000005400690074006c006500100400000050004d0080000000");
+  CHECK(FormatSddl(*sd) == "D:(XA;;FA;;;WD;(@User.Title == \"PM\"))");
+  CHECK(Canon("D:(XA;;FR;;;WD;(a == 1 && !(@Device.b >= -0x10) || Exists c))") ==
+        "D:(XA;;FR;;;WD;(((a == 1) && (!(@Device.b >= -0x10))) || (Exists c)))");
+  CHECK(Canon("D:(XA;;FR;;;WD;(Member_of {SID(BA), SID(S-1-5-32-545)}))") ==
+        "D:(XA;;FR;;;WD;(Member_of {SID(BA), SID(BU)}))");
+  auto back = SecurityDescriptor::Decode(sd->Encode());
+  REQUIRE(back);
+  CHECK(*back == *sd);
+  CHECK(Canon("D:(A;;FA;;;WD;(x == 1))") == "error@14");
+  CHECK(Canon("D:(XA;;FA;;;WD)") == "error@3");
+  CHECK(Canon("D:(XA;;FA;;;WD;(x == ))") == "error@21");
+}

@@ -70,9 +70,13 @@ struct Journal {
   std::vector<std::string> containers;  // committed (renamed into place) or about to be
   std::vector<std::string> staging;     // staging files written
   std::string state = "installing";
+  std::string pending;  // the member state to write once the manager acknowledged ("confirming")
 
   Result<void> Save() const {
-    nlohmann::json doc = {{"state", state}, {"containers", containers}, {"staging", staging}};
+    nlohmann::json doc = {{"state", state},
+                          {"containers", containers},
+                          {"staging", staging},
+                          {"pending", pending}};
     return WriteFileAtomic(path, doc.dump(2));
   }
 };
@@ -291,6 +295,78 @@ Result<std::unique_ptr<internal::TlsClient>> ConnectAsMember(keystore::MachineRo
   return client;
 }
 
+Result<MemberState> ParseMemberState(const nlohmann::json& doc, const std::string& where) {
+  MemberState s;
+  try {
+    s.array = doc.at("array").get<std::string>();
+    s.array_id = doc.at("array_id").get<std::string>();
+    s.manager = doc.at("manager").get<std::string>();
+    auto pin = HexDecode(doc.at("pin").get<std::string>());
+    if (!pin || pin->size() != 32) throw std::runtime_error("bad pin");
+    std::copy(pin->begin(), pin->end(), s.pin.begin());
+    s.member = doc.at("member").get<std::string>();
+    s.service_identity = doc.at("service_identity").get<std::string>();
+    s.key_version = doc.at("key_version").get<std::uint32_t>();
+    s.containers = doc.at("containers").get<std::vector<std::string>>();
+    s.member_cert_pem = doc.at("member_cert").get<std::string>();
+    s.ca_cert_pem = doc.at("ca_cert").get<std::string>();
+    s.joined_at = doc.at("joined_at").get<std::int64_t>();
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kCorrupt, std::string("member state is damaged: ") + e.what())
+        .On(where);
+  }
+  return s;
+}
+
+
+// The member sent its confirmation but did not hear back: ask the manager (mutual TLS with the
+// new member certificate) whether it recorded the member, and settle the journal either way.
+// Returns true if joined, false if rolled back; an unreachable manager leaves the journal for
+// a later `array status` or `array join` to settle.
+Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeout_seconds) {
+  MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
+  keystore::KeyStore store(machine);
+  auto doc = nlohmann::json::parse(journal.pending, nullptr, false);
+  auto state = ParseMemberState(doc, journal.path.string());
+  if (!state) {
+    RollBack(store, installer, journal);
+    return false;
+  }
+  auto listed = [&]() -> Result<bool> {
+    MKEYS_ASSIGN_OR_RETURN(auto client, ConnectAsMember(machine, *state, timeout_seconds));
+    MemberRequest req;
+    req.op = "status";
+    req.have_version = state->key_version;
+    MKEYS_TRY(client->Send(EncodeMemberRequest(req)));
+    MKEYS_ASSIGN_OR_RETURN(auto frame, client->Receive(timeout_seconds));
+    MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeMemberReply(frame));
+    return reply.member;
+  }();
+  if (!listed) {
+    if (listed.error().code() == ErrorCode::kPeerRefused) {
+      RollBack(store, installer, journal);
+      return false;
+    }
+    return Error(ErrorCode::kNetwork,
+                 "the manager did not acknowledge the join and cannot be asked now (" +
+                     listed.error().message() +
+                     "); the keys stay pending: run 'mkeys array status " +
+                     machine.root().string() +
+                     "' when the manager is reachable to settle the outcome")
+        .On(state->manager);
+  }
+  if (!*listed) {
+    RollBack(store, installer, journal);
+    return false;
+  }
+  journal.state = "done";
+  MKEYS_TRY(journal.Save());
+  MKEYS_TRY(WriteFileAtomic(MemberStatePath(machine.root()), journal.pending));
+  std::error_code ec;
+  fs::remove(journal.path, ec);
+  return true;
+}
+
 }  // namespace
 
 std::string_view JoinStepName(JoinStep step) {
@@ -316,25 +392,7 @@ Result<std::optional<MemberState>> ReadMemberState(const fs::path& root) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::optional<MemberState>();
   MKEYS_ASSIGN_OR_RETURN(auto doc, ReadJsonFile(path));
-  MemberState s;
-  try {
-    s.array = doc.at("array").get<std::string>();
-    s.array_id = doc.at("array_id").get<std::string>();
-    s.manager = doc.at("manager").get<std::string>();
-    auto pin = HexDecode(doc.at("pin").get<std::string>());
-    if (!pin || pin->size() != 32) throw std::runtime_error("pin");
-    std::copy(pin->begin(), pin->end(), s.pin.begin());
-    s.member = doc.at("member").get<std::string>();
-    s.service_identity = doc.at("service_identity").get<std::string>();
-    s.key_version = doc.at("key_version").get<std::uint32_t>();
-    s.containers = doc.at("containers").get<std::vector<std::string>>();
-    s.member_cert_pem = doc.at("member_cert").get<std::string>();
-    s.ca_cert_pem = doc.at("ca_cert").get<std::string>();
-    s.joined_at = doc.at("joined_at").get<std::int64_t>();
-  } catch (const std::exception& e) {
-    return Error(ErrorCode::kCorrupt, std::string("member state is damaged: ") + e.what())
-        .On(path.string());
-  }
+  MKEYS_ASSIGN_OR_RETURN(auto s, ParseMemberState(doc, path.string()));
   return std::optional<MemberState>(std::move(s));
 }
 
@@ -349,6 +407,7 @@ Result<bool> RecoverInterruptedJoin(const fs::path& root) {
     journal.state = doc.at("state").get<std::string>();
     journal.containers = doc.at("containers").get<std::vector<std::string>>();
     journal.staging = doc.at("staging").get<std::vector<std::string>>();
+    journal.pending = doc.value("pending", std::string());
   } catch (const std::exception& e) {
     return Error(ErrorCode::kCorrupt, std::string("join journal is damaged: ") + e.what())
         .On(path.string());
@@ -360,6 +419,12 @@ Result<bool> RecoverInterruptedJoin(const fs::path& root) {
     return false;
   }
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
+  if (journal.state == "confirming" && !journal.pending.empty()) {
+    MKEYS_ASSIGN_OR_RETURN(bool joined, Settle(machine, journal, 10));
+    Logger("arrayjoin")->warn("settled an interrupted join: {}",
+                              joined ? "the manager had recorded it, kept" : "rolled back");
+    return true;
+  }
   MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
   keystore::KeyStore store(machine);
   RollBack(store, installer, journal);
@@ -536,12 +601,40 @@ Result<JoinResult> Join(const JoinOptions& o, const JoinToken& token) {
   for (const auto& [item, plain] : items) state.containers.push_back(item.container);
   state.member_cert_pem = offer->member_cert_pem;
   state.ca_cert_pem = offer->ca_cert_pem;
+  state.joined_at = NowSeconds();
+  journal.state = "confirming";
+  journal.pending = FormatMemberState(state);
+  if (auto r = journal.Save(); !r) return fail(JoinStep::kConfirm, r.error());
   FaultPoint("member", "before-confirm");
   if (auto r = client->Send(EncodeConfirm({ConfirmCheck(config_key, client->ekm())})); !r) {
     return fail(JoinStep::kConfirm, r.error());
   }
   FaultPoint("member", "after-confirm");
   auto done_frame = client->Receive(o.timeout_seconds);
+  if (!done_frame && done_frame.error().code() != ErrorCode::kPeerRefused) {
+    // The confirmation left; whether the manager recorded it is unknown. Ask it.
+    client.reset();
+    auto settled = Settle(machine, journal, o.timeout_seconds);
+    if (!settled) {
+      Report(o, JoinStep::kConfirm, false, settled.error().message());
+      return std::move(settled).error();
+    }
+    if (!*settled) {
+      Report(o, JoinStep::kConfirm, false, "the manager did not record the join; rolled back");
+      return Error(ErrorCode::kNetwork, "the manager did not record the join (" +
+                                            done_frame.error().message() +
+                                            "); everything was rolled back, join again")
+          .On(o.manager);
+    }
+    Report(o, JoinStep::kConfirm, true, "the manager recorded " + member);
+    JoinResult result;
+    result.array = state.array;
+    result.member = member;
+    result.key_version = state.key_version;
+    result.containers = state.containers;
+    result.fingerprint = fingerprint;
+    return result;
+  }
   if (!done_frame) return fail(JoinStep::kConfirm, std::move(done_frame).error());
   auto done = DecodeDone(*done_frame);
   if (!done) return fail(JoinStep::kConfirm, std::move(done).error());

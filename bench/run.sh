@@ -380,7 +380,8 @@ want B5 && run_b5
 
 # ---- the table ---------------------------------------------------------------------------
 TOTAL=$(( $(date +%s) - T_START ))
-python3 - "$RESULTS" "$RUNS" "$TOTAL" "$(nproc)" "$(uname -r)" <<'EOF'
+cp "$RESULTS" "$BUILD/last-results.tsv"
+python3 - "$RESULTS" "$RUNS" "$TOTAL" "$(nproc)" "$(uname -r)" <<'EOF' | tee "$BUILD/last-table.md"
 import sys
 path, runs, total, cores, kernel = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
@@ -453,8 +454,8 @@ for r in rows:
                 peer_fl, ratio(rep, floor) + " time" + cratio(c_rep, c_fl), "≤ 2× floor", holds(rep <= 2 * floor))
             add("B2", "", f"all {n:,} files fixed: {verified}", peer_sh, ratio(rep, shell_n) + " time", "", "")
     elif kind == "b3":
-        name, cpu, real = r[1], f(r[2]), f(r[3])
-        add("B3", name.replace("BM_", ""), f"{cpu:,.0f} ns/op ({1e9 / cpu:,.0f} ops/s per core)", "", "", "", "")
+        name, ns = r[1], f(r[2])
+        add("B3", name.replace("BM_", ""), f"{ns:,.0f} ns/op ({1e9 / ns:,.0f} ops/s per core)", "", "", "", "")
     elif kind == "b4":
         seqn, concn, hs = int(r[1]), int(r[2]), f(r[3])
         peer = f"openssl s_time: {hs:,.0f} handshakes/s" if hs else "openssl s_time: —"

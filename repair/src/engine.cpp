@@ -522,7 +522,9 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
          fmt::format("the file name carries MachineGuid {}; this machine's MachineGuid is {}",
                      parts->machine_guid, root_->machine_guid())});
   }
-  if (!contents) {
+  if (!parts) {
+    // Not a container by its name: its contents are none of the store's business.
+  } else if (!contents) {
     result.findings.push_back({RuleId::kCorruptContainer, label, contents.error().message()});
   } else if (contents->empty()) {
     result.findings.push_back({RuleId::kCorruptContainer, label, "zero-length file"});

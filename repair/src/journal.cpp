@@ -323,7 +323,8 @@ Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes) {
     }
     off += len + 12;
   }
-  if (!have_header) return Corrupt(off, "the journal has no header record");
+  // Torn inside the header record: the writer died before any change could begin.
+  if (!have_header && !journal.torn_tail) return Corrupt(off, "the journal has no header record");
   return journal;
 }
 

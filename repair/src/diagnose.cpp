@@ -155,7 +155,10 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
     return Error(ErrorCode::kInvalidArgument, "give exactly one of a container name or a file");
   }
   auto token_or = root.TokenFor(request.identity);
-  if (!token_or) return std::move(token_or).error();
+  if (!token_or) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("--as '{}': {}", request.identity, token_or.error().message()));
+  }
   const acl::Token token = std::move(*token_or);
   Diagnosis d;
   FillIdentity(d, token);

@@ -1,0 +1,53 @@
+// diagnose through the binary: a key file renamed to another MachineGuid (a cloned image) is
+// named with that GUID by diagnose and by audit; --want and usage errors.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/repair_cli_support.hpp"
+
+using namespace mkeys;
+using test::Mkeys;
+
+TEST_CASE("a key file under another MachineGuid is reported with that GUID", "[cli][diagnose]") {
+  test::SeedMachine m;
+  const std::string other_guid = "0d7e0c3a-1111-4222-8333-944455556666";
+  const std::string hash = m.file.substr(0, m.file.find('_'));
+  const std::string moved = hash + "_" + other_guid;
+  std::filesystem::rename(m.keys / m.file, m.keys / moved);
+
+  auto diag = Mkeys({"diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
+  CHECK(diag.exit_code == 1);
+  CHECK(diag.out.find("NTE_BAD_KEYSET (0x80090016)") != std::string::npos);
+  CHECK(diag.out.find(other_guid) != std::string::npos);
+  CHECK(diag.out.find("cloned image") != std::string::npos);
+  auto json = Mkeys({"--json", "diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
+  const auto doc = nlohmann::json::parse(json.out);
+  CHECK(doc["file_exists"] == false);
+  CHECK(doc["foreign_machine_guids"][0] == other_guid);
+
+  auto audit = Mkeys({"audit", m.root, "--format", "json"});
+  CHECK(audit.exit_code == 1);
+  const auto report = nlohmann::json::parse(audit.out);
+  bool found = false;
+  for (const auto& r : report["results"]) {
+    if (r["rule"] != "MK008") continue;
+    for (const auto& f : r["findings"]) {
+      found = found || (f["object"] == "MachineKeys/" + moved &&
+                        f["evidence"].get<std::string>().find(other_guid) != std::string::npos);
+    }
+  }
+  CHECK(found);
+}
+
+TEST_CASE("diagnose checks write and delete when asked; usage errors exit 2", "[cli][diagnose]") {
+  test::SeedMachine m;
+  auto system = Mkeys({"diagnose", m.root, "--as", "SYSTEM", "--container", test::kArrayKey,
+                       "--want", "read", "--want", "write", "--want", "delete"});
+  CHECK(system.exit_code == 0);
+  CHECK(system.out.find("write") != std::string::npos);
+  auto ns_write = Mkeys({"diagnose", m.root, "--as", test::kNs, "--file", m.file, "--want", "write"});
+  CHECK(ns_write.exit_code == 1);
+  CHECK(ns_write.out.find("no ACE grants NETWORK SERVICE write") != std::string::npos);
+  CHECK(Mkeys({"diagnose", m.root, "--as", test::kNs}).exit_code == 2);
+  CHECK(Mkeys({"diagnose", m.root, "--as", "nobody-at-all", "--container", "x"}).exit_code == 2);
+}

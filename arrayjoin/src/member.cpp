@@ -17,6 +17,7 @@
 #include "mkeys/core/log.hpp"
 #include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/repair/diagnose.hpp"
 #include "tls.hpp"
 
 namespace mkeys::arrayjoin {
@@ -114,30 +115,37 @@ void RollBack(keystore::KeyStore& store, const acl::Token& installer, const Jour
 
 Result<void> PreflightOn(keystore::MachineRoot& machine, const acl::Token& installer,
                          const acl::Token& service, std::string_view service_identity) {
-  const std::string repair_hint = "run 'mkeys diagnose " + machine.root().string() +
-                                  " --as \"" + std::string(service_identity) +
-                                  "\" --container NAME' for the full diagnosis and 'mkeys repair " +
-                                  machine.root().string() + " --service \"" +
-                                  std::string(service_identity) + "=mkeys-array-*\" --apply' to fix it";
-  // Traverse to MachineKeys as the service identity.
-  std::vector<acl::SecurityDescriptor> sds;
-  for (const auto& dir : machine.store_directories()) {
-    MKEYS_ASSIGN_OR_RETURN(auto sd, machine.security().Read(dir));
-    sds.push_back(std::move(sd));
+  // The diagnosis (repair): traverse and ADD_FILE for the installer, traverse and read of a
+  // container with the join's descriptor for the service. Read-only.
+  repair::PreflightOptions preflight;
+  preflight.installer_identity = std::string(kInstallerIdentity);
+  preflight.container_descriptor = keystore::CspContainerDescriptor(
+      installer, {acl::AllowAce(service.user(), acl::rights::kFileGenericRead)});
+  preflight.container_name = "mkeys-array-preflight";
+  MKEYS_ASSIGN_OR_RETURN(auto diagnosis, repair::PreflightForService(machine, service, preflight));
+  if (!diagnosis.would_succeed) {
+    std::string text = "preflight: " + std::string(service_identity) +
+                       " would not be able to open the array keys: " + diagnosis.reason;
+    if (!diagnosis.windows_error.empty()) text += " [" + diagnosis.windows_error + "]";
+    if (!diagnosis.repair_command.empty()) {
+      std::string cmd;
+      for (const auto& arg : diagnosis.repair_command) {
+        if (!cmd.empty()) cmd += ' ';
+        cmd += arg.find_first_of(" \\'\"") == std::string::npos ? arg : "'" + arg + "'";
+      }
+      text += ". Fix: " + cmd;
+    } else {
+      text += ". See 'mkeys diagnose " + machine.root().string() + " --as \"" +
+              std::string(service_identity) + "\" --container NAME'; repair with 'mkeys repair'";
+    }
+    for (const auto& fix : diagnosis.manual_fixes) text += ". " + fix;
+    return Error(ErrorCode::kAccessDenied, text)
+        .WithWindowsCode(diagnosis.windows_code != 0 ? diagnosis.windows_code
+                                                     : keystore::kNteBadKeyset);
   }
-  std::vector<const acl::SecurityDescriptor*> chain;
-  for (const auto& sd : sds) chain.push_back(&sd);
-  const auto traverse = acl::CheckTraverse(chain, service);
-  if (!traverse.allowed) {
-    const std::size_t at = traverse.blocked_at.value_or(0);
-    return Error(ErrorCode::kAccessDenied,
-                 "preflight: " + std::string(service_identity) + " cannot traverse " +
-                     machine.Relative(machine.store_directories()[at]) + ": " +
-                     traverse.blocking_check.Explain(service, sds[at]) +
-                     "; the service could not open the array keys (NTE_BAD_KEYSET). " +
-                     repair_hint)
-        .WithWindowsCode(keystore::kNteBadKeyset);
-  }
+  const std::string repair_hint = "run 'mkeys diagnose " + machine.root().string() + " --as \"" +
+                                  std::string(service_identity) +
+                                  "\" --container NAME' and 'mkeys repair'";
   // A probe container, staged exactly as the join will stage the array keys.
   std::uint8_t rnd[8];
   RAND_bytes(rnd, sizeof rnd);
@@ -463,7 +471,9 @@ Result<JoinResult> Join(const JoinOptions& o, const JoinToken& token) {
 
   // 1. Preflight: before any network traffic.
   if (auto r = PreflightOn(machine, installer, service, o.service_identity); !r) {
-    Report(o, JoinStep::kPreflight, false, r.error().message());
+    std::string detail = r.error().message();
+    if (detail.rfind("preflight: ", 0) == 0) detail.erase(0, 11);
+    Report(o, JoinStep::kPreflight, false, detail);
     return r.error();
   }
   Report(o, JoinStep::kPreflight, true,

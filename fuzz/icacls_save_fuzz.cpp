@@ -1,4 +1,5 @@
 // icacls /save files (UTF-16LE) and icacls grant specs: parse or fail cleanly.
+// fuzz-links: mkeys::acl
 #include <cstdint>
 #include <span>
 #include <string_view>

@@ -1,5 +1,6 @@
 // SDDL parser: any text either parses or fails with an error; what parses formats to SDDL
 // that parses again to the same descriptor, and encodes to bytes that decode again.
+// fuzz-links: mkeys::acl
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>

@@ -1,5 +1,6 @@
 // Self-relative descriptor bytes: decode or fail cleanly; a decoded descriptor encodes and
 // formats as SDDL without trouble, and re-decodes to the same value.
+// fuzz-links: mkeys::acl
 #include <cstdint>
 #include <cstdlib>
 #include <span>

@@ -1,4 +1,5 @@
 // SID strings and SID bytes: parse or fail cleanly; what parses round-trips.
+// fuzz-links: mkeys::acl
 #include <cstdint>
 #include <cstdlib>
 #include <span>

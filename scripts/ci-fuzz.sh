@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# CI stage: every libFuzzer target for 60 s (FUZZ_SECONDS to change it), one after the other.
+# Fails if any target crashes, leaks, times out, breaks an invariant or does not build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+status=0
+bash fuzz/run.sh "${FUZZ_SECONDS:-60}" || status=$?
+echo "ci-fuzz: total $(( $(date +%s) - start )) s"
+exit $status

@@ -51,3 +51,30 @@ TEST_CASE("diagnose checks write and delete when asked; usage errors exit 2", "[
   CHECK(Mkeys({"diagnose", m.root, "--as", test::kNs}).exit_code == 2);
   CHECK(Mkeys({"diagnose", m.root, "--as", "nobody-at-all", "--container", "x"}).exit_code == 2);
 }
+
+TEST_CASE("ACLs saved with icacls /save are imported and diagnosed", "[cli][diagnose][icacls]") {
+  test::SeedMachine hardened;
+  const auto save = hardened.dir.path() / "machinekeys.acl";
+  auto exported = Mkeys({"sd", "export-icacls", hardened.keys.string(), "--output", save.string()});
+  REQUIRE(exported.exit_code == 0);
+  CHECK(exported.out.find("3 object(s)") != std::string::npos);
+
+  // A fresh machine with the same MachineGuid and the array key, then the saved ACLs.
+  test::TempDir dir;
+  const std::string root = (dir.path() / "m").string();
+  REQUIRE(Mkeys({"machine", "init", root, "--machine-guid", test::kSeedGuid}).exit_code == 0);
+  REQUIRE(Mkeys({"store", "create", root, test::kArrayKey, "--as", test::kNs, "--key", "ec:p256"})
+              .exit_code == 0);
+  CHECK(Mkeys({"diagnose", root, "--as", test::kNs, "--container", test::kArrayKey}).exit_code == 0);
+  auto imported = Mkeys({"sd", "import-icacls", save.string(), "--root", root});
+  CHECK(imported.exit_code == 1);  // the "other" container does not exist here
+  CHECK(imported.err.find("not found under the root") != std::string::npos);
+  auto diag = Mkeys({"diagnose", root, "--as", test::kNs, "--container", test::kArrayKey});
+  CHECK(diag.exit_code == 1);
+  CHECK(diag.out.find("no ACE grants NETWORK SERVICE read") != std::string::npos);
+  // A file that is not UTF-16LE icacls output is refused with its offset.
+  const auto junk = dir.path() / "junk.acl";
+  std::ofstream(junk) << "not utf-16";
+  auto bad = Mkeys({"sd", "import-icacls", junk.string(), "--root", root});
+  CHECK(bad.exit_code == 3);
+}

@@ -12,14 +12,15 @@ namespace {
 
 // Rights that backup and restore semantics grant regardless of the DACL. The I/O manager checks
 // these before the DACL when an open asks for backup intent (FILE_FLAG_BACKUP_SEMANTICS) and the
-// privilege is enabled (Microsoft docs, "Privilege Constants": SE_BACKUP_NAME "grant all read
-// access control to any file, regardless of the ACL"; SE_RESTORE_NAME "grant all write access
-// control to any file ... can also change the owner").
-constexpr AccessMask kBackupRights =
-    rights::kReadControl | rights::kFileGenericRead | rights::kTraverse;
+// privilege is enabled. Microsoft docs, "File Security and Access Rights": SE_BACKUP_NAME grants
+// READ_CONTROL, ACCESS_SYSTEM_SECURITY, FILE_GENERIC_READ and FILE_TRAVERSE; SE_RESTORE_NAME
+// grants WRITE_DAC, WRITE_OWNER, ACCESS_SYSTEM_SECURITY, FILE_GENERIC_WRITE, FILE_ADD_FILE,
+// FILE_ADD_SUBDIRECTORY and DELETE.
+constexpr AccessMask kBackupRights = rights::kReadControl | rights::kAccessSystemSecurity |
+                                     rights::kFileGenericRead | rights::kTraverse;
 constexpr AccessMask kRestoreRights = rights::kWriteDac | rights::kWriteOwner |
-                                      rights::kFileGenericWrite | rights::kAddFile |
-                                      rights::kAddSubdirectory | rights::kDelete;
+                                      rights::kAccessSystemSecurity | rights::kFileGenericWrite |
+                                      rights::kAddFile | rights::kAddSubdirectory | rights::kDelete;
 
 enum class AceEffect { kIgnore, kAllow, kDeny };
 

@@ -385,6 +385,15 @@ Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root,
     if (!create.passed) reasons.push_back(fmt::format("{}: {}", create.object, create.detail));
     d.evidence.push_back(std::move(create));
   }
+  // The service must be able to create containers itself, as the Windows default lets every
+  // identity do (Everyone's 0x12019f on MachineKeys): services such as the TMG firewall service
+  // create and replace their own keys there. Hardening that removes it is the seed's failure.
+  if (machine_keys.sd && !(service.user() == installer.user())) {
+    auto create = CheckItem(machine_keys.label, "create", *machine_keys.sd, service, r::kAddFile,
+                            d.short_name, "create containers in");
+    if (!create.passed) reasons.push_back(fmt::format("{}: {}", create.object, create.detail));
+    d.evidence.push_back(std::move(create));
+  }
   // The service must reach the containers and read them.
   reason.clear();
   if (!TraverseEvidence(dirs, service, d.short_name, d.evidence, reason)) reasons.push_back(reason);

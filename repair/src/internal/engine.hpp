@@ -60,14 +60,24 @@ class KeyFileReader final {
   KeyFileReader& operator=(const KeyFileReader&) = delete;
   ~KeyFileReader();
 
-  // The file's bytes (valid until the next call), or an error text.
-  Result<std::span<const std::uint8_t>> Contents(std::string_view file_name);
+  // The key file's descriptor attribute, then its bytes (each valid until the next call of the
+  // same method). Both come from one openat(): fgetxattr on the open file saves the path walk a
+  // getxattr by name costs, which dominates a scan. Call Descriptor first, then Contents (which
+  // closes the file).
   Result<std::span<const std::uint8_t>> Descriptor(std::string_view file_name);
+  Result<std::span<const std::uint8_t>> Contents(std::string_view file_name);
 
  private:
+  void OpenFile(std::string_view file_name);
+  void CloseFile();
   int dir_fd_ = -1;
+  int file_fd_ = -1;
+  int open_errno_ = 0;
+  std::string open_name_;
+  std::string attribute_;
   keystore::RawDescriptorReader reader_;
   std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> sd_buffer_;
 };
 
 class Engine final {

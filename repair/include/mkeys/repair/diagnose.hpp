@@ -74,7 +74,8 @@ struct Diagnosis {
 Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequest& request);
 
 // The array join's preflight for a service identity: can containers be created in the store
-// (traverse to MachineKeys and ADD_FILE on it, by `installer`), and will `service` be able to
+// (traverse to MachineKeys and ADD_FILE on it, by `installer` and by `service` itself, as the
+// Windows default allows), and will `service` be able to
 // traverse to them and read a container carrying `container_descriptor` (default: what the CSP
 // writes for `installer` plus a read grant for the service)? Read-only.
 struct PreflightOptions {

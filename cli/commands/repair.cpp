@@ -177,7 +177,16 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   } else {
     ctx.out.Line(fmt::format("Applied {} descriptor change(s); journal {} (undo: mkeys restore {}).",
                              report->applied, journal, ShellQuote(journal)));
-    for (const auto& line : PlanText(*plan, root, ctx.out)) ctx.out.Line(line);
+    // A large apply lists its first steps; the journal and --json hold all of them.
+    constexpr std::size_t kShown = 20;
+    if (plan->steps.size() <= 2 * kShown) {
+      for (const auto& line : PlanText(*plan, root, ctx.out)) ctx.out.Line(line);
+    } else {
+      repair::Plan head = *plan;
+      head.steps.resize(kShown);
+      for (const auto& line : PlanText(head, root, ctx.out)) ctx.out.Line(line);
+      ctx.out.Line(fmt::format("  ... and {} more step(s)", plan->steps.size() - kShown));
+    }
     if (clean) {
       ctx.out.Line(ctx.out.Paint("Verified: every descriptor reads back as written and the fixed "
                                  "rules find nothing.",

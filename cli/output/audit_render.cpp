@@ -307,7 +307,6 @@ std::string AuditSarif(const repair::AuditReport& report) {
        {{{"tool",
           {{"driver",
             {{"name", "mkeys"},
-             {"informationUri", "https://github.com/mkeys/mkeys"},
              {"version", "0.1.0"},
              {"rules", rules}}}}},
          {"originalUriBaseIds", {{"ROOT", {{"uri", "file://" + UriFor(report.root) + "/"}}}}},

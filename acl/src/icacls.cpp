@@ -331,6 +331,26 @@ Result<std::vector<IcaclsSaveEntry>> ParseIcaclsSave(std::span<const std::uint8_
   }
   std::size_t i = 0;
   if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xFE) i = 2;  // tolerated BOM
+  // Every SDDL line is ASCII, so a real save file has CR LF as UTF-16LE (0d 00 0a 00). An 8-bit
+  // text file (a save file converted by an editor, or SDDL typed by hand) has none: say so,
+  // instead of reading its bytes pairwise as nonsense characters.
+  if (!bytes.empty()) {
+    bool utf16_crlf = false;
+    bool byte_newline = false;
+    for (std::size_t k = i; k + 3 < bytes.size() && !utf16_crlf; ++k) {
+      if (bytes[k] == '\r' && bytes[k + 1] == 0 && bytes[k + 2] == '\n' && bytes[k + 3] == 0 &&
+          (k - i) % 2 == 0) {
+        utf16_crlf = true;
+      }
+    }
+    for (std::uint8_t b : bytes) byte_newline = byte_newline || b == '\n';
+    if (!utf16_crlf && byte_newline) {
+      return Error(ErrorCode::kParse,
+                   "not an icacls /save file: no UTF-16LE CR LF line end (icacls /save writes "
+                   "UTF-16LE; this looks like 8-bit text)")
+          .At(0);
+    }
+  }
   std::vector<std::pair<std::string, std::size_t>> lines;  // text, byte offset of the line
   std::string line;
   std::size_t line_at = i;

@@ -313,6 +313,17 @@ Result<SidName> ResolveName(std::string_view input, const std::optional<Sid>& do
       return SidName{*sid, "", sid->ToString(), Upper(name)};
     }
   }
+  if (!domain_sid) {
+    // A domain-relative name or alias (Domain Admins, DA, ...) needs the domain's SID.
+    for (const auto& d : kDomainRelative) {
+      if (EqualsNoCase(d.name, name) || EqualsNoCase(d.alias, name)) {
+        return Error(ErrorCode::kNotFound,
+                     fmt::format("'{}' is relative to a domain: give the domain's SID with "
+                                 "--domain-sid S-1-5-21-...",
+                                 text));
+      }
+    }
+  }
   return Error(ErrorCode::kNotFound, fmt::format("unknown account name '{}'", text));
 }
 

@@ -112,8 +112,9 @@ int RunGet(Context& ctx, const SdArgs& args) {
 int RunSet(Context& ctx, const SdArgs& args) {
   auto parsed = acl::ParseSddl(args.sddl);
   if (!parsed) {
+    // Malformed input data is an input error (3), as for every other SDDL-taking command.
     ctx.out.PrintError(Error(parsed.error().code(), "SDDL: " + parsed.error().ToString()));
-    return kExitUsage;
+    return kExitInput;
   }
   auto store = StoreFor(args);
   if (!store) {

@@ -551,6 +551,9 @@ Result<void> LoadTokenCatalogueOverrides(std::string_view json_text) {
   } catch (const nlohmann::json::parse_error& e) {
     return Error(ErrorCode::kParse, std::string("identity overrides: invalid JSON: ") + e.what())
         .At(e.byte > 0 ? e.byte - 1 : 0);
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range.406: a number beyond double's range ("1e999"); the message quotes it.
+    return Error(ErrorCode::kParse, std::string("identity overrides: invalid JSON: ") + e.what());
   }
   if (!doc.is_array()) {
     return Error(ErrorCode::kParse, "identity overrides: expected a JSON array of identities");

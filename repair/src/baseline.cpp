@@ -75,6 +75,9 @@ Result<Baseline> ParseBaseline(std::string_view json_text) {
   } catch (const nlohmann::json::parse_error& e) {
     return Error(ErrorCode::kParse, fmt::format("baseline is not valid JSON: {}", e.what()))
         .At(e.byte == 0 ? 0 : e.byte - 1);
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range.406: a number beyond double's range ("1e999"); the message quotes it.
+    return Error(ErrorCode::kParse, fmt::format("baseline is not valid JSON: {}", e.what()));
   }
   if (!doc.is_object()) return Bad("document", "must be a JSON object");
   Baseline baseline;

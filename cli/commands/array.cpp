@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "mkeys/arrayjoin/member.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 #include "mkeys/core/hex.hpp"
+#include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -355,6 +358,7 @@ int Join(Context& ctx, const ArrayArgs& a) {
   }
   auto result = aj::Join(options, *token);
   if (!result) {
+    // Also on stderr when a [FAILED] step line showed it on stdout: scripts read stderr.
     ctx.out.PrintError(result.error());
     if (ctx.out.json()) {
       // PrintError already wrote the error document.
@@ -379,6 +383,10 @@ int Join(Context& ctx, const ArrayArgs& a) {
 }
 
 int Status(Context& ctx, const ArrayArgs& a) {
+  // Say "not a machine root" for a wrong path rather than "not part of an array".
+  if (auto machine = keystore::MachineRoot::Open(a.root); !machine) {
+    return Fail(ctx, machine.error());
+  }
   auto recovered = aj::RecoverInterruptedJoin(a.root);
   if (!recovered) return Fail(ctx, recovered.error());
   std::error_code ec;

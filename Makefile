@@ -12,6 +12,9 @@ else
   CONFIGURE_EXTRA :=
 endif
 CMAKE_FLAGS ?=
+# Let ccache reuse objects across clones of the repository (CI builds a fresh clone).
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps configure build test demo bench fuzz asan format format-check clean
 

@@ -19,7 +19,18 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return Lower(a) == Lower(b); }
+// ASCII case-insensitive equality without copies: access checks ask HasPrivilege for several
+// privileges each, so this runs for every privilege of the token on every check.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && std::tolower(static_cast<unsigned char>(a[i])) !=
+                            std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 // Every privilege constant of winnt.h (Microsoft docs, "Privilege Constants (Authorization)").
 constexpr std::array<std::string_view, 36> kKnownPrivileges = {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -51,6 +52,21 @@ void PrintUnfixable(const Context& ctx, const repair::Plan& plan) {
   if (plan.unfixable_total > plan.unfixable.size()) {
     ctx.out.Line(fmt::format("  ... and {} more", plan.unfixable_total - plan.unfixable.size()));
   }
+}
+
+// A large plan: the steps per rule and the first steps (all of them with -v); a small one: every
+// step.
+void PrintSteps(const Context& ctx, const repair::Plan& plan, const keystore::MachineRoot& root,
+                std::string_view where_all) {
+  constexpr std::size_t kShown = 20;
+  if (plan.steps.size() <= 2 * kShown || ctx.options.verbose > 0) {
+    for (const auto& line : PlanText(plan, root, ctx.out)) ctx.out.Line(line);
+    return;
+  }
+  for (const auto& line : PlanRuleSummary(plan)) ctx.out.Line(line);
+  ctx.out.Line(fmt::format("The first {}:", kShown));
+  for (const auto& line : PlanText(plan, root, ctx.out, kShown)) ctx.out.Line(line);
+  ctx.out.Line(fmt::format("  ... and {} more step(s) ({})", plan.steps.size() - kShown, where_all));
 }
 
 int RunRepair(Context& ctx, const RepairArgs& args) {
@@ -136,7 +152,7 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
         ctx.out.Line(fmt::format("Plan: {} descriptor change(s) (nothing changed; add --apply "
                                  "--journal FILE to apply):",
                                  plan->steps.size()));
-        for (const auto& line : PlanText(*plan, root, ctx.out)) ctx.out.Line(line);
+        PrintSteps(ctx, *plan, root, "-v lists every step; --json gives all of them");
       }
       PrintUnfixable(ctx, *plan);
     }
@@ -177,16 +193,7 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   } else {
     ctx.out.Line(fmt::format("Applied {} descriptor change(s); journal {} (undo: mkeys restore {}).",
                              report->applied, journal, ShellQuote(journal)));
-    // A large apply lists its first steps; the journal and --json hold all of them.
-    constexpr std::size_t kShown = 20;
-    if (plan->steps.size() <= 2 * kShown) {
-      for (const auto& line : PlanText(*plan, root, ctx.out)) ctx.out.Line(line);
-    } else {
-      repair::Plan head = *plan;
-      head.steps.resize(kShown);
-      for (const auto& line : PlanText(head, root, ctx.out)) ctx.out.Line(line);
-      ctx.out.Line(fmt::format("  ... and {} more step(s)", plan->steps.size() - kShown));
-    }
+    PrintSteps(ctx, *plan, root, "the journal and --json hold every step; -v lists them");
     if (clean) {
       ctx.out.Line(ctx.out.Paint("Verified: every descriptor reads back as written and the fixed "
                                  "rules find nothing.",

@@ -1,5 +1,8 @@
 #include "output/audit_render.hpp"
 
+#include <array>
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 #include "mkeys/acl/sddl.hpp"
@@ -89,11 +92,43 @@ std::string ShellCommand(const std::vector<std::string>& argv) {
   return out;
 }
 
+namespace {
+
+// SDDL of attribute bytes, memoised by the bytes: a plan over a large store holds few distinct
+// descriptors, and steps making the same change share the very same buffers.
+class SddlMemo final {
+ public:
+  explicit SddlMemo(const keystore::MachineRoot& root) : store_(&root.security()) {}
+  // The SDDL, or "!" and the decoding error. SDDL never starts with '!'.
+  static bool Failed(const std::string& text) { return !text.empty() && text.front() == '!'; }
+  std::string Of(const repair::RawBytes& raw) {
+    if (!raw) return "!no descriptor";
+    const std::string_view key(reinterpret_cast<const char*>(raw->data()), raw->size());
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    auto sd = store_->DecodeRaw(*raw);
+    std::string text = sd ? acl::FormatSddl(*sd) : "!" + sd.error().ToString();
+    if (memo_.size() >= kMaxEntries) return text;
+    keep_.push_back(raw);  // the key points into these bytes
+    return memo_.emplace(key, std::move(text)).first->second;
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 4096;
+  const keystore::ReadOnlySecurityStore* store_;
+  std::unordered_map<std::string_view, std::string> memo_;
+  std::vector<repair::RawBytes> keep_;
+};
+
+}  // namespace
+
 std::vector<std::string> PlanText(const repair::Plan& plan, const keystore::MachineRoot& root,
-                                  const Output& out) {
+                                  const Output& out, std::size_t max_steps) {
   std::vector<std::string> lines;
+  SddlMemo memo(root);
   std::size_t n = 0;
   for (const auto& step : plan.steps) {
+    if (n == max_steps) break;
     ++n;
     lines.push_back(fmt::format("  {}. {} [{}]", n, out.Paint(step.object, Color::kBold),
                                 Codes(step.rules)));
@@ -103,18 +138,37 @@ std::vector<std::string> PlanText(const repair::Plan& plan, const keystore::Mach
       lines.push_back("       why:    " + step.why.substr(start, end - start));
       start = end + 1;
     }
-    auto sds = repair::DecodeStep(root, step);
-    if (sds) {
-      lines.push_back("       before: " + acl::FormatSddl(sds->before));
-      lines.push_back("       after:  " + out.Paint(acl::FormatSddl(sds->after), Color::kGreen));
-    } else {
-      lines.push_back("       (cannot decode: " + sds.error().ToString() + ")");
+    const std::string before = memo.Of(step.before_raw);
+    const std::string after = memo.Of(step.after_raw);
+    if (SddlMemo::Failed(before) || SddlMemo::Failed(after)) {
+      // Rare: the error, naming the object, as DecodeStep gives it.
+      auto sds = repair::DecodeStep(root, step);
+      lines.push_back("       (cannot decode: " +
+                      (sds ? std::string("no descriptor") : sds.error().ToString()) + ")");
+      continue;
     }
+    lines.push_back("       before: " + before);
+    lines.push_back("       after:  " + out.Paint(after, Color::kGreen));
+  }
+  return lines;
+}
+
+std::vector<std::string> PlanRuleSummary(const repair::Plan& plan) {
+  std::array<std::size_t, repair::kRuleCount> per_rule{};
+  for (const auto& step : plan.steps) {
+    for (RuleId id : step.rules) ++per_rule[static_cast<std::size_t>(id)];
+  }
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < per_rule.size(); ++i) {
+    if (per_rule[i] == 0) continue;
+    const auto& rule = Rule(static_cast<RuleId>(i));
+    lines.push_back(fmt::format("  {} {}: {} step(s)", rule.code, rule.title, per_rule[i]));
   }
   return lines;
 }
 
 nlohmann::json PlanJson(const repair::Plan& plan, const keystore::MachineRoot& root) {
+  SddlMemo memo(root);
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& step : plan.steps) {
     nlohmann::json rules = nlohmann::json::array();
@@ -124,9 +178,11 @@ nlohmann::json PlanJson(const repair::Plan& plan, const keystore::MachineRoot& r
                         {"directory", step.is_directory},
                         {"rules", rules},
                         {"why", step.why}};
-    if (auto sds = repair::DecodeStep(root, step)) {
-      s["before"] = acl::FormatSddl(sds->before);
-      s["after"] = acl::FormatSddl(sds->after);
+    const std::string before = memo.Of(step.before_raw);
+    const std::string after = memo.Of(step.after_raw);
+    if (!SddlMemo::Failed(before) && !SddlMemo::Failed(after)) {
+      s["before"] = before;
+      s["after"] = after;
     }
     steps.push_back(std::move(s));
   }

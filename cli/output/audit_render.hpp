@@ -2,6 +2,7 @@
 // Rendering of diagnoses, audit reports and repair plans: text for people, JSON, SARIF 2.1.0 and
 // JUnit XML. Used by the diagnose/audit/repair commands and by `array join`'s preflight.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,9 +26,13 @@ std::vector<std::string> DiagnosisText(const repair::Diagnosis& diagnosis,
                                        const keystore::MachineRoot& root, const Output& out);
 nlohmann::json DiagnosisJson(const repair::Diagnosis& diagnosis, const keystore::MachineRoot& root);
 
-// A plan: each step with object, rules, why, SDDL before -> after.
+// A plan: each step with object, rules, why, SDDL before -> after; the first `max_steps`
+// steps only (each distinct descriptor is decoded and formatted once).
 std::vector<std::string> PlanText(const repair::Plan& plan, const keystore::MachineRoot& root,
-                                  const Output& out);
+                                  const Output& out,
+                                  std::size_t max_steps = static_cast<std::size_t>(-1));
+// How many steps apply each rule: "MK012 ×100000" lines, in rule order.
+std::vector<std::string> PlanRuleSummary(const repair::Plan& plan);
 nlohmann::json PlanJson(const repair::Plan& plan, const keystore::MachineRoot& root);
 
 std::string AuditText(const repair::AuditReport& report, const Output& out);

@@ -58,35 +58,36 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
 
   const std::size_t threads = internal::ThreadCount(options.threads);
   std::vector<Tally> tallies(threads);
+  const auto& store = root.security();
   std::vector<std::unique_ptr<internal::KeyFileReader>> readers;
+  std::vector<std::unique_ptr<internal::DescriptorCache>> caches;
   for (std::size_t i = 0; i < threads; ++i) {
     readers.push_back(std::make_unique<internal::KeyFileReader>(root));
+    caches.push_back(std::make_unique<internal::DescriptorCache>(engine, store));
   }
-  const auto& store = root.security();
   auto scanned = internal::ParallelScan(
       root, threads,
       [&](std::size_t w, std::string_view name) {
         auto& reader = *readers[w];
         auto& tally = tallies[w];
-        // The descriptor first: the content read reuses nothing of it.
-        std::optional<acl::SecurityDescriptor> sd;
+        // The descriptor first: the content read reuses nothing of it. Decoded and judged
+        // once per distinct descriptor (most files share a handful).
+        internal::DescriptorVerdict* verdict = nullptr;
         std::string problem;
         auto raw = reader.Descriptor(name);
         if (!raw) {
           problem = raw.error().message();
         } else {
-          auto decoded = store.DecodeRaw(*raw);
-          if (decoded) {
-            sd = std::move(*decoded);
-          } else {
-            problem = decoded.error().message();
-            if (decoded.error().position()) {
-              problem += fmt::format(" (at offset {})", *decoded.error().position());
-            }
+          verdict = &caches[w]->Get(*raw);
+          if (!verdict->sd) {
+            const Error& e = *verdict->error;
+            problem = e.message();
+            if (e.position()) problem += fmt::format(" (at offset {})", *e.position());
+            verdict = nullptr;
           }
         }
         auto contents = reader.Contents(name);
-        auto result = engine.CheckKeyFile(name, contents, sd ? &*sd : nullptr, problem);
+        auto result = engine.CheckKeyFile(name, contents, verdict, problem);
         for (auto& f : result.findings) tally.Add(options.baseline, std::move(f), cap);
       },
       options.progress);

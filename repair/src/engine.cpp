@@ -43,9 +43,20 @@ constexpr AccessMask kDirectoryBits =
 constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
 
 bool IsBroadSid(const Sid& sid) {
-  return sid == acl::sids::Everyone() || sid == acl::sids::Users() ||
-         sid == acl::sids::AuthenticatedUsers() || sid == acl::sids::Anonymous() ||
-         sid == acl::sids::Guests();
+  static const Sid kBroad[] = {acl::sids::Everyone(), acl::sids::Users(),
+                               acl::sids::AuthenticatedUsers(), acl::sids::Anonymous(),
+                               acl::sids::Guests()};
+  return std::find(std::begin(kBroad), std::end(kBroad), sid) != std::end(kBroad);
+}
+
+// Owners every key file may have (MK006), beyond the machine's and the baseline's.
+bool IsWellKnownOwner(const Sid& owner) {
+  static const Sid kOwners[] = {acl::sids::LocalSystem(), acl::sids::Administrators(),
+                                acl::sids::LocalService(), acl::sids::NetworkService(),
+                                acl::sids::TrustedInstaller()};
+  return std::find(std::begin(kOwners), std::end(kOwners), owner) != std::end(kOwners) ||
+         (owner.authority() == 5 && owner.sub_authority_count() >= 1 &&
+          (owner.sub_authorities()[0] == 80 || owner.sub_authorities()[0] == 82));
 }
 
 bool AppliesToObject(const Ace& ace) { return !ace.IsInheritOnly(); }
@@ -186,12 +197,12 @@ Result<std::span<const std::uint8_t>> KeyFileReader::Descriptor(std::string_view
 }
 
 Result<std::span<const std::uint8_t>> KeyFileReader::Contents(std::string_view file_name) {
-  const std::string label = keystore::MachineRoot::KeyFileLabel(file_name);
+  const auto label = [&] { return keystore::MachineRoot::KeyFileLabel(file_name); };
   OpenFile(file_name);
   if (file_fd_ < 0) {
     const int err = open_errno_;
     CloseFile();
-    return Error(ErrorCode::kIo, fmt::format("cannot open: {}", std::strerror(err))).On(label);
+    return Error(ErrorCode::kIo, fmt::format("cannot open: {}", std::strerror(err))).On(label());
   }
   const int fd = file_fd_;
   std::size_t size = 0;
@@ -201,7 +212,7 @@ Result<std::span<const std::uint8_t>> KeyFileReader::Contents(std::string_view f
         CloseFile();
         return Error(ErrorCode::kCorrupt,
                      fmt::format("larger than {} bytes: not a key container", kMaxKeyFileBytes))
-            .On(label);
+            .On(label());
       }
       buffer_.resize(buffer_.size() * 2);
     }
@@ -210,7 +221,7 @@ Result<std::span<const std::uint8_t>> KeyFileReader::Contents(std::string_view f
       if (errno == EINTR) continue;
       const int err = errno;
       CloseFile();
-      return Error(ErrorCode::kIo, fmt::format("cannot read: {}", std::strerror(err))).On(label);
+      return Error(ErrorCode::kIo, fmt::format("cannot read: {}", std::strerror(err))).On(label());
     }
     size += static_cast<std::size_t>(n);
     // A short read of a regular file is its end; saves the read() that would return 0.
@@ -545,34 +556,36 @@ std::vector<std::vector<RuleId>> Engine::FixDirectories(std::vector<DirectorySta
   return changed;
 }
 
-Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
-                                           const Result<std::span<const std::uint8_t>>& contents,
-                                           const SecurityDescriptor* sd,
-                                           std::string_view sd_problem) const {
-  KeyFileResult result;
-  const std::string label = keystore::MachineRoot::KeyFileLabel(file_name);
+void Engine::AddKeyFileFindings(std::string_view file_name, std::string& label,
+                                const Result<std::span<const std::uint8_t>>& contents,
+                                KeyFileResult& result) const {
+  // The label names the file in findings; most files have none, so it is made on demand.
+  const auto object = [&]() -> const std::string& {
+    if (label.empty()) label = keystore::MachineRoot::KeyFileLabel(file_name);
+    return label;
+  };
   const auto parts = keystore::SplitContainerFileName(file_name);
   if (!parts) {
-    result.findings.push_back({RuleId::kNotAContainerName, label,
+    result.findings.push_back({RuleId::kNotAContainerName, object(),
                                "the name is not <32 hex digits>_<MachineGuid>"});
   } else if (parts->machine_guid != root_->machine_guid()) {
     result.findings.push_back(
-        {RuleId::kForeignMachineGuid, label,
+        {RuleId::kForeignMachineGuid, object(),
          fmt::format("the file name carries MachineGuid {}; this machine's MachineGuid is {}",
                      parts->machine_guid, root_->machine_guid())});
   }
   if (!parts) {
     // Not a container by its name: its contents are none of the store's business.
   } else if (!contents) {
-    result.findings.push_back({RuleId::kCorruptContainer, label, contents.error().message()});
+    result.findings.push_back({RuleId::kCorruptContainer, object(), contents.error().message()});
   } else if (contents->empty()) {
-    result.findings.push_back({RuleId::kCorruptContainer, label, "zero-length file"});
+    result.findings.push_back({RuleId::kCorruptContainer, object(), "zero-length file"});
   } else {
     auto file = keystore::ContainerFile::Parse(*contents);
     if (!file) {
       Error e = file.error();
       result.findings.push_back(
-          {RuleId::kCorruptContainer, label,
+          {RuleId::kCorruptContainer, object(),
            e.position() ? fmt::format("{} (at offset {})", e.message(), *e.position())
                         : e.message()});
     } else {
@@ -581,7 +594,7 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
         const std::string hash = keystore::ContainerHash(file->name);
         if (hash != parts->hash) {
           result.findings.push_back(
-              {RuleId::kNameHashMismatch, label,
+              {RuleId::kNameHashMismatch, object(),
                fmt::format("the file holds container \"{}\", whose hash is {}; the file name "
                            "says {}",
                            file->name, hash, parts->hash)});
@@ -589,6 +602,16 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
       }
     }
   }
+}
+
+Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
+                                           const Result<std::span<const std::uint8_t>>& contents,
+                                           const SecurityDescriptor* sd,
+                                           std::string_view sd_problem) const {
+  KeyFileResult result;
+  std::string label;
+  AddKeyFileFindings(file_name, label, contents, result);
+  if (label.empty()) label = keystore::MachineRoot::KeyFileLabel(file_name);
   if (sd == nullptr) {
     result.findings.push_back({RuleId::kDescriptorUnreadable, label, std::string(sd_problem)});
   } else {
@@ -597,14 +620,38 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
   return result;
 }
 
-void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
-                                    const SecurityDescriptor& sd,
-                                    std::vector<Finding>& out) const {
-  const std::string object(label);
+Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
+                                           const Result<std::span<const std::uint8_t>>& contents,
+                                           DescriptorVerdict* verdict,
+                                           std::string_view sd_problem) const {
+  KeyFileResult result;
+  std::string label;
+  AddKeyFileFindings(file_name, label, contents, result);
+  if (verdict == nullptr || !verdict->sd) {
+    if (label.empty()) label = keystore::MachineRoot::KeyFileLabel(file_name);
+    result.findings.push_back({RuleId::kDescriptorUnreadable, label, std::string(sd_problem)});
+    return result;
+  }
+  const std::size_t first = result.findings.size();
+  CheckKeyFileDescriptor({}, result.container_name, *verdict, result.findings);
+  if (result.findings.size() > first) {
+    if (label.empty()) label = keystore::MachineRoot::KeyFileLabel(file_name);
+    for (std::size_t i = first; i < result.findings.size(); ++i) result.findings[i].object = label;
+  }
+  return result;
+}
+
+namespace {
+
+// The descriptor-only findings on a key file (MK012, MK011, MK007, MK006), in report order.
+void JudgeKeyFileDescriptor(const SecurityDescriptor& sd, const std::vector<Sid>& expected_owners,
+                            const std::optional<Sid>& machine_domain,
+                            const std::vector<ServiceCheck>& services,
+                            std::vector<std::pair<RuleId, std::string>>& out) {
   if (!sd.dacl) {
-    out.push_back({RuleId::kKeyFileTooOpen, object,
-                   sd.HasDacl() ? "NULL DACL: everyone has full control of the key"
-                                : "no DACL: everyone has full control of the key"});
+    out.emplace_back(RuleId::kKeyFileTooOpen,
+                     sd.HasDacl() ? "NULL DACL: everyone has full control of the key"
+                                  : "no DACL: everyone has full control of the key");
   } else {
     const auto& aces = sd.dacl->aces;
     std::string inherited;
@@ -616,69 +663,156 @@ void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view con
         if ((mapped & kKeyDataBits) != 0) {
           const bool reads = (mapped & r::kReadData) != 0;
           const bool writes = (mapped & (r::kWriteData | r::kAppendData)) != 0;
-          out.push_back({RuleId::kKeyFileTooOpen, object,
-                         fmt::format("{} lets {} {} the key", AceText(*sd.dacl, i),
-                                     acl::DisplayName(ace.sid),
-                                     reads && writes ? "read and write" : reads ? "read" : "write")});
+          out.emplace_back(RuleId::kKeyFileTooOpen,
+                           fmt::format("{} lets {} {} the key", AceText(*sd.dacl, i),
+                                       acl::DisplayName(ace.sid),
+                                       reads && writes ? "read and write" : reads ? "read" : "write"));
         }
       }
     }
     if (!inherited.empty()) {
-      out.push_back({RuleId::kInheritedAcesOnKeyFile, object, "inherited: " + inherited});
+      out.emplace_back(RuleId::kInheritedAcesOnKeyFile, "inherited: " + inherited);
     }
     if (auto i = acl::FirstNonCanonicalAce(*sd.dacl)) {
-      out.push_back({RuleId::kNonCanonicalOrder, object,
-                     fmt::format("{} is out of canonical order", AceText(*sd.dacl, *i))});
+      out.emplace_back(RuleId::kNonCanonicalOrder,
+                       fmt::format("{} is out of canonical order", AceText(*sd.dacl, *i)));
     }
   }
   // Owner.
   if (!sd.owner) {
-    out.push_back({RuleId::kUnexpectedOwner, object, "the descriptor has no owner"});
+    out.emplace_back(RuleId::kUnexpectedOwner, "the descriptor has no owner");
   } else {
     const Sid& owner = *sd.owner;
     const bool expected =
-        owner == acl::sids::LocalSystem() || owner == acl::sids::Administrators() ||
-        owner == acl::sids::LocalService() || owner == acl::sids::NetworkService() ||
-        owner == acl::sids::TrustedInstaller() ||
-        (owner.authority() == 5 && owner.sub_authority_count() >= 1 &&
-         (owner.sub_authorities()[0] == 80 || owner.sub_authorities()[0] == 82)) ||
-        std::find(expected_owners_.begin(), expected_owners_.end(), owner) != expected_owners_.end() ||
-        (machine_domain_ && owner.IsInDomain(*machine_domain_)) ||
-        std::any_of(services_.begin(), services_.end(),
+        IsWellKnownOwner(owner) ||
+        std::find(expected_owners.begin(), expected_owners.end(), owner) != expected_owners.end() ||
+        (machine_domain && owner.IsInDomain(*machine_domain)) ||
+        std::any_of(services.begin(), services.end(),
                     [&](const ServiceCheck& s) { return s.declared && s.token.user() == owner; });
     if (!expected) {
       if (!acl::LookupSid(owner)) {
-        out.push_back({RuleId::kUnexpectedOwner, object,
-                       fmt::format("owner {} cannot be resolved (a deleted or foreign account)",
-                                   owner.ToString())});
+        out.emplace_back(RuleId::kUnexpectedOwner,
+                         fmt::format("owner {} cannot be resolved (a deleted or foreign account)",
+                                     owner.ToString()));
       } else {
-        out.push_back({RuleId::kUnexpectedOwner, object,
-                       fmt::format("owner {} is not SYSTEM, Administrators or a service account",
-                                   acl::DisplayName(owner))});
+        out.emplace_back(RuleId::kUnexpectedOwner,
+                         fmt::format("owner {} is not SYSTEM, Administrators or a service account",
+                                     acl::DisplayName(owner)));
       }
     }
   }
+}
+
+ServiceVerdict JudgeService(const SecurityDescriptor& sd, const ServiceCheck& s) {
+  ServiceVerdict v;
+  if (sd.dacl) {
+    for (std::size_t i = 0; i < sd.dacl->aces.size(); ++i) {
+      if (DenyHits(sd.dacl->aces[i], s.token, keystore::kOpenAccess)) {
+        v.denying_aces.push_back(AceText(*sd.dacl, i));
+      }
+    }
+  }
+  const auto check = acl::CheckAccess(sd, s.token, keystore::kOpenAccess);
+  v.allowed = check.allowed;
+  if (!v.allowed) {
+    v.sentence = AccessSentence(check, s.short_name, "read");
+    v.owner_name = OwnerName(sd);
+  }
+  return v;
+}
+
+void AppendServiceFindings(std::string_view object, std::string_view container_name,
+                           const ServiceCheck& s, const ServiceVerdict& v,
+                           std::vector<Finding>& out) {
+  for (const auto& ace : v.denying_aces) {
+    out.push_back({RuleId::kDenyHitsService, std::string(object),
+                   fmt::format("{} denies {} read of container \"{}\"", ace, s.short_name,
+                               container_name)});
+  }
+  if (!v.allowed) {
+    out.push_back({RuleId::kServiceCannotRead, std::string(object),
+                   fmt::format("{} (container \"{}\"; owner {})", v.sentence, container_name,
+                               v.owner_name)});
+  }
+}
+
+}  // namespace
+
+void Engine::Judge(DescriptorVerdict& verdict) const {
+  verdict.findings.clear();
+  verdict.services.assign(services_.size(), std::nullopt);
+  verdict.fixes.clear();
+  if (verdict.sd) {
+    JudgeKeyFileDescriptor(*verdict.sd, expected_owners_, machine_domain_, services_,
+                           verdict.findings);
+  }
+}
+
+const ServiceVerdict& Engine::ServiceFor(DescriptorVerdict& verdict, std::size_t service) const {
+  auto& slot = verdict.services[service];
+  if (!slot) slot = JudgeService(*verdict.sd, services_[service]);
+  return *slot;
+}
+
+std::uint64_t Engine::ServicesFor(std::string_view container_name) const {
+  if (services_.size() > 64) return ~std::uint64_t{0};
+  std::uint64_t mask = 0;
+  if (container_name.empty()) return mask;
+  for (std::size_t i = 0; i < services_.size(); ++i) {
+    const auto& s = services_[i];
+    if (s.declared && GlobMatch(s.declaration.container_glob, container_name)) {
+      mask |= std::uint64_t{1} << i;
+    }
+  }
+  return mask;
+}
+
+void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
+                                    const SecurityDescriptor& sd,
+                                    std::vector<Finding>& out) const {
+  std::vector<std::pair<RuleId, std::string>> findings;
+  JudgeKeyFileDescriptor(sd, expected_owners_, machine_domain_, services_, findings);
+  for (auto& [rule, evidence] : findings) out.push_back({rule, std::string(label), std::move(evidence)});
   // Declared services.
   if (container_name.empty()) return;
   for (const auto& s : services_) {
     if (!s.declared || !GlobMatch(s.declaration.container_glob, container_name)) continue;
-    if (sd.dacl) {
-      for (std::size_t i = 0; i < sd.dacl->aces.size(); ++i) {
-        if (DenyHits(sd.dacl->aces[i], s.token, keystore::kOpenAccess)) {
-          out.push_back({RuleId::kDenyHitsService, object,
-                         fmt::format("{} denies {} read of container \"{}\"",
-                                     AceText(*sd.dacl, i), s.short_name, container_name)});
-        }
-      }
-    }
-    const auto check = acl::CheckAccess(sd, s.token, keystore::kOpenAccess);
-    if (!check.allowed) {
-      out.push_back({RuleId::kServiceCannotRead, object,
-                     fmt::format("{} (container \"{}\"; owner {})",
-                                 AccessSentence(check, s.short_name, "read"), container_name,
-                                 OwnerName(sd))});
-    }
+    AppendServiceFindings(label, container_name, s, JudgeService(sd, s), out);
   }
+}
+
+void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
+                                    DescriptorVerdict& verdict, std::vector<Finding>& out) const {
+  for (const auto& [rule, evidence] : verdict.findings) out.push_back({rule, std::string(label), evidence});
+  if (container_name.empty() || !verdict.sd) return;
+  for (std::size_t i = 0; i < services_.size(); ++i) {
+    const auto& s = services_[i];
+    if (!s.declared || !GlobMatch(s.declaration.container_glob, container_name)) continue;
+    AppendServiceFindings(label, container_name, s, ServiceFor(verdict, i), out);
+  }
+}
+
+DescriptorVerdict& DescriptorCache::Get(std::span<const std::uint8_t> raw) {
+  const std::string_view key(reinterpret_cast<const char*>(raw.data()), raw.size());
+  if (auto it = map_.find(key); it != map_.end()) return *it->second;
+  auto verdict = std::make_unique<DescriptorVerdict>();
+  verdict->raw = std::make_shared<const std::vector<std::uint8_t>>(raw.begin(), raw.end());
+  auto decoded = store_->DecodeRaw(*verdict->raw);
+  if (decoded) {
+    verdict->sd = std::move(*decoded);
+  } else {
+    verdict->error = std::move(decoded).error();
+  }
+  engine_->Judge(*verdict);
+  if (map_.size() >= kMaxEntries) {
+    scratch_ = std::move(verdict);
+    return *scratch_;
+  }
+  const std::string_view stored(reinterpret_cast<const char*>(verdict->raw->data()),
+                                verdict->raw->size());
+  auto& slot = map_[stored];
+  slot = std::move(verdict);
+  return *slot;
 }
 
 std::vector<RuleId> Engine::FixKeyFile(SecurityDescriptor& sd, std::string_view container_name,

@@ -92,62 +92,100 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
     step.is_directory = true;
     step.rules = applied;
     step.why = WhyText(dir_findings, dirs[i].label, applied);
-    step.before_raw = dirs[i].raw;
-    step.after_raw = EncodeFor(store, *fixed_dirs[i].sd);
-    if (step.after_raw != step.before_raw) plan.steps.push_back(std::move(step));
+    step.before_raw = std::make_shared<const std::vector<std::uint8_t>>(dirs[i].raw);
+    step.after_raw = std::make_shared<const std::vector<std::uint8_t>>(
+        EncodeFor(store, *fixed_dirs[i].sd));
+    if (*step.after_raw != *step.before_raw) plan.steps.push_back(std::move(step));
   }
 
   // Key files.
   const std::size_t threads = options.only_files.empty() ? internal::ThreadCount(options.threads) : 1;
   std::vector<WorkerOut> outs(threads);
   std::vector<std::unique_ptr<internal::KeyFileReader>> readers;
+  std::vector<std::unique_ptr<internal::DescriptorCache>> caches;
   for (std::size_t i = 0; i < threads; ++i) {
     readers.push_back(std::make_unique<internal::KeyFileReader>(root));
+    caches.push_back(std::make_unique<internal::DescriptorCache>(engine, store));
   }
   const std::string machine_keys_rel = root.Relative(root.machine_keys_dir());
+  const bool memoise_fixes = engine.services().size() <= 64;
   auto work = [&](std::size_t w, std::string_view name) {
     auto& reader = *readers[w];
     auto& out = outs[w];
-    std::optional<acl::SecurityDescriptor> sd;
-    std::vector<std::uint8_t> raw;
+    internal::DescriptorVerdict* verdict = nullptr;
     std::string problem;
     auto raw_span = reader.Descriptor(name);
     if (!raw_span) {
       problem = raw_span.error().message();
     } else {
-      raw.assign(raw_span->begin(), raw_span->end());
-      auto decoded = store.DecodeRaw(raw);
-      if (decoded) sd = std::move(*decoded);
-      else problem = decoded.error().ToString();
+      // Decoded and judged once per distinct descriptor (most files share a handful).
+      verdict = &caches[w]->Get(*raw_span);
+      if (!verdict->sd) {
+        problem = verdict->error->ToString();
+        verdict = nullptr;
+      }
     }
     auto contents = reader.Contents(name);
-    auto checked = engine.CheckKeyFile(name, contents, sd ? &*sd : nullptr, problem);
+    auto checked = engine.CheckKeyFile(name, contents, verdict, problem);
     for (const auto& f : checked.findings) consider_unfixable(f, out);
-    if (!sd) return;
+    if (verdict == nullptr) return;
     const bool needs_fix = std::any_of(checked.findings.begin(), checked.findings.end(),
                                        [&](const Finding& f) {
                                          return internal::Has(rules, f.rule) && Rule(f.rule).auto_fix &&
                                                 !options.baseline.Accepts(f.rule, f.object);
                                        });
     if (!needs_fix) return;
-    acl::SecurityDescriptor after = *sd;
-    const std::string label = keystore::MachineRoot::KeyFileLabel(name);
+    std::string label = keystore::MachineRoot::KeyFileLabel(name);
     // Fix only the rules the baseline does not accept for this object.
     internal::RuleSet effective = rules;
-    for (const auto& rule : Rules()) {
-      if (options.baseline.Accepts(rule.id, label)) effective[static_cast<std::size_t>(rule.id)] = false;
+    if (!options.baseline.accepted.empty()) {
+      for (const auto& rule : Rules()) {
+        if (options.baseline.Accepts(rule.id, label)) effective[static_cast<std::size_t>(rule.id)] = false;
+      }
     }
-    auto applied = engine.FixKeyFile(after, checked.container_name, effective);
-    if (applied.empty()) return;
+    // The fix depends on the descriptor, the services whose globs match the container and the
+    // rules: the same for most files, so made (and encoded) once.
+    const std::uint64_t services = engine.ServicesFor(checked.container_name);
+    internal::DescriptorVerdict::Fix* fix = nullptr;
+    if (memoise_fixes) {
+      for (auto& f : verdict->fixes) {
+        if (f.services_mask == services && f.rules == effective) fix = &f;
+      }
+    }
+    internal::DescriptorVerdict::Fix fresh;
+    if (fix == nullptr) {
+      acl::SecurityDescriptor after = *verdict->sd;
+      fresh.services_mask = services;
+      fresh.rules = effective;
+      fresh.applied = engine.FixKeyFile(after, checked.container_name, effective);
+      if (!fresh.applied.empty()) {
+        fresh.after = std::make_shared<const std::vector<std::uint8_t>>(EncodeFor(store, after));
+      }
+      const bool names_container =
+          std::any_of(fresh.applied.begin(), fresh.applied.end(), [](RuleId id) {
+            return id == RuleId::kServiceCannotRead || id == RuleId::kDenyHitsService;
+          });
+      if (!names_container && !fresh.applied.empty()) {
+        fresh.why = WhyText(checked.findings, label, fresh.applied);
+      }
+      if (memoise_fixes) {
+        verdict->fixes.push_back(std::move(fresh));
+        fix = &verdict->fixes.back();
+      } else {
+        fix = &fresh;
+      }
+    }
+    if (fix->applied.empty() || *fix->after == *verdict->raw) return;
     PlanStep step;
-    step.object = label;
-    step.relative_path = machine_keys_rel + "/" + std::string(name);
+    step.relative_path.reserve(machine_keys_rel.size() + 1 + name.size());
+    step.relative_path.append(machine_keys_rel).append("/").append(name);
     step.container_name = checked.container_name;
-    step.rules = applied;
-    step.why = WhyText(checked.findings, label, applied);
-    step.before_raw = std::move(raw);
-    step.after_raw = EncodeFor(store, after);
-    if (step.after_raw != step.before_raw) out.steps.push_back(std::move(step));
+    step.rules = fix->applied;
+    step.why = fix->why ? *fix->why : WhyText(checked.findings, label, fix->applied);
+    step.object = std::move(label);
+    step.before_raw = verdict->raw;
+    step.after_raw = fix->after;
+    out.steps.push_back(std::move(step));
   };
   std::uint64_t key_files = 0;
   if (options.only_files.empty()) {
@@ -167,17 +205,20 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
                        main_out);
   }
   outs.push_back(std::move(main_out));
-  std::vector<PlanStep> file_steps;
+  // Key-file steps by object: sorted by reference, then each moved once into place.
+  std::vector<PlanStep*> file_steps;
   for (auto& o : outs) {
-    for (auto& s : o.steps) file_steps.push_back(std::move(s));
+    for (auto& s : o.steps) file_steps.push_back(&s);
     plan.unfixable_total += o.unfixable_total;
     for (auto& f : o.unfixable) {
       if (plan.unfixable.size() < kUnfixableCap) plan.unfixable.push_back(std::move(f));
     }
   }
   std::sort(file_steps.begin(), file_steps.end(),
-            [](const PlanStep& a, const PlanStep& b) { return a.object < b.object; });
-  for (auto& s : file_steps) plan.steps.push_back(std::move(s));
+            [](const PlanStep* a, const PlanStep* b) { return a->object < b->object; });
+  plan.steps.reserve(plan.steps.size() + file_steps.size());
+  for (PlanStep* s : file_steps) plan.steps.push_back(std::move(*s));
+  outs.clear();
   std::sort(plan.unfixable.begin(), plan.unfixable.end(), [](const Finding& a, const Finding& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.object < b.object;
   });
@@ -186,9 +227,9 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
 
 Result<DecodedStep> DecodeStep(const keystore::MachineRoot& root, const PlanStep& step) {
   const auto& store = root.security();
-  auto before = store.DecodeRaw(step.before_raw);
+  auto before = store.DecodeRaw(*step.before_raw);
   if (!before) return Error(before.error()).On(step.object);
-  auto after = store.DecodeRaw(step.after_raw);
+  auto after = store.DecodeRaw(*step.after_raw);
   if (!after) return Error(after.error()).On(step.object);
   return DecodedStep{std::move(*before), std::move(*after)};
 }
@@ -209,8 +250,8 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
   header.planned = plan.steps.size();
   internal::AppendHeaderRecord(writer.buffer(), header);
   for (const auto& step : plan.steps) {
-    internal::AppendEntryRecord(writer.buffer(), step.relative_path, step.before_raw,
-                                step.after_raw);
+    internal::AppendEntryRecord(writer.buffer(), step.relative_path, *step.before_raw,
+                                *step.after_raw);
     MKEYS_TRY(writer.Flush());
   }
   internal::AppendCountRecord(writer.buffer(), internal::RecordType::kSealed, plan.steps.size());
@@ -223,14 +264,22 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
   }
   auto& store = root.writable_security();
   const std::filesystem::path base = plan.root;
+  // root + "/" + relative path, as a string: cheaper than path::operator/ per step.
+  std::string full_path;
+  const auto full = [&](const PlanStep& step) -> std::filesystem::path {
+    full_path.assign(plan.root);
+    if (full_path.empty() || full_path.back() != '/') full_path += '/';
+    full_path += step.relative_path;
+    return std::filesystem::path(full_path);
+  };
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     if (fault_after >= 0 && static_cast<long>(i) == fault_after) ::kill(::getpid(), SIGKILL);
     const auto& step = plan.steps[i];
-    auto written = store.WriteRaw(base / step.relative_path, step.after_raw);
+    auto written = store.WriteRaw(full(step), *step.after_raw);
     if (!written) {
       // Undo what this run changed; the journal stays for `mkeys restore` if that fails too.
       for (std::size_t j = i; j-- > 0;) {
-        (void)store.WriteRaw(base / plan.steps[j].relative_path, plan.steps[j].before_raw);
+        (void)store.WriteRaw(full(plan.steps[j]), *plan.steps[j].before_raw);
       }
       return Error(written.error().code(),
                    fmt::format("{}; the {} change(s) made before were undone (journal: {})",
@@ -255,9 +304,13 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
   MKEYS_ASSIGN_OR_RETURN(const internal::Engine engine,
                          internal::Engine::Create(root, options.baseline));
   bool any_directory = false;
+  internal::DescriptorCache cache(engine, store);
+  keystore::RawDescriptorReader reader(base, store.attribute());
+  std::vector<Finding> findings;
   for (const auto& step : plan.steps) {
-    auto now = store.ReadRaw(base / step.relative_path);
-    if (!now || *now != step.after_raw) {
+    auto now = reader.Read(step.relative_path);
+    if (!now || !std::equal(now->begin(), now->end(), step.after_raw->begin(),
+                            step.after_raw->end())) {
       report.mismatched.push_back(step.object);
       continue;
     }
@@ -265,13 +318,14 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
       any_directory = true;
       continue;
     }
-    auto sd = store.DecodeRaw(*now);
-    if (!sd) {
+    // The fixed rules again, judged once per distinct descriptor written.
+    auto& verdict = cache.Get(*now);
+    if (!verdict.sd) {
       report.mismatched.push_back(step.object);
       continue;
     }
-    std::vector<Finding> findings;
-    engine.CheckKeyFileDescriptor(step.object, step.container_name, *sd, findings);
+    findings.clear();
+    engine.CheckKeyFileDescriptor(step.object, step.container_name, verdict, findings);
     for (auto& f : findings) {
       if (std::find(step.rules.begin(), step.rules.end(), f.rule) != step.rules.end()) {
         report.remaining.push_back(std::move(f));

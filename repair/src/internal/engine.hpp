@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mkeys/acl/access_check.hpp"
@@ -80,6 +82,40 @@ class KeyFileReader final {
   std::vector<std::uint8_t> sd_buffer_;
 };
 
+using SharedBytes = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+// What the rules conclude about one service and one descriptor (MK004, MK005 on a key file).
+struct ServiceVerdict {
+  std::vector<std::string> denying_aces;  // AceText of every ACE that denies the service read
+  bool allowed = true;                    // the access check grants kOpenAccess
+  std::string sentence;                   // AccessSentence when not allowed
+  std::string owner_name;                 // the descriptor's owner, when not allowed
+};
+
+// Everything the key-file rules conclude from one descriptor alone. A store holds few distinct
+// descriptors, so a scan computes this once per distinct attribute value (DescriptorCache)
+// rather than once per file; only the findings that name the file or its container are
+// formatted per file.
+struct DescriptorVerdict {
+  SharedBytes raw;                            // the attribute exactly as stored
+  std::optional<acl::SecurityDescriptor> sd;  // nullopt: `error` says why it does not decode
+  std::optional<Error> error;
+  // Findings that depend only on the descriptor (MK006, MK007, MK011, MK012), in the order
+  // CheckKeyFileDescriptor reports them.
+  std::vector<std::pair<RuleId, std::string>> findings;
+  // Per service (index into Engine::services()), computed when a container first needs it.
+  std::vector<std::optional<ServiceVerdict>> services;
+  // Memo of the fix (filled by the planner): per set of matching services and rules.
+  struct Fix {
+    std::uint64_t services_mask = 0;
+    RuleSet rules{};
+    std::vector<RuleId> applied;
+    SharedBytes after;
+    std::optional<std::string> why;  // when it names no container
+  };
+  std::vector<Fix> fixes;
+};
+
 class Engine final {
  public:
   // Tokens for the declared services (and the default service identities for MK013).
@@ -111,6 +147,19 @@ class Engine final {
   void CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
                               const acl::SecurityDescriptor& sd,
                               std::vector<Finding>& out) const;
+  // The same findings from a verdict (DescriptorCache), which computes the per-service checks
+  // on first use.
+  void CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
+                              DescriptorVerdict& verdict, std::vector<Finding>& out) const;
+  // CheckKeyFile with the descriptor's verdict (nullptr: unreadable, `sd_problem` says why).
+  KeyFileResult CheckKeyFile(std::string_view file_name,
+                             const Result<std::span<const std::uint8_t>>& contents,
+                             DescriptorVerdict* verdict, std::string_view sd_problem) const;
+  // Fills a verdict's descriptor-only part from its `sd`.
+  void Judge(DescriptorVerdict& verdict) const;
+  // Bit i set: services()[i] is declared and its glob matches `container_name`. All bits when
+  // there are more than 64 services (callers then do not memoise).
+  std::uint64_t ServicesFor(std::string_view container_name) const;
   // Applies the fixes of `rules` to a key file's descriptor; returns the rules that changed it.
   std::vector<RuleId> FixKeyFile(acl::SecurityDescriptor& sd, std::string_view container_name,
                                  const RuleSet& rules) const;
@@ -125,6 +174,31 @@ class Engine final {
   std::vector<ServiceCheck> services_;
   std::vector<acl::Sid> expected_owners_;
   std::optional<acl::Sid> machine_domain_;  // S-1-5-21-a-b-c of the machine's local accounts
+
+  const ServiceVerdict& ServiceFor(DescriptorVerdict& verdict, std::size_t service) const;
+  void AddKeyFileFindings(std::string_view file_name, std::string& label,
+                          const Result<std::span<const std::uint8_t>>& contents,
+                          KeyFileResult& result) const;
+};
+
+// Verdicts by raw descriptor bytes, for one thread. Bounded: past kMaxEntries distinct values
+// it judges each further one afresh (a store where every descriptor differs gains nothing).
+class DescriptorCache final {
+ public:
+  static constexpr std::size_t kMaxEntries = 4096;
+  DescriptorCache(const Engine& engine, const keystore::ReadOnlySecurityStore& store)
+      : engine_(&engine), store_(&store) {}
+  DescriptorCache(const DescriptorCache&) = delete;
+  DescriptorCache& operator=(const DescriptorCache&) = delete;
+
+  // The verdict on `raw`, decoded with the store's format. Valid until the next call.
+  DescriptorVerdict& Get(std::span<const std::uint8_t> raw);
+
+ private:
+  const Engine* engine_;
+  const keystore::ReadOnlySecurityStore* store_;
+  std::unordered_map<std::string_view, std::unique_ptr<DescriptorVerdict>> map_;
+  std::unique_ptr<DescriptorVerdict> scratch_;
 };
 
 // Streams every key file of `root` through `work(worker, file_name)` on `threads` workers (a

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct RepairOptions {
   std::vector<std::string> only_files;
 };
 
+// Attribute bytes, shared: a plan over a large store holds few distinct values (every step
+// that makes the same change points to the same bytes).
+using RawBytes = std::shared_ptr<const std::vector<std::uint8_t>>;
+
 // One descriptor to change.
 struct PlanStep {
   std::string object;               // "ProgramData/.../MachineKeys", "MachineKeys/<file>"
@@ -32,8 +37,8 @@ struct PlanStep {
   std::string container_name;       // key files: the name stored in the file ("" if unknown)
   std::vector<RuleId> rules;        // the rules whose fixes this step applies, in ID order
   std::string why;                  // the evidence, one line per rule
-  std::vector<std::uint8_t> before_raw;  // the attribute exactly as stored now
-  std::vector<std::uint8_t> after_raw;   // what the step writes
+  RawBytes before_raw;              // the attribute exactly as stored now (never null)
+  RawBytes after_raw;               // what the step writes (never null)
 };
 
 struct Plan {

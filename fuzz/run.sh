@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset `fuzz`, Clang 14, ASan + UBSan) and runs each for SECONDS
-# (default 60) on its seed corpus, one after the other.
+# (default 60) on its seed corpus, FUZZ_JOBS (default: the number of cores) at a time.
 #
 #   bash fuzz/run.sh [SECONDS] [TARGET...]      e.g.  bash fuzz/run.sh 10 sddl ntacl
 #
@@ -36,49 +36,61 @@ fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
-status=0
-summary=()
-start_all=$SECONDS
-for name in "${names[@]}"; do
-  bin=build/fuzz/fuzz/fuzz_$name
+# One target: fuzz it, then write its summary line to build/fuzz/<name>.result.
+run_one() {
+  local name=$1
+  local bin=build/fuzz/fuzz/fuzz_$name
+  local result_file=build/fuzz/$name.result
   if [ ! -x "$bin" ]; then
-    status=1
-    summary+=("$name: FAILED (no binary $bin)")
-    continue
+    echo "$name: FAILED (no binary $bin)" > "$result_file"
+    return
   fi
-  seeds=fuzz/corpus/$name
-  work=build/fuzz/corpus-run/$name
+  local seeds=fuzz/corpus/$name
+  local work=build/fuzz/corpus-run/$name
   mkdir -p "$work"
   # Generated seeds (e.g. from the Windows vectors) go to the work corpus, which grows run by run.
   if [ -f "fuzz/seed_$name.sh" ]; then bash "fuzz/seed_$name.sh" "$work"; fi
-  dirs=("$work")
+  local dirs=("$work")
   [ -d "$seeds" ] && dirs+=("$seeds")
-  extra=()
+  local extra=()
   [ -f "fuzz/dict/$name.dict" ] && extra+=("-dict=fuzz/dict/$name.dict")
-  log=build/fuzz/$name.log
+  local log=build/fuzz/$name.log
   echo "fuzz: $name for ${seconds}s"
   mkdir -p build/fuzz/previous  # reproducers of an earlier run of this target
-  mv -f build/fuzz/crash-"$name"-* build/fuzz/leak-"$name"-* build/fuzz/timeout-"$name"-* \
-        build/fuzz/oom-"$name"-* build/fuzz/previous/ 2>/dev/null || true
-  result=0
+  mv -f build/fuzz/"$name"-crash-* build/fuzz/"$name"-leak-* build/fuzz/"$name"-timeout-* \
+        build/fuzz/"$name"-oom-* build/fuzz/previous/ 2>/dev/null || true
+  local result=0
+  # Artifacts are named build/fuzz/<target>-crash-<sha1> (per target, so targets can run at once).
   "$bin" -print_final_stats=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="build/fuzz/" "${extra[@]}" "${dirs[@]}" >"$log" 2>&1 || result=$?
-  # libFuzzer names artifacts crash-<sha1>; give them the target's name.
-  for f in build/fuzz/*; do
-    base=$(basename "$f")
-    [[ "$base" =~ ^(crash|leak|timeout|oom|slow-unit)-([0-9a-f]{40})$ ]] || continue
-    mv "$f" "build/fuzz/${BASH_REMATCH[1]}-$name-${BASH_REMATCH[2]}"
-  done
+      -artifact_prefix="build/fuzz/$name-" "${extra[@]}" "${dirs[@]}" >"$log" 2>&1 || result=$?
+  local execs
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
   [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
   if [ "$result" -eq 0 ]; then
-    summary+=("$name: ok, ${execs:-?} executions")
+    echo "$name: ok, ${execs:-?} executions" > "$result_file"
   else
-    status=1
-    repro=$(ls build/fuzz/{crash,leak,timeout,oom}-"$name"-* 2>/dev/null | head -1 || true)
-    summary+=("$name: FAILED after ${execs:-?} executions (log $log; reproducer ${repro:-none})")
+    local repro
+    repro=$(ls build/fuzz/"$name"-{crash,leak,timeout,oom}-* 2>/dev/null | head -1 || true)
+    echo "$name: FAILED after ${execs:-?} executions (log $log; reproducer ${repro:-none})" > "$result_file"
     grep -E 'ERROR|runtime error|invariant broken|#[0-9]+ 0x|SUMMARY' "$log" | head -40 || true
   fi
+}
+
+# Targets run FUZZ_JOBS at a time (default: one per core); each gets its full time.
+parallel=${FUZZ_JOBS:-$(nproc)}
+start_all=$SECONDS
+rm -f build/fuzz/*.result
+for name in "${names[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+  run_one "$name" &
+done
+wait || true
+status=0
+summary=()
+for name in "${names[@]}"; do
+  line=$(cat "build/fuzz/$name.result" 2>/dev/null || echo "$name: FAILED (no result)")
+  summary+=("$line")
+  case "$line" in *FAILED*) status=1;; esac
 done
 echo "fuzz: $(( SECONDS - start_all ))s for ${#names[@]} targets"
 printf '%s\n' "${summary[@]}"

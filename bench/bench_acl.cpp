@@ -175,8 +175,8 @@ BENCHMARK(BM_NtaclDecode);
 
 // The descriptor of a MachineKeys file, as an audit decodes it a million times.
 void BM_KeyFileNtaclDecode(benchmark::State& state) {
-  const auto blob = mkeys::keystore::EncodeNtaclV1(
-      Parse("O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;NS)"));
+  const auto blob =
+      mkeys::keystore::EncodeNtaclV1(Parse("O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;NS)"));
   for (auto _ : state) {
     auto sd = mkeys::keystore::DecodeNtacl(blob);
     benchmark::DoNotOptimize(sd);

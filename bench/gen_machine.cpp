@@ -54,8 +54,7 @@ namespace ks = mkeys::keystore;
 constexpr std::string_view kCleanSddl = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)";
 constexpr std::string_view kServiceSddl = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;NS)";
 constexpr std::string_view kEveryoneSddl = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;WD)";
-constexpr std::string_view kNonCanonicalSddl =
-    "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(D;;FW;;;AN)";
+constexpr std::string_view kNonCanonicalSddl = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(D;;FW;;;AN)";
 constexpr std::string_view kInheritedSddl = "O:SYG:SYD:AI(A;;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;SY)";
 constexpr std::string_view kForeignOwnerSddl =
     "O:S-1-5-21-1004336348-1177238915-682003330-1108G:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)";
@@ -218,7 +217,8 @@ void Worker(Shared& s) {
       std::vector<std::uint8_t> content;
       if (v != kZeroLength) content = ks::MakeSyntheticCapiContainerFile(name, 2048);
       if (v == kTruncated) content.resize(content.size() / 3);
-      const int fd = ::openat(s.dir_fd, file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+      const int fd =
+          ::openat(s.dir_fd, file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
       if (fd < 0) {
         std::fprintf(stderr, "gen_machine: create %s: %s\n", file.c_str(), std::strerror(errno));
         s.failed = true;
@@ -292,8 +292,8 @@ int main(int argc, char** argv) {
   }
 
   const std::string_view sddl[kVariantCount] = {
-      kCleanSddl,     kServiceSddl, kEveryoneSddl, kNonCanonicalSddl, kInheritedSddl,
-      kServiceSddl,   kCleanSddl,   kCleanSddl,    kForeignOwnerSddl};
+      kCleanSddl,   kServiceSddl, kEveryoneSddl, kNonCanonicalSddl, kInheritedSddl,
+      kServiceSddl, kCleanSddl,   kCleanSddl,    kForeignOwnerSddl};
   for (const auto text : sddl) s.values.push_back(EncodeAttribute(text, o.ntfs));
   auto write_value = [&](const std::string& path, Variant variant) {
     if (path.empty()) return;
@@ -314,8 +314,7 @@ int main(int argc, char** argv) {
   ::close(s.dir_fd);
   if (s.failed) return 3;
 
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "gen_machine: %llu containers (%llu damaged) in %.2f s (%.0f files/s, %u threads) at %s; "
       "MachineGuid %s; attribute %s\n",

@@ -34,15 +34,18 @@ enum class AceEffect { kIgnore, kAllow, kDeny };
 AceEffect EffectOf(const Ace& ace) {
   const bool has_object_type = ace.object_type.has_value();
   switch (ace.type) {
-    case AceType::kAccessAllowed: return AceEffect::kAllow;
+    case AceType::kAccessAllowed:
+      return AceEffect::kAllow;
     case AceType::kAccessAllowedObject:
       return has_object_type ? AceEffect::kIgnore : AceEffect::kAllow;
     case AceType::kAccessDenied:
-    case AceType::kAccessDeniedCallback: return AceEffect::kDeny;
+    case AceType::kAccessDeniedCallback:
+      return AceEffect::kDeny;
     case AceType::kAccessDeniedObject:
     case AceType::kAccessDeniedCallbackObject:
       return has_object_type ? AceEffect::kIgnore : AceEffect::kDeny;
-    default: return AceEffect::kIgnore;
+    default:
+      return AceEffect::kIgnore;
   }
 }
 
@@ -131,14 +134,22 @@ int BitCount(AccessMask mask) {
 
 std::string_view ReasonKindName(ReasonKind kind) {
   switch (kind) {
-    case ReasonKind::kGrantedByAce: return "granted-by-ace";
-    case ReasonKind::kDeniedByAce: return "denied-by-ace";
-    case ReasonKind::kNotGranted: return "not-granted";
-    case ReasonKind::kGrantedByPrivilege: return "granted-by-privilege";
-    case ReasonKind::kGrantedAsOwner: return "granted-as-owner";
-    case ReasonKind::kNullDacl: return "null-dacl";
-    case ReasonKind::kEmptyDacl: return "empty-dacl";
-    case ReasonKind::kMissingPrivilege: return "missing-privilege";
+    case ReasonKind::kGrantedByAce:
+      return "granted-by-ace";
+    case ReasonKind::kDeniedByAce:
+      return "denied-by-ace";
+    case ReasonKind::kNotGranted:
+      return "not-granted";
+    case ReasonKind::kGrantedByPrivilege:
+      return "granted-by-privilege";
+    case ReasonKind::kGrantedAsOwner:
+      return "granted-as-owner";
+    case ReasonKind::kNullDacl:
+      return "null-dacl";
+    case ReasonKind::kEmptyDacl:
+      return "empty-dacl";
+    case ReasonKind::kMissingPrivilege:
+      return "missing-privilege";
   }
   return "unknown";
 }
@@ -147,20 +158,28 @@ std::string ReasonText(const RightReason& reason) {
   const std::string ace =
       reason.ace_index ? "ACE #" + std::to_string(*reason.ace_index) + " " + reason.ace_sddl : "";
   switch (reason.kind) {
-    case ReasonKind::kGrantedByAce: return "granted by " + ace;
-    case ReasonKind::kDeniedByAce: return "denied by " + ace;
-    case ReasonKind::kNotGranted: return "no ACE grants it";
-    case ReasonKind::kGrantedByPrivilege: return "granted by " + reason.privilege;
-    case ReasonKind::kGrantedAsOwner: return "granted to the owner implicitly";
-    case ReasonKind::kNullDacl: return "granted: the DACL is NULL";
-    case ReasonKind::kEmptyDacl: return "the DACL is empty";
-    case ReasonKind::kMissingPrivilege: return "requires " + reason.privilege + ", not enabled";
+    case ReasonKind::kGrantedByAce:
+      return "granted by " + ace;
+    case ReasonKind::kDeniedByAce:
+      return "denied by " + ace;
+    case ReasonKind::kNotGranted:
+      return "no ACE grants it";
+    case ReasonKind::kGrantedByPrivilege:
+      return "granted by " + reason.privilege;
+    case ReasonKind::kGrantedAsOwner:
+      return "granted to the owner implicitly";
+    case ReasonKind::kNullDacl:
+      return "granted: the DACL is NULL";
+    case ReasonKind::kEmptyDacl:
+      return "the DACL is empty";
+    case ReasonKind::kMissingPrivilege:
+      return "requires " + reason.privilege + ", not enabled";
   }
   return "unknown";
 }
 
-AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token,
-                              AccessMask desired, const GenericMapping& mapping) {
+AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token, AccessMask desired,
+                              const GenericMapping& mapping) {
   AccessCheckResult result;
   result.maximum_allowed = (desired & rights::kMaximumAllowed) != 0;
   result.desired = MapGeneric(desired, mapping) & ~rights::kMaximumAllowed;
@@ -183,8 +202,7 @@ AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token,
   }
   if (token.HasPrivilege(privileges::kTakeOwnership)) {
     decisions.Decide(rights::kWriteOwner, true,
-                     PrivilegeReason(ReasonKind::kGrantedByPrivilege,
-                                     privileges::kTakeOwnership));
+                     PrivilegeReason(ReasonKind::kGrantedByPrivilege, privileges::kTakeOwnership));
   }
   // ACCESS_SYSTEM_SECURITY is never granted by an ACE: only SeSecurityPrivilege gives it.
   if (token.HasPrivilege(privileges::kSecurity)) {
@@ -293,8 +311,8 @@ std::string AccessCheckResult::Explain(const Token& token, const SecurityDescrip
         clause = who + " is granted " + list + " (the DACL is NULL: everyone has full access)";
         break;
       case ReasonKind::kDeniedByAce:
-        clause = who + " lacks " + list + " (denied by ACE #" +
-                 std::to_string(*reason.ace_index) + " " + reason.ace_sddl + ")";
+        clause = who + " lacks " + list + " (denied by ACE #" + std::to_string(*reason.ace_index) +
+                 " " + reason.ace_sddl + ")";
         break;
       case ReasonKind::kNotGranted:
         clause = who + " lacks " + list + " (no ACE grants " + (plural ? "them" : "it") +

@@ -77,7 +77,8 @@ Result<Guid> Guid::Parse(std::string_view text) {
   }
   Guid g;
   const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
-  for (int i = 0; i < 16; ++i) g.bytes[static_cast<std::size_t>(i)] = raw[static_cast<std::size_t>(order[i])];
+  for (int i = 0; i < 16; ++i)
+    g.bytes[static_cast<std::size_t>(i)] = raw[static_cast<std::size_t>(order[i])];
   return g;
 }
 
@@ -86,8 +87,8 @@ std::string Guid::ToString() const {
   return fmt::format(
       "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
       "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-      b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13],
-      b[14], b[15]);
+      b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
 }
 
 bool Ace::IsAllow() const {
@@ -100,7 +101,9 @@ bool Ace::IsDeny() const {
          type == AceType::kAccessDeniedCallback || type == AceType::kAccessDeniedCallbackObject;
 }
 
-bool Ace::IsObjectAce() const { return IsObjectType(type); }
+bool Ace::IsObjectAce() const {
+  return IsObjectType(type);
+}
 
 std::size_t Ace::ByteSize() const {
   std::size_t size = 8 + sid.ByteSize() + application_data.size();
@@ -138,7 +141,8 @@ Result<Ace> Ace::Decode(std::span<const std::uint8_t> bytes) {
                  fmt::format("an ACE header needs 4 bytes, {} available", bytes.size()));
   }
   const std::uint8_t raw_type = bytes[0];
-  const std::size_t size = static_cast<std::size_t>(bytes[2]) | static_cast<std::size_t>(bytes[3]) << 8;
+  const std::size_t size = static_cast<std::size_t>(bytes[2]) | static_cast<std::size_t>(bytes[3])
+                                                                    << 8;
   if (size > bytes.size()) {
     return Error(ErrorCode::kParse,
                  fmt::format("AceSize {} exceeds the {} bytes available", size, bytes.size()))
@@ -171,8 +175,8 @@ Result<Ace> Ace::Decode(std::span<const std::uint8_t> bytes) {
           .At(pos);
     }
     pos += 4;
-    for (std::uint32_t bit : {object_ace_flags::kObjectTypePresent,
-                              object_ace_flags::kInheritedObjectTypePresent}) {
+    for (std::uint32_t bit :
+         {object_ace_flags::kObjectTypePresent, object_ace_flags::kInheritedObjectTypePresent}) {
       if ((object_flags & bit) == 0) continue;
       if (size < pos + 16) {
         return Error(ErrorCode::kParse, "object ACE too short for its GUID").At(pos);

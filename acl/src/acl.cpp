@@ -48,10 +48,13 @@ Result<Acl> Acl::Decode(std::span<const std::uint8_t> bytes) {
     return Error(ErrorCode::kParse, fmt::format("ACL revision {} (expected 2 to 4)", acl.revision))
         .At(0);
   }
-  const std::size_t size = static_cast<std::size_t>(bytes[2]) | static_cast<std::size_t>(bytes[3]) << 8;
-  const std::size_t count = static_cast<std::size_t>(bytes[4]) | static_cast<std::size_t>(bytes[5]) << 8;
+  const std::size_t size = static_cast<std::size_t>(bytes[2]) | static_cast<std::size_t>(bytes[3])
+                                                                    << 8;
+  const std::size_t count = static_cast<std::size_t>(bytes[4]) | static_cast<std::size_t>(bytes[5])
+                                                                     << 8;
   if (size < 8) {
-    return Error(ErrorCode::kParse, fmt::format("AclSize {} is smaller than its header", size)).At(2);
+    return Error(ErrorCode::kParse, fmt::format("AclSize {} is smaller than its header", size))
+        .At(2);
   }
   if (size > bytes.size()) {
     return Error(ErrorCode::kParse,
@@ -68,8 +71,8 @@ Result<Acl> Acl::Decode(std::span<const std::uint8_t> bytes) {
       const std::size_t where = pos + e.position().value_or(0);
       return Error(e.code(), fmt::format("ACE {}: {}", i, e.message())).At(where);
     }
-    const std::size_t ace_size = static_cast<std::size_t>(body[pos + 2]) |
-                                 static_cast<std::size_t>(body[pos + 3]) << 8;
+    const std::size_t ace_size =
+        static_cast<std::size_t>(body[pos + 2]) | static_cast<std::size_t>(body[pos + 3]) << 8;
     pos += ace_size;
     acl.aces.push_back(std::move(*ace));
   }

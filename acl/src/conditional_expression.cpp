@@ -40,16 +40,26 @@ struct OpName {
 // Relational and membership operators. Longer names first so that parsing finds
 // "Not_Member_of_Any" before "Not_Member_of".
 constexpr OpName kOps[] = {
-    {0x93, "Not_Device_Member_of_Any", true}, {0x92, "Not_Member_of_Any", true},
-    {0x91, "Not_Device_Member_of", true},     {0x90, "Not_Member_of", true},
-    {0x8c, "Device_Member_of_Any", true},     {0x8b, "Member_of_Any", true},
-    {0x8a, "Device_Member_of", true},         {0x89, "Member_of", true},
-    {0x8d, "Not_Exists", true},               {0x87, "Exists", true},
-    {0x8f, "Not_Any_of", false},              {0x8e, "Not_Contains", false},
-    {0x88, "Any_of", false},                  {0x86, "Contains", false},
-    {0x80, "==", false},                      {0x81, "!=", false},
-    {0x83, "<=", false},                      {0x85, ">=", false},
-    {0x82, "<", false},                       {0x84, ">", false},
+    {0x93, "Not_Device_Member_of_Any", true},
+    {0x92, "Not_Member_of_Any", true},
+    {0x91, "Not_Device_Member_of", true},
+    {0x90, "Not_Member_of", true},
+    {0x8c, "Device_Member_of_Any", true},
+    {0x8b, "Member_of_Any", true},
+    {0x8a, "Device_Member_of", true},
+    {0x89, "Member_of", true},
+    {0x8d, "Not_Exists", true},
+    {0x87, "Exists", true},
+    {0x8f, "Not_Any_of", false},
+    {0x8e, "Not_Contains", false},
+    {0x88, "Any_of", false},
+    {0x86, "Contains", false},
+    {0x80, "==", false},
+    {0x81, "!=", false},
+    {0x83, "<=", false},
+    {0x85, ">=", false},
+    {0x82, "<", false},
+    {0x84, ">", false},
 };
 
 const OpName* FindOp(std::uint8_t token) {
@@ -156,9 +166,9 @@ class Formatter {
  private:
   Result<std::uint32_t> Length(std::size_t& pos, std::size_t end) {
     if (end - pos < 4) return Error(ErrorCode::kParse, "truncated length").At(pos);
-    const std::uint32_t n = static_cast<std::uint32_t>(data_[pos] | data_[pos + 1] << 8 |
-                                                       data_[pos + 2] << 16) |
-                            static_cast<std::uint32_t>(data_[pos + 3]) << 24;
+    const std::uint32_t n =
+        static_cast<std::uint32_t>(data_[pos] | data_[pos + 1] << 8 | data_[pos + 2] << 16) |
+        static_cast<std::uint32_t>(data_[pos + 3]) << 24;
     pos += 4;
     if (n > end - pos) return Error(ErrorCode::kParse, "length runs past the end").At(pos - 4);
     return n;
@@ -193,11 +203,21 @@ class Formatter {
         MKEYS_ASSIGN_OR_RETURN(const std::uint32_t n, Length(pos, end));
         const auto body = data_.subspan(pos, n);
         switch (t) {
-          case kString: stack.push_back("\"" + Utf8(body) + "\""); break;
-          case kLocalAttr: stack.push_back(Utf8(body)); break;
-          case kUserAttr: stack.push_back("@User." + Utf8(body)); break;
-          case kResourceAttr: stack.push_back("@Resource." + Utf8(body)); break;
-          case kDeviceAttr: stack.push_back("@Device." + Utf8(body)); break;
+          case kString:
+            stack.push_back("\"" + Utf8(body) + "\"");
+            break;
+          case kLocalAttr:
+            stack.push_back(Utf8(body));
+            break;
+          case kUserAttr:
+            stack.push_back("@User." + Utf8(body));
+            break;
+          case kResourceAttr:
+            stack.push_back("@Resource." + Utf8(body));
+            break;
+          case kDeviceAttr:
+            stack.push_back("@Device." + Utf8(body));
+            break;
           case kOctets: {
             std::string s = "#";
             for (auto b : body) s += fmt::format("{:02x}", b);
@@ -245,7 +265,8 @@ class Formatter {
       }
       const OpName* op = FindOp(t);
       if (op == nullptr) {
-        return Error(ErrorCode::kParse, fmt::format("unknown conditional token 0x{:02x}", t)).At(at);
+        return Error(ErrorCode::kParse, fmt::format("unknown conditional token 0x{:02x}", t))
+            .At(at);
       }
       if (op->unary) {
         if (stack.empty()) return Error(ErrorCode::kParse, "operator lacks operands").At(at);
@@ -264,7 +285,8 @@ class Formatter {
 
   static std::string FormatInt(std::int64_t v, std::uint8_t sign, std::uint8_t base) {
     const bool negative = v < 0;
-    const std::uint64_t mag = negative ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    const std::uint64_t mag =
+        negative ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
     std::string digits = base == 0x01   ? (mag == 0 ? "0" : fmt::format("0{:o}", mag))
                          : base == 0x03 ? fmt::format("0x{:x}", mag)
                                         : fmt::format("{}", mag);
@@ -281,7 +303,8 @@ class Formatter {
 
 class Compiler {
  public:
-  Compiler(std::string_view text, const std::optional<Sid>& domain) : text_(text), domain_(domain) {}
+  Compiler(std::string_view text, const std::optional<Sid>& domain)
+      : text_(text), domain_(domain) {}
 
   Result<std::pair<std::vector<std::uint8_t>, std::size_t>> Run() {
     out_.assign(kSignature, kSignature + 4);
@@ -452,7 +475,8 @@ class Compiler {
       return Ok();
     }
     if (pos_ < text_.size() && text_[pos_] == '@') return Attribute();
-    if (pos_ < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) {
+    if (pos_ < text_.size() &&
+        (std::isalpha(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) {
       std::size_t p = pos_ + 3;
       while (p < text_.size() && (text_[p] == ' ' || text_[p] == '\t')) ++p;
       const bool sid_literal = text_.size() - pos_ >= 3 &&
@@ -482,7 +506,8 @@ class Compiler {
       ++pos_;
       while (pos_ + 1 < text_.size() && std::isxdigit(static_cast<unsigned char>(text_[pos_])) &&
              std::isxdigit(static_cast<unsigned char>(text_[pos_ + 1]))) {
-        bytes.push_back(static_cast<std::uint8_t>(std::stoi(std::string(text_.substr(pos_, 2)), nullptr, 16)));
+        bytes.push_back(
+            static_cast<std::uint8_t>(std::stoi(std::string(text_.substr(pos_, 2)), nullptr, 16)));
         pos_ += 2;
       }
       Emit(kOctets, bytes);
@@ -492,13 +517,15 @@ class Compiler {
       if (!Eat("(")) return Fail("expected '(' after SID");
       Blanks();
       Sid sid;
-      if (text_.size() - pos_ >= 2 && (text_[pos_] == 'S' || text_[pos_] == 's') && text_[pos_ + 1] == '-') {
+      if (text_.size() - pos_ >= 2 && (text_[pos_] == 'S' || text_[pos_] == 's') &&
+          text_[pos_ + 1] == '-') {
         auto parsed = ParseSidPrefix(text_.substr(pos_));
         if (!parsed) return Fail("SID: " + parsed.error().message());
         sid = parsed->first;
         pos_ += parsed->second;
       } else {
-        auto alias = text_.size() - pos_ >= 2 ? SidFromAlias(text_.substr(pos_, 2), domain_) : std::nullopt;
+        auto alias =
+            text_.size() - pos_ >= 2 ? SidFromAlias(text_.substr(pos_, 2), domain_) : std::nullopt;
         if (!alias) return Fail("expected a SID or SID alias");
         sid = *alias;
         pos_ += 2;
@@ -537,9 +564,11 @@ class Compiler {
         ++pos_;
       }
       if (pos_ == start) return Fail("expected digits");
-      const std::int64_t value = sign == 0x02 ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
+      const std::int64_t value =
+          sign == 0x02 ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
       out_.push_back(kInt64);
-      for (int i = 0; i < 8; ++i) out_.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(value) >> (8 * i)));
+      for (int i = 0; i < 8; ++i)
+        out_.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(value) >> (8 * i)));
       out_.push_back(sign);
       out_.push_back(base);
       return Ok();

@@ -33,26 +33,16 @@ constexpr std::array<RightToken, 6> kSimpleRights = {{
 // (`(S,RD,X,RA)`, `(WO,S)`, `(DE,WDAC,WO,WD,DC)`, `(W,Rc,GW,DC)`). The listing spells
 // READ_CONTROL "Rc"; the help and the parser say "RC" (parsing is case-insensitive).
 constexpr std::array<RightToken, 20> kSpecificRights = {{
-    {"DE", rights::kDelete},
-    {"Rc", rights::kReadControl},
-    {"WDAC", rights::kWriteDac},
-    {"WO", rights::kWriteOwner},
-    {"S", rights::kSynchronize},
-    {"AS", rights::kAccessSystemSecurity},
-    {"MA", rights::kMaximumAllowed},
-    {"GR", rights::kGenericRead},
-    {"GW", rights::kGenericWrite},
-    {"GE", rights::kGenericExecute},
-    {"GA", rights::kGenericAll},
-    {"RD", rights::kReadData},
-    {"WD", rights::kWriteData},
-    {"AD", rights::kAppendData},
-    {"REA", rights::kReadEa},
-    {"WEA", rights::kWriteEa},
-    {"X", rights::kExecute},
-    {"DC", rights::kDeleteChild},
-    {"RA", rights::kReadAttributes},
-    {"WA", rights::kWriteAttributes},
+    {"DE", rights::kDelete},         {"Rc", rights::kReadControl},
+    {"WDAC", rights::kWriteDac},     {"WO", rights::kWriteOwner},
+    {"S", rights::kSynchronize},     {"AS", rights::kAccessSystemSecurity},
+    {"MA", rights::kMaximumAllowed}, {"GR", rights::kGenericRead},
+    {"GW", rights::kGenericWrite},   {"GE", rights::kGenericExecute},
+    {"GA", rights::kGenericAll},     {"RD", rights::kReadData},
+    {"WD", rights::kWriteData},      {"AD", rights::kAppendData},
+    {"REA", rights::kReadEa},        {"WEA", rights::kWriteEa},
+    {"X", rights::kExecute},         {"DC", rights::kDeleteChild},
+    {"RA", rights::kReadAttributes}, {"WA", rights::kWriteAttributes},
 }};
 
 std::string Upper(std::string_view text) {
@@ -149,9 +139,8 @@ Result<AccessMask> ParseRightsAt(std::string_view text, std::size_t base) {
   std::size_t start = 0;
   while (true) {
     const std::size_t comma = body.find(',', start);
-    const std::string_view word =
-        body.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                           : comma - start);
+    const std::string_view word = body.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (word.empty()) return Error(ErrorCode::kParse, "empty right in the list").At(offset + start);
     auto right = LookupRight(word);
     if (!right) {
@@ -273,7 +262,9 @@ std::vector<std::string> FormatIcacls(const Acl& dacl) {
   return lines;
 }
 
-Result<AccessMask> ParseIcaclsRights(std::string_view text) { return ParseRightsAt(text, 0); }
+Result<AccessMask> ParseIcaclsRights(std::string_view text) {
+  return ParseRightsAt(text, 0);
+}
 
 Result<IcaclsGrant> ParseIcaclsGrant(std::string_view text) {
   const std::size_t colon = text.rfind(':');
@@ -357,8 +348,8 @@ Result<std::vector<IcaclsSaveEntry>> ParseIcaclsSave(std::span<const std::uint8_
   bool pending_cr = false;
   while (i < bytes.size()) {
     const std::size_t at = i;
-    std::uint32_t unit = static_cast<std::uint32_t>(bytes[i]) |
-                         (static_cast<std::uint32_t>(bytes[i + 1]) << 8);
+    std::uint32_t unit =
+        static_cast<std::uint32_t>(bytes[i]) | (static_cast<std::uint32_t>(bytes[i + 1]) << 8);
     i += 2;
     if (pending_cr && unit != '\n') {
       return Error(ErrorCode::kParse, "icacls save file: CR not followed by LF").At(at - 2);
@@ -385,8 +376,8 @@ Result<std::vector<IcaclsSaveEntry>> ParseIcaclsSave(std::span<const std::uint8_
       if (i + 2 > bytes.size()) {
         return Error(ErrorCode::kParse, "icacls save file: truncated surrogate pair").At(at);
       }
-      const std::uint32_t low = static_cast<std::uint32_t>(bytes[i]) |
-                                (static_cast<std::uint32_t>(bytes[i + 1]) << 8);
+      const std::uint32_t low =
+          static_cast<std::uint32_t>(bytes[i]) | (static_cast<std::uint32_t>(bytes[i + 1]) << 8);
       if (low < 0xDC00 || low > 0xDFFF) {
         return Error(ErrorCode::kParse, "icacls save file: unpaired high surrogate").At(at);
       }

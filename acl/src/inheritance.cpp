@@ -5,8 +5,8 @@ namespace {
 
 using namespace ace_flags;
 
-constexpr AccessMask kGenericBits = rights::kGenericRead | rights::kGenericWrite |
-                                    rights::kGenericExecute | rights::kGenericAll;
+constexpr AccessMask kGenericBits =
+    rights::kGenericRead | rights::kGenericWrite | rights::kGenericExecute | rights::kGenericAll;
 
 bool IsCreatorSid(const Sid& sid) {
   return sid == sids::CreatorOwner() || sid == sids::CreatorGroup();
@@ -33,8 +33,7 @@ void AppendProcessed(std::vector<Ace>& out, Ace ace, const Sid& owner, const Sid
     out.push_back(std::move(ace));
     return;
   }
-  const bool inheritable =
-      container && (ace.flags & (kObjectInherit | kContainerInherit)) != 0;
+  const bool inheritable = container && (ace.flags & (kObjectInherit | kContainerInherit)) != 0;
   Ace effective = ace;
   if (ace.sid == sids::CreatorOwner()) effective.sid = owner;
   if (ace.sid == sids::CreatorGroup()) effective.sid = group;
@@ -161,8 +160,7 @@ SecurityDescriptor InheritSecurityDescriptor(const SecurityDescriptor* parent, c
   const bool parent_has_sacl = parent != nullptr && parent->HasSacl() && parent->sacl.has_value();
   Acl inherited_sacl;
   if (parent_has_sacl) {
-    inherited_sacl =
-        ComputeInheritedAcl(*parent->sacl, options.is_directory, *sd.owner, *sd.group);
+    inherited_sacl = ComputeInheritedAcl(*parent->sacl, options.is_directory, *sd.owner, *sd.group);
   }
   if (explicit_sd != nullptr && explicit_sd->HasSacl() && explicit_sd->sacl) {
     Acl sacl = *explicit_sd->sacl;

@@ -49,10 +49,10 @@ constexpr Token kRightsComposite[] = {
 constexpr Token kLabelLetters[] = {{"NW", 0x1}, {"NR", 0x2}, {"NX", 0x4}};
 
 constexpr Token kAceFlags[] = {
-    {"OI", ace_flags::kObjectInherit},   {"CI", ace_flags::kContainerInherit},
+    {"OI", ace_flags::kObjectInherit},      {"CI", ace_flags::kContainerInherit},
     {"NP", ace_flags::kNoPropagateInherit}, {"IO", ace_flags::kInheritOnly},
-    {"ID", ace_flags::kInherited},       {"CR", ace_flags::kCritical},
-    {"SA", ace_flags::kSuccessfulAccess}, {"FA", ace_flags::kFailedAccess},
+    {"ID", ace_flags::kInherited},          {"CR", ace_flags::kCritical},
+    {"SA", ace_flags::kSuccessfulAccess},   {"FA", ace_flags::kFailedAccess},
 };
 
 struct AceTypeName {
@@ -78,9 +78,13 @@ constexpr AceTypeName kAceTypes[] = {
     {"SP", AceType::kSystemScopedPolicyId, false},
 };
 
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
-char Up(char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); }
+char Up(char c) {
+  return static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+}
 
 bool MatchesNoCase(std::string_view text, std::size_t at, const char* token) {
   std::size_t i = 0;
@@ -164,7 +168,8 @@ Result<AccessMask> ParseRightsField(std::string_view text, std::size_t begin, st
   if ((first >= '0' && first <= '9') || first == '-' || first == '+') {
     const NumericMask n = ReadNumericMask(text, pos, end);
     if (!n.any_digit) return ParseError("access mask: expected a number", pos);
-    if (n.end != end) return ParseError("access mask: unexpected character after the number", n.end);
+    if (n.end != end)
+      return ParseError("access mask: unexpected character after the number", n.end);
     return n.value;
   }
   AccessMask mask = 0;
@@ -177,7 +182,7 @@ Result<AccessMask> ParseRightsField(std::string_view text, std::size_t begin, st
     }
     bool found = false;
     for (const auto* table : {&kRightsLetters[0], &kRightsComposite[0], &kLabelLetters[0]}) {
-      const std::size_t n = table == kRightsLetters    ? std::size(kRightsLetters)
+      const std::size_t n = table == kRightsLetters     ? std::size(kRightsLetters)
                             : table == kRightsComposite ? std::size(kRightsComposite)
                                                         : std::size(kLabelLetters);
       for (std::size_t i = 0; i < n && !found; ++i) {
@@ -211,10 +216,18 @@ class Parser {
       const std::size_t at = pos_;
       int which = -1;
       switch (c) {
-        case 'O': which = 0; break;
-        case 'G': which = 1; break;
-        case 'D': which = 2; break;
-        case 'S': which = 3; break;
+        case 'O':
+          which = 0;
+          break;
+        case 'G':
+          which = 1;
+          break;
+        case 'D':
+          which = 2;
+          break;
+        case 'S':
+          which = 3;
+          break;
         default:
           return ParseError(fmt::format("expected O:, G:, D: or S:, found '{}'", c), at);
       }
@@ -440,9 +453,9 @@ class Parser {
           }
         }
         if (!found) {
-          return ParseError(
-              fmt::format("unknown ACE flag '{}'", text_.substr(p, std::min<std::size_t>(2, e - p))),
-              p);
+          return ParseError(fmt::format("unknown ACE flag '{}'",
+                                        text_.substr(p, std::min<std::size_t>(2, e - p))),
+                            p);
         }
         p += 2;
       }
@@ -514,11 +527,16 @@ const char* AceTypeText(AceType type) {
     if (t.type == type) return t.text;
   }
   switch (type) {
-    case AceType::kSystemAlarmCallback: return "XL";
-    case AceType::kAccessDeniedCallbackObject: return "ZD";
-    case AceType::kSystemAuditCallbackObject: return "ZU";
-    case AceType::kSystemAlarmCallbackObject: return "ZL";
-    default: return "?";
+    case AceType::kSystemAlarmCallback:
+      return "XL";
+    case AceType::kAccessDeniedCallbackObject:
+      return "ZD";
+    case AceType::kSystemAuditCallbackObject:
+      return "ZU";
+    case AceType::kSystemAlarmCallbackObject:
+      return "ZL";
+    default:
+      return "?";
   }
 }
 
@@ -532,8 +550,10 @@ std::string FormatAceFlags(std::uint8_t flags) {
 
 std::string FormatAclFlags(std::uint16_t control, bool is_dacl) {
   std::string out;
-  if ((control & (is_dacl ? sd_control::kDaclProtected : sd_control::kSaclProtected)) != 0) out += "P";
-  if ((control & (is_dacl ? sd_control::kDaclAutoInheritReq : sd_control::kSaclAutoInheritReq)) != 0)
+  if ((control & (is_dacl ? sd_control::kDaclProtected : sd_control::kSaclProtected)) != 0)
+    out += "P";
+  if ((control & (is_dacl ? sd_control::kDaclAutoInheritReq : sd_control::kSaclAutoInheritReq)) !=
+      0)
     out += "AR";
   if ((control & (is_dacl ? sd_control::kDaclAutoInherited : sd_control::kSaclAutoInherited)) != 0)
     out += "AI";

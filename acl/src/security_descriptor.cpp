@@ -15,7 +15,8 @@ std::uint32_t ReadU32(std::span<const std::uint8_t> b, std::size_t at) {
 }
 
 void WriteU32(std::vector<std::uint8_t>& out, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    out[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
 Error Located(const Error& inner, std::string_view what, std::size_t base) {
@@ -31,8 +32,8 @@ Result<std::size_t> CheckOffset(std::span<const std::uint8_t> bytes, std::uint32
         .At(field);
   }
   if (offset >= bytes.size()) {
-    return Error(ErrorCode::kParse, fmt::format("{} offset {} is past the end ({} bytes)", what,
-                                                offset, bytes.size()))
+    return Error(ErrorCode::kParse,
+                 fmt::format("{} offset {} is past the end ({} bytes)", what, offset, bytes.size()))
         .At(field);
   }
   return static_cast<std::size_t>(offset);
@@ -85,8 +86,8 @@ std::vector<std::uint8_t> SecurityDescriptor::Encode() const {
 
 Result<SecurityDescriptor> SecurityDescriptor::Decode(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kHeaderSize) {
-    return Error(ErrorCode::kParse, fmt::format("a security descriptor needs 20 bytes, {} given",
-                                                bytes.size()))
+    return Error(ErrorCode::kParse,
+                 fmt::format("a security descriptor needs 20 bytes, {} given", bytes.size()))
         .At(bytes.size());
   }
   if (bytes[0] != 1) {

@@ -14,9 +14,9 @@ namespace mkeys::acl {
 
 Result<Sid> Sid::Create(std::uint64_t authority, std::span<const std::uint32_t> sub_authorities) {
   if (sub_authorities.size() > kMaxSubAuthorities) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("a SID has at most 15 sub-authorities, not {}",
-                             sub_authorities.size()));
+    return Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("a SID has at most 15 sub-authorities, not {}", sub_authorities.size()));
   }
   if (authority > 0xFFFFFFFFFFFFull) {
     return Error(ErrorCode::kInvalidArgument, "a SID's identifier authority is at most 48 bits");
@@ -29,8 +29,8 @@ Result<Sid> Sid::Create(std::uint64_t authority, std::span<const std::uint32_t> 
 }
 
 Sid Sid::Of(std::uint64_t authority, std::initializer_list<std::uint32_t> sub_authorities) {
-  auto sid = Create(authority, std::span<const std::uint32_t>(sub_authorities.begin(),
-                                                               sub_authorities.size()));
+  auto sid = Create(
+      authority, std::span<const std::uint32_t>(sub_authorities.begin(), sub_authorities.size()));
   assert(sid.ok());
   return *sid;
 }
@@ -124,34 +124,90 @@ std::size_t SidHash::operator()(const Sid& sid) const {
 }
 
 namespace sids {
-Sid Null() { return Sid::Of(0, {0}); }
-Sid Everyone() { return Sid::Of(1, {0}); }
-Sid CreatorOwner() { return Sid::Of(3, {0}); }
-Sid CreatorGroup() { return Sid::Of(3, {1}); }
-Sid OwnerRights() { return Sid::Of(3, {4}); }
-Sid Network() { return Sid::Of(5, {2}); }
-Sid Interactive() { return Sid::Of(5, {4}); }
-Sid Service() { return Sid::Of(5, {6}); }
-Sid Anonymous() { return Sid::Of(5, {7}); }
-Sid AuthenticatedUsers() { return Sid::Of(5, {11}); }
-Sid ThisOrganization() { return Sid::Of(5, {15}); }
-Sid LocalSystem() { return Sid::Of(5, {18}); }
-Sid LocalService() { return Sid::Of(5, {19}); }
-Sid NetworkService() { return Sid::Of(5, {20}); }
-Sid Administrators() { return Sid::Of(5, {32, 544}); }
-Sid Users() { return Sid::Of(5, {32, 545}); }
-Sid Guests() { return Sid::Of(5, {32, 546}); }
-Sid BackupOperators() { return Sid::Of(5, {32, 551}); }
-Sid IisUsers() { return Sid::Of(5, {32, 568}); }
-Sid LocalAccount() { return Sid::Of(5, {113}); }
-Sid LocalAccountAndAdmin() { return Sid::Of(5, {114}); }
-Sid ConsoleLogon() { return Sid::Of(2, {1}); }
-Sid Local() { return Sid::Of(2, {0}); }
-Sid TrustedInstaller() { return ServiceSid("TrustedInstaller"); }
-Sid MediumIntegrity() { return Sid::Of(16, {8192}); }
-Sid HighIntegrity() { return Sid::Of(16, {12288}); }
-Sid SystemIntegrity() { return Sid::Of(16, {16384}); }
-Sid AllServices() { return Sid::Of(5, {80, 0}); }
+Sid Null() {
+  return Sid::Of(0, {0});
+}
+Sid Everyone() {
+  return Sid::Of(1, {0});
+}
+Sid CreatorOwner() {
+  return Sid::Of(3, {0});
+}
+Sid CreatorGroup() {
+  return Sid::Of(3, {1});
+}
+Sid OwnerRights() {
+  return Sid::Of(3, {4});
+}
+Sid Network() {
+  return Sid::Of(5, {2});
+}
+Sid Interactive() {
+  return Sid::Of(5, {4});
+}
+Sid Service() {
+  return Sid::Of(5, {6});
+}
+Sid Anonymous() {
+  return Sid::Of(5, {7});
+}
+Sid AuthenticatedUsers() {
+  return Sid::Of(5, {11});
+}
+Sid ThisOrganization() {
+  return Sid::Of(5, {15});
+}
+Sid LocalSystem() {
+  return Sid::Of(5, {18});
+}
+Sid LocalService() {
+  return Sid::Of(5, {19});
+}
+Sid NetworkService() {
+  return Sid::Of(5, {20});
+}
+Sid Administrators() {
+  return Sid::Of(5, {32, 544});
+}
+Sid Users() {
+  return Sid::Of(5, {32, 545});
+}
+Sid Guests() {
+  return Sid::Of(5, {32, 546});
+}
+Sid BackupOperators() {
+  return Sid::Of(5, {32, 551});
+}
+Sid IisUsers() {
+  return Sid::Of(5, {32, 568});
+}
+Sid LocalAccount() {
+  return Sid::Of(5, {113});
+}
+Sid LocalAccountAndAdmin() {
+  return Sid::Of(5, {114});
+}
+Sid ConsoleLogon() {
+  return Sid::Of(2, {1});
+}
+Sid Local() {
+  return Sid::Of(2, {0});
+}
+Sid TrustedInstaller() {
+  return ServiceSid("TrustedInstaller");
+}
+Sid MediumIntegrity() {
+  return Sid::Of(16, {8192});
+}
+Sid HighIntegrity() {
+  return Sid::Of(16, {12288});
+}
+Sid SystemIntegrity() {
+  return Sid::Of(16, {16384});
+}
+Sid AllServices() {
+  return Sid::Of(5, {80, 0});
+}
 }  // namespace sids
 
 namespace {
@@ -163,8 +219,8 @@ Sid DerivedSid(std::uint32_t rid, std::string_view name, bool upper) {
   utf16.reserve(name.size() * 2);
   for (char c : name) {
     const auto u = static_cast<unsigned char>(c);
-    const unsigned char folded =
-        upper ? static_cast<unsigned char>(std::toupper(u)) : static_cast<unsigned char>(std::tolower(u));
+    const unsigned char folded = upper ? static_cast<unsigned char>(std::toupper(u))
+                                       : static_cast<unsigned char>(std::tolower(u));
     utf16.push_back(folded);
     utf16.push_back(0);
   }
@@ -182,7 +238,11 @@ Sid DerivedSid(std::uint32_t rid, std::string_view name, bool upper) {
 
 }  // namespace
 
-Sid ServiceSid(std::string_view service_name) { return DerivedSid(80, service_name, true); }
-Sid AppPoolSid(std::string_view pool_name) { return DerivedSid(82, pool_name, false); }
+Sid ServiceSid(std::string_view service_name) {
+  return DerivedSid(80, service_name, true);
+}
+Sid AppPoolSid(std::string_view pool_name) {
+  return DerivedSid(82, pool_name, false);
+}
 
 }  // namespace mkeys::acl

@@ -132,10 +132,9 @@ struct Synonym {
   const char* sid;
 };
 constexpr Synonym kSynonyms[] = {
-    {"LocalSystem", "S-1-5-18"},       {"Local System", "S-1-5-18"},
-    {"System", "S-1-5-18"},            {"NetworkService", "S-1-5-20"},
-    {"LocalService", "S-1-5-19"},      {"TrustedInstaller", ""},
-    {"World", "S-1-1-0"},              {"Anonymous", "S-1-5-7"},
+    {"LocalSystem", "S-1-5-18"},    {"Local System", "S-1-5-18"}, {"System", "S-1-5-18"},
+    {"NetworkService", "S-1-5-20"}, {"LocalService", "S-1-5-19"}, {"TrustedInstaller", ""},
+    {"World", "S-1-1-0"},           {"Anonymous", "S-1-5-7"},
 };
 
 std::string Upper(std::string_view s) {

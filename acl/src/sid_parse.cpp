@@ -97,10 +97,12 @@ Result<std::pair<Sid, std::size_t>> ParseSidPrefix(std::string_view text) {
     if (count == Sid::kMaxSubAuthorities) {
       return SidError("a SID has at most 15 sub-authorities", part_pos);
     }
-    subs[count++] = sub.overflow || sub.value > 0xFFFFFFFFull ? 0xFFFFFFFFu
-                                                              : static_cast<std::uint32_t>(sub.value);
+    subs[count++] = sub.overflow || sub.value > 0xFFFFFFFFull
+                        ? 0xFFFFFFFFu
+                        : static_cast<std::uint32_t>(sub.value);
   }
-  MKEYS_ASSIGN_OR_RETURN(Sid sid, Sid::Create(authority_value, std::span<const std::uint32_t>(subs, count)));
+  MKEYS_ASSIGN_OR_RETURN(Sid sid,
+                         Sid::Create(authority_value, std::span<const std::uint32_t>(subs, count)));
   return std::make_pair(sid, pos);
 }
 
@@ -109,8 +111,8 @@ Result<std::pair<Sid, std::size_t>> ParseSidPrefix(std::string_view text) {
 Result<Sid> Sid::Parse(std::string_view text) {
   MKEYS_ASSIGN_OR_RETURN(auto parsed, internal::ParseSidPrefix(text));
   if (parsed.second != text.size()) {
-    return internal::SidError(
-        fmt::format("unexpected '{}' in SID", text[parsed.second]), parsed.second);
+    return internal::SidError(fmt::format("unexpected '{}' in SID", text[parsed.second]),
+                              parsed.second);
   }
   return parsed.first;
 }

@@ -34,24 +34,42 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 // Every privilege constant of winnt.h (Microsoft docs, "Privilege Constants (Authorization)").
 constexpr std::array<std::string_view, 36> kKnownPrivileges = {
-    "SeAssignPrimaryTokenPrivilege",   "SeAuditPrivilege",
-    "SeBackupPrivilege",               "SeChangeNotifyPrivilege",
-    "SeCreateGlobalPrivilege",         "SeCreatePagefilePrivilege",
-    "SeCreatePermanentPrivilege",      "SeCreateSymbolicLinkPrivilege",
-    "SeCreateTokenPrivilege",          "SeDebugPrivilege",
-    "SeDelegateSessionUserImpersonatePrivilege", "SeEnableDelegationPrivilege",
-    "SeImpersonatePrivilege",          "SeIncreaseBasePriorityPrivilege",
-    "SeIncreaseQuotaPrivilege",        "SeIncreaseWorkingSetPrivilege",
-    "SeLoadDriverPrivilege",           "SeLockMemoryPrivilege",
-    "SeMachineAccountPrivilege",       "SeManageVolumePrivilege",
-    "SeProfileSingleProcessPrivilege", "SeRelabelPrivilege",
-    "SeRemoteShutdownPrivilege",       "SeRestorePrivilege",
-    "SeSecurityPrivilege",             "SeShutdownPrivilege",
-    "SeSyncAgentPrivilege",            "SeSystemEnvironmentPrivilege",
-    "SeSystemProfilePrivilege",        "SeSystemtimePrivilege",
-    "SeTakeOwnershipPrivilege",        "SeTcbPrivilege",
-    "SeTimeZonePrivilege",             "SeTrustedCredManAccessPrivilege",
-    "SeUndockPrivilege",               "SeUnsolicitedInputPrivilege",
+    "SeAssignPrimaryTokenPrivilege",
+    "SeAuditPrivilege",
+    "SeBackupPrivilege",
+    "SeChangeNotifyPrivilege",
+    "SeCreateGlobalPrivilege",
+    "SeCreatePagefilePrivilege",
+    "SeCreatePermanentPrivilege",
+    "SeCreateSymbolicLinkPrivilege",
+    "SeCreateTokenPrivilege",
+    "SeDebugPrivilege",
+    "SeDelegateSessionUserImpersonatePrivilege",
+    "SeEnableDelegationPrivilege",
+    "SeImpersonatePrivilege",
+    "SeIncreaseBasePriorityPrivilege",
+    "SeIncreaseQuotaPrivilege",
+    "SeIncreaseWorkingSetPrivilege",
+    "SeLoadDriverPrivilege",
+    "SeLockMemoryPrivilege",
+    "SeMachineAccountPrivilege",
+    "SeManageVolumePrivilege",
+    "SeProfileSingleProcessPrivilege",
+    "SeRelabelPrivilege",
+    "SeRemoteShutdownPrivilege",
+    "SeRestorePrivilege",
+    "SeSecurityPrivilege",
+    "SeShutdownPrivilege",
+    "SeSyncAgentPrivilege",
+    "SeSystemEnvironmentPrivilege",
+    "SeSystemProfilePrivilege",
+    "SeSystemtimePrivilege",
+    "SeTakeOwnershipPrivilege",
+    "SeTcbPrivilege",
+    "SeTimeZonePrivilege",
+    "SeTrustedCredManAccessPrivilege",
+    "SeUndockPrivilege",
+    "SeUnsolicitedInputPrivilege",
 };
 
 // The local machine's account domain used for the catalogue's local accounts (the built-in
@@ -69,7 +87,9 @@ Sid LocalAccount(std::uint32_t rid) {
   return Sid::Create(5, all).value();
 }
 
-TokenPrivilege Priv(std::string_view name, bool enabled) { return {std::string(name), enabled}; }
+TokenPrivilege Priv(std::string_view name, bool enabled) {
+  return {std::string(name), enabled};
+}
 
 std::vector<TokenGroup> Groups(std::initializer_list<Sid> sids) {
   std::vector<TokenGroup> out;
@@ -86,10 +106,10 @@ std::vector<TokenGroup> Groups(std::initializer_list<Sid> sids) {
 
 // LocalSystem. Sources: `whoami /all` as NT AUTHORITY\SYSTEM (psexec -s, Windows 7 to
 // Server 2019, e.g. the outputs in HTB "Jerry" and "Blue" write-ups): groups
-// BUILTIN\Administrators (Enabled, Group owner), Everyone, Authenticated Users; privileges as below.
-// SeBackup, SeRestore, SeTakeOwnership and SeSecurity are present but DISABLED: a SYSTEM process
-// gets their effect only after AdjustTokenPrivileges (backup tools, takeown, the CSP do that).
-// The kernel builds this token itself (SeMakeSystemToken), so machine policy does not remove
+// BUILTIN\Administrators (Enabled, Group owner), Everyone, Authenticated Users; privileges as
+// below. SeBackup, SeRestore, SeTakeOwnership and SeSecurity are present but DISABLED: a SYSTEM
+// process gets their effect only after AdjustTokenPrivileges (backup tools, takeown, the CSP do
+// that). The kernel builds this token itself (SeMakeSystemToken), so machine policy does not remove
 // its privileges; TokenFor with machine privileges keeps these.
 Token SystemToken() {
   std::vector<TokenPrivilege> privileges = {
@@ -147,9 +167,12 @@ std::vector<TokenGroup> ServiceLogonGroups() {
 // default user-rights assignments of NETWORK SERVICE, SERVICE and Users (see
 // DefaultPrivilegeAssignments below).
 std::vector<TokenPrivilege> NetworkServicePrivileges() {
-  return {Priv("SeAssignPrimaryTokenPrivilege", false), Priv("SeIncreaseQuotaPrivilege", false),
-          Priv("SeAuditPrivilege", false),              Priv("SeChangeNotifyPrivilege", true),
-          Priv("SeImpersonatePrivilege", true),         Priv("SeCreateGlobalPrivilege", true),
+  return {Priv("SeAssignPrimaryTokenPrivilege", false),
+          Priv("SeIncreaseQuotaPrivilege", false),
+          Priv("SeAuditPrivilege", false),
+          Priv("SeChangeNotifyPrivilege", true),
+          Priv("SeImpersonatePrivilege", true),
+          Priv("SeCreateGlobalPrivilege", true),
           Priv("SeIncreaseWorkingSetPrivilege", false)};
 }
 
@@ -186,9 +209,9 @@ std::vector<TokenGroup> InteractiveGroups(bool admin, bool filtered) {
     groups.push_back({sids::LocalAccountAndAdmin(), filtered});
     groups.push_back({sids::Administrators(), filtered});
   }
-  for (const Sid& sid : {sids::Users(), sids::Interactive(), sids::ConsoleLogon(),
-                         sids::AuthenticatedUsers(), sids::ThisOrganization(),
-                         sids::LocalAccount(), sids::Local(), Sid::Of(5, {64, 10})}) {
+  for (const Sid& sid :
+       {sids::Users(), sids::Interactive(), sids::ConsoleLogon(), sids::AuthenticatedUsers(),
+        sids::ThisOrganization(), sids::LocalAccount(), sids::Local(), Sid::Of(5, {64, 10})}) {
     groups.push_back({sid, false});
   }
   return groups;
@@ -199,16 +222,30 @@ std::vector<TokenGroup> InteractiveGroups(bool admin, bool filtered) {
 // BUILTIN\Administrators (objects created elevated are owned by Administrators).
 Token ElevatedAdministratorToken() {
   std::vector<TokenPrivilege> privileges;
-  for (std::string_view name :
-       {"SeIncreaseQuotaPrivilege", "SeSecurityPrivilege", "SeTakeOwnershipPrivilege",
-        "SeLoadDriverPrivilege", "SeSystemProfilePrivilege", "SeSystemtimePrivilege",
-        "SeProfileSingleProcessPrivilege", "SeIncreaseBasePriorityPrivilege",
-        "SeCreatePagefilePrivilege", "SeBackupPrivilege", "SeRestorePrivilege",
-        "SeShutdownPrivilege", "SeDebugPrivilege", "SeSystemEnvironmentPrivilege",
-        "SeChangeNotifyPrivilege", "SeRemoteShutdownPrivilege", "SeUndockPrivilege",
-        "SeManageVolumePrivilege", "SeImpersonatePrivilege", "SeCreateGlobalPrivilege",
-        "SeIncreaseWorkingSetPrivilege", "SeTimeZonePrivilege", "SeCreateSymbolicLinkPrivilege",
-        "SeDelegateSessionUserImpersonatePrivilege"}) {
+  for (std::string_view name : {"SeIncreaseQuotaPrivilege",
+                                "SeSecurityPrivilege",
+                                "SeTakeOwnershipPrivilege",
+                                "SeLoadDriverPrivilege",
+                                "SeSystemProfilePrivilege",
+                                "SeSystemtimePrivilege",
+                                "SeProfileSingleProcessPrivilege",
+                                "SeIncreaseBasePriorityPrivilege",
+                                "SeCreatePagefilePrivilege",
+                                "SeBackupPrivilege",
+                                "SeRestorePrivilege",
+                                "SeShutdownPrivilege",
+                                "SeDebugPrivilege",
+                                "SeSystemEnvironmentPrivilege",
+                                "SeChangeNotifyPrivilege",
+                                "SeRemoteShutdownPrivilege",
+                                "SeUndockPrivilege",
+                                "SeManageVolumePrivilege",
+                                "SeImpersonatePrivilege",
+                                "SeCreateGlobalPrivilege",
+                                "SeIncreaseWorkingSetPrivilege",
+                                "SeTimeZonePrivilege",
+                                "SeCreateSymbolicLinkPrivilege",
+                                "SeDelegateSessionUserImpersonatePrivilege"}) {
     privileges.push_back(Priv(name, PrivilegeEnabledByDefault(name)));
   }
   Token token(LocalAccount(500), InteractiveGroups(true, false), std::move(privileges),
@@ -252,10 +289,11 @@ Token StandardUserToken() {
 Token VirtualAccountToken(const SidName& name) {
   std::vector<TokenGroup> groups = ServiceLogonGroups();
   groups.push_back({sids::AllServices(), false});
-  return Token(name.sid, std::move(groups),
-               {Priv("SeChangeNotifyPrivilege", true), Priv("SeImpersonatePrivilege", true),
-                Priv("SeCreateGlobalPrivilege", true), Priv("SeIncreaseWorkingSetPrivilege", false)},
-               name.FullName());
+  return Token(
+      name.sid, std::move(groups),
+      {Priv("SeChangeNotifyPrivilege", true), Priv("SeImpersonatePrivilege", true),
+       Priv("SeCreateGlobalPrivilege", true), Priv("SeIncreaseWorkingSetPrivilege", false)},
+      name.FullName());
 }
 
 // IIS application-pool identity `IIS APPPOOL\<pool>` (ApplicationPoolIdentity): `whoami /all`
@@ -424,8 +462,7 @@ Result<Token> BuiltinToken(std::string_view identity) {
   auto resolved = ResolveName(identity);
   if (!resolved) {
     return Error(ErrorCode::kNotFound,
-                 "unknown identity '" + std::string(identity) + "': " +
-                     resolved.error().message() +
+                 "unknown identity '" + std::string(identity) + "': " + resolved.error().message() +
                      " (catalogue: SYSTEM, LOCAL SERVICE, NETWORK SERVICE, administrator, "
                      "administrator-filtered, user, NT SERVICE\\<name>, IIS APPPOOL\\<name>)");
   }
@@ -487,11 +524,10 @@ Token& Token::EnablePrivilege(std::string_view name) {
 }
 
 Token& Token::RemovePrivilege(std::string_view name) {
-  privileges_.erase(std::remove_if(privileges_.begin(), privileges_.end(),
-                                   [&](const TokenPrivilege& p) {
-                                     return EqualsIgnoreCase(p.name, name);
-                                   }),
-                    privileges_.end());
+  privileges_.erase(
+      std::remove_if(privileges_.begin(), privileges_.end(),
+                     [&](const TokenPrivilege& p) { return EqualsIgnoreCase(p.name, name); }),
+      privileges_.end());
   return *this;
 }
 
@@ -594,9 +630,9 @@ void ClearTokenCatalogueOverrides() {
 }
 
 std::vector<std::string> TokenCatalogueNames() {
-  return {"NT AUTHORITY\\SYSTEM",    "NT AUTHORITY\\LOCAL SERVICE", "NT AUTHORITY\\NETWORK SERVICE",
-          "administrator",           "administrator-filtered",      "user",
-          "NT SERVICE\\<name>",      "IIS APPPOOL\\<name>"};
+  return {"NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE", "NT AUTHORITY\\NETWORK SERVICE",
+          "administrator",        "administrator-filtered",      "user",
+          "NT SERVICE\\<name>",   "IIS APPPOOL\\<name>"};
 }
 
 // Windows Server's default user-rights assignment for the privileges that affect file access

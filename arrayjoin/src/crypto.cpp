@@ -54,7 +54,8 @@ std::string BioToString(BIO* bio) {
 Result<SecretBytes> X25519Shared(EVP_PKEY* own, EVP_PKEY* peer) {
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own, nullptr));
   std::size_t len = 0;
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 || EVP_PKEY_derive_set_peer(ctx.get(), peer) <= 0 ||
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), peer) <= 0 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &len) <= 0 || len != 32) {
     return CryptoError("X25519 key agreement failed");
   }
@@ -75,11 +76,10 @@ Result<SecretBytes> Hkdf(const SecretBytes& ikm, std::span<const std::uint8_t> s
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                        const_cast<std::uint8_t*>(ikm.RevealSecret().data()),
-                                        ikm.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                        const_cast<std::uint8_t*>(salt.data()), salt.size()),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(ikm.RevealSecret().data()), ikm.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t*>(salt.data()),
+                                        salt.size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()),
                                         info.size()),
       OSSL_PARAM_construct_end()};
@@ -171,7 +171,9 @@ Result<Digest> SpkiPin(EVP_PKEY* key) {
   return Sha256(der);
 }
 
-std::string FormatFingerprint(const Digest& pin) { return "sha256:" + HexEncode(pin); }
+std::string FormatFingerprint(const Digest& pin) {
+  return "sha256:" + HexEncode(pin);
+}
 
 Result<PkeyPtr> GenerateEcP256() {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
@@ -204,8 +206,7 @@ Result<SecretBytes> PrivateKeyToPkcs8(EVP_PKEY* key) {
 
 Result<PkeyPtr> PrivateKeyFromPkcs8(const SecretBytes& der) {
   const unsigned char* p = der.RevealSecret().data();
-  PKCS8_PRIV_KEY_INFO* info =
-      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size()));
+  PKCS8_PRIV_KEY_INFO* info = d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size()));
   if (info == nullptr) {
     return CryptoError("not a PKCS#8 private key");
   }
@@ -255,8 +256,8 @@ Result<X509Ptr> CertFromPem(std::string_view pem) {
 }
 
 Result<X509Ptr> MakeCaCertificate(EVP_PKEY* ca_key, std::string_view array_name) {
-  MKEYS_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(ca_key, "mkeys array " + std::string(array_name),
-                                               3650));
+  MKEYS_ASSIGN_OR_RETURN(X509Ptr cert,
+                         NewCert(ca_key, "mkeys array " + std::string(array_name), 3650));
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1 ||
       !AddExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
       !AddExtension(cert.get(), cert.get(), NID_key_usage,
@@ -344,7 +345,8 @@ Result<WrappedSecret> WrapSecret(std::span<const std::uint8_t, 32> member_public
   if (!ctx ||
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.RevealSecret().data(),
                          out.nonce.data()) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), out.ciphertext.data(), &len, plaintext.RevealSecret().data(),
                         static_cast<int>(plaintext.size())) != 1) {
@@ -376,16 +378,16 @@ Result<SecretBytes> UnwrapSecret(const X25519Key& member_key, const WrappedSecre
   int len = 0;
   std::array<std::uint8_t, 16> tag{};
   std::copy(wrapped.ciphertext.end() - 16, wrapped.ciphertext.end(), tag.begin());
-  const bool ok =
-      ctx &&
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.RevealSecret().data(),
-                         wrapped.nonce.data()) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                        static_cast<int>(aad.size())) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), plain.MutableSecret().data(), &len, wrapped.ciphertext.data(),
-                        static_cast<int>(body)) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, tag.data()) == 1 &&
-      EVP_DecryptFinal_ex(ctx.get(), plain.MutableSecret().data() + len, &len) == 1;
+  const bool ok = ctx &&
+                  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                                     key.RevealSecret().data(), wrapped.nonce.data()) == 1 &&
+                  EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                                    reinterpret_cast<const unsigned char*>(aad.data()),
+                                    static_cast<int>(aad.size())) == 1 &&
+                  EVP_DecryptUpdate(ctx.get(), plain.MutableSecret().data(), &len,
+                                    wrapped.ciphertext.data(), static_cast<int>(body)) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, tag.data()) == 1 &&
+                  EVP_DecryptFinal_ex(ctx.get(), plain.MutableSecret().data() + len, &len) == 1;
   ERR_clear_error();
   if (!ok) {
     return Error(ErrorCode::kCrypto,

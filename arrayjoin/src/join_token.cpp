@@ -16,9 +16,13 @@ int Base32Value(char c) {
   return -1;
 }
 
-std::size_t Base32Length(std::size_t bytes) { return (bytes * 8 + 4) / 5; }
+std::size_t Base32Length(std::size_t bytes) {
+  return (bytes * 8 + 4) / 5;
+}
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 }  // namespace
 
@@ -44,8 +48,8 @@ std::string Base32Encode(std::span<const std::uint8_t> bytes) {
 Result<std::vector<std::uint8_t>> Base32Decode(std::string_view text) {
   const std::size_t rem = text.size() % 8;
   if (rem == 1 || rem == 3 || rem == 6) {
-    return Error(ErrorCode::kParse, "base32 text has an impossible length " +
-                                        std::to_string(text.size()))
+    return Error(ErrorCode::kParse,
+                 "base32 text has an impossible length " + std::to_string(text.size()))
         .At(text.size());
   }
   std::vector<std::uint8_t> out;

@@ -11,7 +11,9 @@
 namespace mkeys::arrayjoin {
 namespace {
 
-std::string Prefix(std::string_view array) { return "mkeys-array-" + std::string(array); }
+std::string Prefix(std::string_view array) {
+  return "mkeys-array-" + std::string(array);
+}
 
 // Creates one container holding `material` as SYSTEM, no extra grants (the manager's own keys).
 Result<void> PutContainer(keystore::KeyStore& store, const acl::Token& system,
@@ -31,8 +33,8 @@ Result<KeyVersion> MakeKeyVersion(keystore::KeyStore& store, const acl::Token& s
   kv.created_at = NowSeconds();
   kv.rsa_container = RsaContainerName(array, version);
   kv.config_container = ConfigContainerName(array, version);
-  MKEYS_ASSIGN_OR_RETURN(auto rsa, keystore::PrivateKey::Generate(
-                                       {keystore::KeyAlgorithm::kRsa, 2048}));
+  MKEYS_ASSIGN_OR_RETURN(auto rsa,
+                         keystore::PrivateKey::Generate({keystore::KeyAlgorithm::kRsa, 2048}));
   keystore::KeyMaterial rsa_material;
   rsa_material.exchange = std::move(rsa);
   MKEYS_TRY(PutContainer(store, system, kv.rsa_container, std::move(rsa_material)));
@@ -48,35 +50,41 @@ void RemoveContainers(keystore::KeyStore& store, const acl::Token& system,
                       const std::vector<std::string>& names) {
   for (const auto& name : names) {
     if (auto r = store.Delete(name, system); !r) {
-      Logger("arrayjoin")->warn("cannot remove container {} while undoing: {}", name,
-                                r.error().ToString());
+      Logger("arrayjoin")
+          ->warn("cannot remove container {} while undoing: {}", name, r.error().ToString());
     }
   }
 }
 
 }  // namespace
 
-std::string CaContainerName(std::string_view array) { return Prefix(array) + "-ca"; }
+std::string CaContainerName(std::string_view array) {
+  return Prefix(array) + "-ca";
+}
 std::string RsaContainerName(std::string_view array, std::uint32_t v) {
   return Prefix(array) + "-rsa-v" + std::to_string(v);
 }
 std::string ConfigContainerName(std::string_view array, std::uint32_t v) {
   return Prefix(array) + "-config-v" + std::to_string(v);
 }
-std::string MemberKeyContainerName(std::string_view array) { return Prefix(array) + "-member"; }
+std::string MemberKeyContainerName(std::string_view array) {
+  return Prefix(array) + "-member";
+}
 
 Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name) {
   MKEYS_TRY(ValidateArrayName(name));
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   std::error_code ec;
   if (std::filesystem::exists(Registry::PathFor(root), ec)) {
-    return Error(ErrorCode::kExists, "this root already manages an array ('mkeys array status' "
-                                     "shows it)")
+    return Error(ErrorCode::kExists,
+                 "this root already manages an array ('mkeys array status' "
+                 "shows it)")
         .On(Registry::PathFor(root).string());
   }
   if (std::filesystem::exists(Registry::DirFor(root) / "member.json", ec)) {
-    return Error(ErrorCode::kExists, "this root is a member of an array; leave it first "
-                                     "('mkeys array leave')")
+    return Error(ErrorCode::kExists,
+                 "this root is a member of an array; leave it first "
+                 "('mkeys array leave')")
         .On(root.string());
   }
   MKEYS_ASSIGN_OR_RETURN(auto system, machine.TokenFor(kInstallerIdentity));

@@ -74,10 +74,8 @@ struct Journal {
   std::string pending;  // the member state to write once the manager acknowledged ("confirming")
 
   Result<void> Save() const {
-    nlohmann::json doc = {{"state", state},
-                          {"containers", containers},
-                          {"staging", staging},
-                          {"pending", pending}};
+    nlohmann::json doc = {
+        {"state", state}, {"containers", containers}, {"staging", staging}, {"pending", pending}};
     return WriteFileAtomic(path, doc.dump(2));
   }
 };
@@ -168,10 +166,9 @@ Result<void> PreflightOn(keystore::MachineRoot& machine, const acl::Token& insta
   store.Discard(std::move(*staged));
   if (!check) return std::move(check).error();
   if (!check->allowed) {
-    return Error(ErrorCode::kAccessDenied,
-                 "preflight: " + std::string(service_identity) +
-                     " could not read a container the join installs: " +
-                     check->Explain(service, sd) + ". " + repair_hint)
+    return Error(ErrorCode::kAccessDenied, "preflight: " + std::string(service_identity) +
+                                               " could not read a container the join installs: " +
+                                               check->Explain(service, sd) + ". " + repair_hint)
         .WithWindowsCode(keystore::kNteBadKeyset);
   }
   return Ok();
@@ -232,9 +229,9 @@ Result<std::vector<std::string>> InstallVerified(
   for (std::size_t i = 0; i < items.size(); ++i) {
     MKEYS_ASSIGN_OR_RETURN(auto check, store.CheckStaged(staged[i], service));
     if (!check.allowed) {
-      return Error(ErrorCode::kAccessDenied,
-                   std::string(service_identity) + " could not read the staged container: " +
-                       check.Explain(service, staged[i].descriptor()))
+      return Error(ErrorCode::kAccessDenied, std::string(service_identity) +
+                                                 " could not read the staged container: " +
+                                                 check.Explain(service, staged[i].descriptor()))
           .On(staged[i].name())
           .WithWindowsCode(keystore::kNteBadKeyset);
     }
@@ -282,8 +279,7 @@ Result<std::unique_ptr<internal::TlsClient>> ConnectAsMember(keystore::MachineRo
                                                              int timeout_seconds) {
   MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
   keystore::KeyStore store(machine);
-  MKEYS_ASSIGN_OR_RETURN(auto opened,
-                         store.Open(MemberKeyContainerName(state.array), installer));
+  MKEYS_ASSIGN_OR_RETURN(auto opened, store.Open(MemberKeyContainerName(state.array), installer));
   if (!opened.signature) {
     return Error(ErrorCode::kCorrupt, "the member key container holds no key")
         .On(MemberKeyContainerName(state.array));
@@ -325,7 +321,6 @@ Result<MemberState> ParseMemberState(const nlohmann::json& doc, const std::strin
   }
   return s;
 }
-
 
 // The member sent its confirmation but did not hear back: ask the manager (mutual TLS with the
 // new member certificate) whether it recorded the member, and settle the journal either way.
@@ -379,18 +374,27 @@ Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeou
 
 std::string_view JoinStepName(JoinStep step) {
   switch (step) {
-    case JoinStep::kPreflight: return "preflight";
-    case JoinStep::kConnect: return "connect and verify the manager's key";
-    case JoinStep::kProveToken: return "prove the token";
-    case JoinStep::kReceive: return "receive the array keys";
-    case JoinStep::kInstall: return "install under staging names";
-    case JoinStep::kVerify: return "verify as the service identity and rename";
-    case JoinStep::kConfirm: return "confirm to the manager";
+    case JoinStep::kPreflight:
+      return "preflight";
+    case JoinStep::kConnect:
+      return "connect and verify the manager's key";
+    case JoinStep::kProveToken:
+      return "prove the token";
+    case JoinStep::kReceive:
+      return "receive the array keys";
+    case JoinStep::kInstall:
+      return "install under staging names";
+    case JoinStep::kVerify:
+      return "verify as the service identity and rename";
+    case JoinStep::kConfirm:
+      return "confirm to the manager";
   }
   return "step";
 }
 
-fs::path MemberStatePath(const fs::path& root) { return Registry::DirFor(root) / "member.json"; }
+fs::path MemberStatePath(const fs::path& root) {
+  return Registry::DirFor(root) / "member.json";
+}
 fs::path JoinJournalPath(const fs::path& root) {
   return Registry::DirFor(root) / "join-journal.json";
 }
@@ -429,15 +433,16 @@ Result<bool> RecoverInterruptedJoin(const fs::path& root) {
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   if (journal.state == "confirming" && !journal.pending.empty()) {
     MKEYS_ASSIGN_OR_RETURN(bool joined, Settle(machine, journal, 10));
-    Logger("arrayjoin")->warn("settled an interrupted join: {}",
-                              joined ? "the manager had recorded it, kept" : "rolled back");
+    Logger("arrayjoin")
+        ->warn("settled an interrupted join: {}",
+               joined ? "the manager had recorded it, kept" : "rolled back");
     return true;
   }
   MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
   keystore::KeyStore store(machine);
   RollBack(store, installer, journal);
-  Logger("arrayjoin")->warn("rolled back an interrupted join ({} container(s))",
-                            journal.containers.size());
+  Logger("arrayjoin")
+      ->warn("rolled back an interrupted join ({} container(s))", journal.containers.size());
   return true;
 }
 
@@ -453,8 +458,9 @@ Result<JoinResult> Join(const JoinOptions& o, const JoinToken& token) {
   MKEYS_TRY(RecoverInterruptedJoin(o.root));
   std::error_code ec;
   if (fs::exists(Registry::PathFor(o.root), ec)) {
-    return Error(ErrorCode::kInvalidArgument, "this root is an array manager; a manager cannot "
-                                              "join another array")
+    return Error(ErrorCode::kInvalidArgument,
+                 "this root is an array manager; a manager cannot "
+                 "join another array")
         .On(o.root.string());
   }
   MKEYS_ASSIGN_OR_RETURN(auto existing, ReadMemberState(o.root));
@@ -501,12 +507,12 @@ Result<JoinResult> Join(const JoinOptions& o, const JoinToken& token) {
   }
   const std::string fingerprint = FormatFingerprint(client->peer_pin());
   if (!ConstantTimeEquals(client->peer_pin(), token.pin())) {
-    auto e = Error(ErrorCode::kPeerRefused,
-                   "the manager's key does not match the token: expected " +
-                       FormatFingerprint(token.pin()) + ", the server at " + o.manager +
-                       " presented " + fingerprint +
-                       "; nothing secret was sent (wrong address, or someone in between?)")
-                 .On(o.manager);
+    auto e =
+        Error(ErrorCode::kPeerRefused,
+              "the manager's key does not match the token: expected " +
+                  FormatFingerprint(token.pin()) + ", the server at " + o.manager + " presented " +
+                  fingerprint + "; nothing secret was sent (wrong address, or someone in between?)")
+            .On(o.manager);
     client.reset();
     return fail(JoinStep::kConnect, std::move(e));
   }
@@ -564,10 +570,10 @@ Result<JoinResult> Join(const JoinOptions& o, const JoinToken& token) {
     }
     for (const auto& item : offer->items) {
       if (item.container.rfind("mkeys-array-" + offer->array + "-", 0) != 0) {
-        return fail(JoinStep::kReceive,
-                    Error(ErrorCode::kPeerRefused, "the manager offered a container outside "
-                                                   "the array's names")
-                        .On(item.container));
+        return fail(JoinStep::kReceive, Error(ErrorCode::kPeerRefused,
+                                              "the manager offered a container outside "
+                                              "the array's names")
+                                            .On(item.container));
       }
       auto plain = UnwrapSecret(*wrap_key, item.wrapped,
                                 WrapAad(offer->array_id, member, item.container, item.version));
@@ -697,8 +703,8 @@ Result<void> Leave(const fs::path& root, bool force, int timeout_seconds) {
     return Ok();
   }();
   if (!told && !force) {
-    return Error(told.error().code(),
-                 told.error().message() + " (nothing was removed; 'mkeys array leave --force' "
+    return Error(told.error().code(), told.error().message() +
+                                          " (nothing was removed; 'mkeys array leave --force' "
                                           "removes the keys here anyway)")
         .On(state->manager);
   }
@@ -730,8 +736,9 @@ Result<SyncResult> Sync(const fs::path& root, int timeout_seconds) {
   MKEYS_ASSIGN_OR_RETURN(auto frame, client->Receive(timeout_seconds));
   MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeMemberReply(frame));
   if (!reply.member) {
-    return Error(ErrorCode::kPeerRefused, "the manager no longer lists this member ('mkeys array "
-                                          "leave --force', then join again)")
+    return Error(ErrorCode::kPeerRefused,
+                 "the manager no longer lists this member ('mkeys array "
+                 "leave --force', then join again)")
         .On(state->manager);
   }
   SyncResult result;
@@ -741,12 +748,12 @@ Result<SyncResult> Sync(const fs::path& root, int timeout_seconds) {
   for (const auto& item : reply.items) {
     if (item.version <= state->key_version ||
         item.container.rfind("mkeys-array-" + state->array + "-", 0) != 0) {
-      return Error(ErrorCode::kPeerRefused, "the manager sent an unexpected item").On(item.container);
+      return Error(ErrorCode::kPeerRefused, "the manager sent an unexpected item")
+          .On(item.container);
     }
-    MKEYS_ASSIGN_OR_RETURN(
-        auto plain, UnwrapSecret(wrap_key, item.wrapped,
-                                 WrapAad(state->array_id, state->member, item.container,
-                                         item.version)));
+    MKEYS_ASSIGN_OR_RETURN(auto plain, UnwrapSecret(wrap_key, item.wrapped,
+                                                    WrapAad(state->array_id, state->member,
+                                                            item.container, item.version)));
     result.to_version = std::max(result.to_version, item.version);
     items.emplace_back(item, std::move(plain));
   }

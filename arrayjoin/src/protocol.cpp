@@ -89,8 +89,8 @@ Result<std::vector<OfferItem>> GetItems(const nlohmann::json& body) {
 
 Result<void> ValidateName(std::string_view name, std::string_view what) {
   if (name.empty() || name.size() > 64) {
-    return Error(ErrorCode::kInvalidArgument,
-                 std::string(what) + " must have 1 to 64 characters").On(std::string(name));
+    return Error(ErrorCode::kInvalidArgument, std::string(what) + " must have 1 to 64 characters")
+        .On(std::string(name));
   }
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
@@ -98,8 +98,9 @@ Result<void> ValidateName(std::string_view name, std::string_view what) {
                     c == '.' || c == '_' || c == '-';
     if (!ok || (i == 0 && (c == '.' || c == '-'))) {
       return Error(ErrorCode::kInvalidArgument,
-                   std::string(what) + " may hold only letters, digits, '.', '_' and '-' "
-                                       "(not first)")
+                   std::string(what) +
+                       " may hold only letters, digits, '.', '_' and '-' "
+                       "(not first)")
           .At(i)
           .On(std::string(name));
     }
@@ -109,8 +110,12 @@ Result<void> ValidateName(std::string_view name, std::string_view what) {
 
 }  // namespace
 
-Result<void> ValidateArrayName(std::string_view name) { return ValidateName(name, "array name"); }
-Result<void> ValidateMemberName(std::string_view name) { return ValidateName(name, "member name"); }
+Result<void> ValidateArrayName(std::string_view name) {
+  return ValidateName(name, "array name");
+}
+Result<void> ValidateMemberName(std::string_view name) {
+  return ValidateName(name, "member name");
+}
 
 Digest JoinProof(const SecretBytes& token_secret, const Ekm& ekm, std::string_view member,
                  std::span<const std::uint8_t, 32> wrap_key) {

@@ -120,11 +120,16 @@ constexpr std::string_view kMemberColumns =
 
 std::string_view TokenRefusalText(TokenRefusal refusal) {
   switch (refusal) {
-    case TokenRefusal::kUnknown: return "unknown token id";
-    case TokenRefusal::kWrongSecret: return "token secret does not match";
-    case TokenRefusal::kRevoked: return "token was revoked";
-    case TokenRefusal::kExpired: return "token expired";
-    case TokenRefusal::kUsedUp: return "token has no uses left";
+    case TokenRefusal::kUnknown:
+      return "unknown token id";
+    case TokenRefusal::kWrongSecret:
+      return "token secret does not match";
+    case TokenRefusal::kRevoked:
+      return "token was revoked";
+    case TokenRefusal::kExpired:
+      return "token expired";
+    case TokenRefusal::kUsedUp:
+      return "token has no uses left";
   }
   return "token refused";
 }
@@ -156,8 +161,9 @@ Error Registry::DbError(std::string_view what) const {
   std::string msg = std::string(what) + ": " + sqlite3_errmsg(db_);
   if (IsCorruption(rc)) {
     return Error(ErrorCode::kCorrupt,
-                 msg + " (the registry is damaged; restore it from a backup — mkeys never "
-                       "resets a registry on its own)")
+                 msg +
+                     " (the registry is damaged; restore it from a backup — mkeys never "
+                     "resets a registry on its own)")
         .On(path_.string());
   }
   return Error(ErrorCode::kIo, std::move(msg)).On(path_.string());
@@ -173,15 +179,18 @@ Result<void> Registry::Exec(std::string_view sql) {
   return Ok();
 }
 
-Registry::~Registry() { sqlite3_close_v2(db_); }
+Registry::~Registry() {
+  sqlite3_close_v2(db_);
+}
 
 Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& root,
                                                    const ArrayInfo& info) {
   const auto path = PathFor(root);
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
-    return Error(ErrorCode::kExists, "an array registry already exists here; "
-                                     "'mkeys array status' shows it")
+    return Error(ErrorCode::kExists,
+                 "an array registry already exists here; "
+                 "'mkeys array status' shows it")
         .On(path.string());
   }
   std::filesystem::create_directories(DirFor(root), ec);
@@ -191,10 +200,10 @@ Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& 
   }
   ::chmod(DirFor(root).c_str(), 0700);
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXCLUSIVE,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXCLUSIVE,
+      nullptr);
   std::unique_ptr<Registry> reg(new Registry(db, path));
   if (rc != SQLITE_OK) {
     return reg->DbError("cannot create the registry");
@@ -266,7 +275,8 @@ Result<void> Registry::Migrate() {
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
   int version = 0;
   {
-    Stmt has(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
+    Stmt has(db_,
+             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
     if (!has.ok() || has.Step() != SQLITE_ROW) {
       (void)Exec("ROLLBACK");
       return DbError("cannot read the registry schema");
@@ -526,8 +536,7 @@ Result<std::optional<MemberRecord>> Registry::FindMember(std::string_view name) 
   return DbError("cannot read members");
 }
 
-Result<void> Registry::RemoveMember(std::string_view name, std::int64_t now,
-                                    std::string_view why) {
+Result<void> Registry::RemoveMember(std::string_view name, std::int64_t now, std::string_view why) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "DELETE FROM members WHERE name = ?");
   if (!s.ok()) return DbError("cannot remove the member");

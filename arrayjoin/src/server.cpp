@@ -175,9 +175,8 @@ Result<std::vector<OfferItem>> WrapVersion(const ManagerState& st, const LoadedV
     item.kind = std::string(i == 0 ? kItemRsa : kItemConfig);
     item.version = v.version;
     MKEYS_ASSIGN_OR_RETURN(
-        item.wrapped,
-        WrapSecret(wrap_key, i == 0 ? v.rsa_pkcs8 : v.config_key,
-                   WrapAad(st.info.array_id, member, item.container, v.version)));
+        item.wrapped, WrapSecret(wrap_key, i == 0 ? v.rsa_pkcs8 : v.config_key,
+                                 WrapAad(st.info.array_id, member, item.container, v.version)));
     items.push_back(std::move(item));
   }
   return items;
@@ -223,8 +222,9 @@ asio::awaitable<std::optional<PeerError>> HandleJoin(ManagerState& st, Connectio
   auto kv = CurrentVersion(st);
   if (!kv) co_return PeerError{"internal", kv.error().ToString(), ""};
   auto loaded = LoadVersion(st, *kv);
-  if (!loaded) co_return PeerError{"internal", "manager cannot read its keys: " +
-                                                   loaded.error().ToString(), ""};
+  if (!loaded)
+    co_return PeerError{"internal", "manager cannot read its keys: " + loaded.error().ToString(),
+                        ""};
   JoinOffer offer;
   offer.array = st.info.name;
   offer.array_id = st.info.array_id;
@@ -282,8 +282,8 @@ asio::awaitable<std::optional<PeerError>> HandleJoin(ManagerState& st, Connectio
   if (auto r = st.registry->RecordJoin(hello->token_id, verifier, member, member.joined_at); !r) {
     if (r.error().code() == ErrorCode::kPeerRefused) {
       auto again = st.registry->FindToken(hello->token_id);
-      const auto refusal = Registry::CheckToken(again ? *again : std::nullopt, verifier,
-                                                member.joined_at);
+      const auto refusal =
+          Registry::CheckToken(again ? *again : std::nullopt, verifier, member.joined_at);
       co_return RefusalFor(refusal.value_or(TokenRefusal::kUsedUp), again ? *again : std::nullopt,
                            hello->token_id, member.joined_at);
     }
@@ -316,7 +316,8 @@ asio::awaitable<std::optional<PeerError>> HandleMember(ManagerState& st, Connect
   MemberReply reply;
   auto info = st.registry->Info();
   reply.current_version = info ? info->current_version : 0;
-  const bool is_member = pin && rec && rec->has_value() && ConstantTimeEquals((*rec)->cert_pin, *pin);
+  const bool is_member =
+      pin && rec && rec->has_value() && ConstantTimeEquals((*rec)->cert_pin, *pin);
   reply.member = is_member;
   if (req->op == "leave" && is_member) {
     if (auto r = st.registry->RemoveMember(cn, NowSeconds(), "left (member request)"); !r) {
@@ -377,9 +378,9 @@ asio::awaitable<void> HandleConnection(ManagerState& st, std::shared_ptr<Connect
     } else if (first->type == MessageType::kMemberRequest) {
       refusal = co_await HandleMember(st, *c, *first);
     } else {
-      refusal = PeerError{"bad-request",
-                          "unexpected " + std::string(MessageTypeName(first->type)) + " message",
-                          ""};
+      refusal =
+          PeerError{"bad-request",
+                    "unexpected " + std::string(MessageTypeName(first->type)) + " message", ""};
     }
     if (refusal) {
       if (refusal->code != "too-many-failures") st.CountFailure(c->peer, now);
@@ -402,8 +403,8 @@ asio::awaitable<void> AcceptLoop(ManagerState& st, tcp::acceptor& acceptor,
                                  asio::ssl::context& ctx) {
   while (acceptor.is_open()) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(
-        asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor.is_open()) co_return;
       continue;
@@ -425,7 +426,9 @@ asio::awaitable<void> AcceptLoop(ManagerState& st, tcp::acceptor& acceptor,
   }
 }
 
-int AcceptAnyClientCert(int, X509_STORE_CTX*) { return 1; }  // checked per request
+int AcceptAnyClientCert(int, X509_STORE_CTX*) {
+  return 1;
+}  // checked per request
 
 }  // namespace
 

@@ -100,7 +100,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Connect(const std::string& host, s
   addrinfo* res = nullptr;
   const std::string port_text = std::to_string(port);
   if (const int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res); rc != 0) {
-    return Error(ErrorCode::kNetwork, std::string("cannot resolve the manager: ") + gai_strerror(rc))
+    return Error(ErrorCode::kNetwork,
+                 std::string("cannot resolve the manager: ") + gai_strerror(rc))
         .On(c->peer_);
   }
   std::string last_error = "no address";

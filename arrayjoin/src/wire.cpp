@@ -6,28 +6,36 @@ namespace mkeys::arrayjoin {
 namespace {
 
 Error FieldError(std::string_view field, std::string_view what) {
-  return Error(ErrorCode::kParse, "frame field \"" + std::string(field) + "\" " + std::string(what));
+  return Error(ErrorCode::kParse,
+               "frame field \"" + std::string(field) + "\" " + std::string(what));
 }
 
 }  // namespace
 
 std::string_view MessageTypeName(MessageType type) {
   switch (type) {
-    case MessageType::kJoinHello: return "join-hello";
-    case MessageType::kJoinOffer: return "join-offer";
-    case MessageType::kJoinConfirm: return "join-confirm";
-    case MessageType::kJoinDone: return "join-done";
-    case MessageType::kError: return "error";
-    case MessageType::kMemberRequest: return "member-request";
-    case MessageType::kMemberReply: return "member-reply";
+    case MessageType::kJoinHello:
+      return "join-hello";
+    case MessageType::kJoinOffer:
+      return "join-offer";
+    case MessageType::kJoinConfirm:
+      return "join-confirm";
+    case MessageType::kJoinDone:
+      return "join-done";
+    case MessageType::kError:
+      return "error";
+    case MessageType::kMemberRequest:
+      return "member-request";
+    case MessageType::kMemberReply:
+      return "member-reply";
   }
   return "unknown";
 }
 
 Result<FrameHeader> ParseFrameHeader(std::span<const std::uint8_t> header) {
   if (header.size() < kFrameHeaderSize) {
-    return Error(ErrorCode::kParse, "frame header is truncated: " + std::to_string(header.size()) +
-                                        " of 6 bytes")
+    return Error(ErrorCode::kParse,
+                 "frame header is truncated: " + std::to_string(header.size()) + " of 6 bytes")
         .At(header.size());
   }
   if (header[0] != kProtocolVersion) {
@@ -48,8 +56,8 @@ Result<FrameHeader> ParseFrameHeader(std::span<const std::uint8_t> header) {
         .At(2);
   }
   if (len < 2) {
-    return Error(ErrorCode::kParse, "frame body of " + std::to_string(len) +
-                                        " bytes cannot hold a JSON object")
+    return Error(ErrorCode::kParse,
+                 "frame body of " + std::to_string(len) + " bytes cannot hold a JSON object")
         .At(2);
   }
   return FrameHeader{static_cast<MessageType>(header[1]), len};
@@ -83,8 +91,8 @@ Result<Frame> ParseFrameBody(const FrameHeader& header, std::span<const std::uin
       in_string = true;
     } else if (c == '{' || c == '[') {
       if (++depth > kMaxDepth) {
-        return Error(ErrorCode::kParse, "frame body nests deeper than " +
-                                            std::to_string(kMaxDepth) + " levels")
+        return Error(ErrorCode::kParse,
+                     "frame body nests deeper than " + std::to_string(kMaxDepth) + " levels")
             .At(base_offset + i);
       }
     } else if (c == '}' || c == ']') {
@@ -167,8 +175,8 @@ Result<std::string> GetName(const nlohmann::json& body, std::string_view field,
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c >= 0x7f) {
-      return FieldError(field, "has a control or non-ASCII character at index " +
-                                   std::to_string(i));
+      return FieldError(field,
+                        "has a control or non-ASCII character at index " + std::to_string(i));
     }
   }
   return s;

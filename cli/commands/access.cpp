@@ -25,7 +25,9 @@ struct CheckArgs {
   std::string domain_sid;
 };
 
-std::string Hex(acl::AccessMask mask) { return fmt::format("0x{:x}", mask); }
+std::string Hex(acl::AccessMask mask) {
+  return fmt::format("0x{:x}", mask);
+}
 
 nlohmann::json ReasonJson(const acl::RightReason& reason) {
   nlohmann::json item = {{"right", acl::RightName(reason.right)},
@@ -44,11 +46,11 @@ nlohmann::json ReasonJson(const acl::RightReason& reason) {
 Result<acl::AccessMask> ParseWant(const std::string& text) {
   auto mask = acl::ParseIcaclsRights(text);
   if (!mask) {
-    return Error(ErrorCode::kInvalidArgument, "--want '" + text + "': " + mask.error().message() +
-                                                  (mask.error().position()
-                                                       ? fmt::format(" (at offset {})",
-                                                                     *mask.error().position())
-                                                       : ""));
+    return Error(
+        ErrorCode::kInvalidArgument,
+        "--want '" + text + "': " + mask.error().message() +
+            (mask.error().position() ? fmt::format(" (at offset {})", *mask.error().position())
+                                     : ""));
   }
   return *mask;
 }
@@ -75,7 +77,8 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   // first so that the catalogue sees the SID.
   std::string identity = args.identity;
   if (domain) {
-    if (auto resolved = acl::ResolveName(args.identity, domain)) identity = resolved->sid.ToString();
+    if (auto resolved = acl::ResolveName(args.identity, domain))
+      identity = resolved->sid.ToString();
   }
   auto token = acl::TokenFor(identity);
   if (!token) {
@@ -85,9 +88,9 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   for (const auto& name : args.privileges) {
     auto canonical = acl::CanonicalPrivilegeName(name);
     if (!canonical) {
-      ctx.out.PrintError(Error(ErrorCode::kInvalidArgument,
-                               "--privilege '" + name +
-                                   "': not a Windows privilege name (e.g. SeBackupPrivilege)"));
+      ctx.out.PrintError(Error(
+          ErrorCode::kInvalidArgument,
+          "--privilege '" + name + "': not a Windows privilege name (e.g. SeBackupPrivilege)"));
       return kExitUsage;
     }
     token->EnablePrivilege(*canonical);
@@ -107,8 +110,8 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
     wanted = acl::CheckAccess(*sd, *token, want_mask);
   }
 
-  const std::string who = token->display_name().empty() ? token->user().ToString()
-                                                         : token->display_name();
+  const std::string who =
+      token->display_name().empty() ? token->user().ToString() : token->display_name();
   if (ctx.out.json()) {
     nlohmann::json doc = {
         {"identity", {{"name", who}, {"sid", token->user().ToString()}}},
@@ -145,13 +148,13 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
     ctx.out.Line(granted_line);
     if (wanted) {
       ctx.out.Line("wanted:   " + Hex(wanted->desired) + " (" + args.want + ")");
-      ctx.out.Line(std::string("verdict:  ") +
-                   (wanted->allowed ? ctx.out.Paint("GRANTED", Color::kGreen)
-                                    : ctx.out.Paint("DENIED", Color::kRed)));
+      ctx.out.Line(std::string("verdict:  ") + (wanted->allowed
+                                                    ? ctx.out.Paint("GRANTED", Color::kGreen)
+                                                    : ctx.out.Paint("DENIED", Color::kRed)));
       ctx.out.Line(wanted->Explain(*token, *sd));
       for (const auto& reason : wanted->reasons) {
-        ctx.out.Line(fmt::format("  {:<24} {}", acl::RightName(reason.right),
-                                 acl::ReasonText(reason)));
+        ctx.out.Line(
+            fmt::format("  {:<24} {}", acl::RightName(reason.right), acl::ReasonText(reason)));
       }
     }
   }
@@ -168,9 +171,10 @@ void Register(CLI::App& app, Context& ctx) {
       "The rights IDENTITY's token is granted by a descriptor; with --want, the verdict and "
       "the reason for each right. Exit 0 granted, 1 denied, 3 bad SDDL or unknown identity.");
   check->add_option("--sd", args->sd, "The security descriptor, as SDDL")->required();
-  check->add_option("--as", args->identity,
-                    "Identity: SYSTEM, LOCAL SERVICE, NETWORK SERVICE, administrator, "
-                    "administrator-filtered, user, NT SERVICE\\x, IIS APPPOOL\\x, or a name/SID")
+  check
+      ->add_option("--as", args->identity,
+                   "Identity: SYSTEM, LOCAL SERVICE, NETWORK SERVICE, administrator, "
+                   "administrator-filtered, user, NT SERVICE\\x, IIS APPPOOL\\x, or a name/SID")
       ->required();
   check->add_option("--want", args->want,
                     "Rights to check: icacls notation (R, RX, M, F, RD,WDAC,WO) or a hex mask");

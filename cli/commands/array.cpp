@@ -6,10 +6,10 @@
 
 #include <csignal>
 #include <cstdio>
-#include <optional>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -73,10 +73,18 @@ Result<std::chrono::seconds> ParseTtl(const std::string& text) {
   std::int64_t mult = 1;
   if (i < text.size()) {
     switch (text[i]) {
-      case 's': mult = 1; break;
-      case 'm': mult = 60; break;
-      case 'h': mult = 3600; break;
-      case 'd': mult = 86400; break;
+      case 's':
+        mult = 1;
+        break;
+      case 'm':
+        mult = 60;
+        break;
+      case 'h':
+        mult = 3600;
+        break;
+      case 'd':
+        mult = 86400;
+        break;
       default:
         return Error(ErrorCode::kInvalidArgument, "--ttl unit must be s, m, h or d").At(i).On(text);
     }
@@ -137,9 +145,10 @@ int Create(Context& ctx, const ArrayArgs& a) {
     ctx.out.Line(fmt::format("  manager key fingerprint  {}", fp));
     ctx.out.Line(fmt::format("  containers               {}, {}, {}", aj::CaContainerName(a.name),
                              created->version.rsa_container, created->version.config_container));
-    ctx.out.Line(fmt::format("  registry                 {}", aj::Registry::PathFor(a.root).string()));
-    ctx.out.Line(fmt::format("Next: 'mkeys array token {}' and 'mkeys array serve {}'", a.root,
-                             a.root));
+    ctx.out.Line(
+        fmt::format("  registry                 {}", aj::Registry::PathFor(a.root).string()));
+    ctx.out.Line(
+        fmt::format("Next: 'mkeys array token {}' and 'mkeys array serve {}'", a.root, a.root));
   }
   return kExitOk;
 }
@@ -280,9 +289,10 @@ int Remove(Context& ctx, const ArrayArgs& a) {
   if (ctx.out.json()) {
     ctx.out.Json({{"removed", a.member}});
   } else {
-    ctx.out.Line(fmt::format("Removed member {} (its keys stay on it until 'mkeys array leave "
-                             "--force' there)",
-                             a.member));
+    ctx.out.Line(
+        fmt::format("Removed member {} (its keys stay on it until 'mkeys array leave "
+                    "--force' there)",
+                    a.member));
   }
   return kExitOk;
 }
@@ -291,12 +301,13 @@ int Rotate(Context& ctx, const ArrayArgs& a) {
   auto kv = aj::RotateKeys(a.root);
   if (!kv) return Fail(ctx, kv.error());
   if (ctx.out.json()) {
-    ctx.out.Json({{"key_version", kv->version},
-                  {"containers", {kv->rsa_container, kv->config_container}}});
+    ctx.out.Json(
+        {{"key_version", kv->version}, {"containers", {kv->rsa_container, kv->config_container}}});
   } else {
-    ctx.out.Line(fmt::format("Key version {} is current ({}, {}); members fetch it with 'mkeys "
-                             "array sync'",
-                             kv->version, kv->rsa_container, kv->config_container));
+    ctx.out.Line(
+        fmt::format("Key version {} is current ({}, {}); members fetch it with 'mkeys "
+                    "array sync'",
+                    kv->version, kv->rsa_container, kv->config_container));
   }
   return kExitOk;
 }

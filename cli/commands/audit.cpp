@@ -103,8 +103,9 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
 void Register(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<AuditArgs>();
   auto* cmd = app.add_subcommand(
-      "audit", "Check a machine root against every rule (read-only); exit 1 when a finding at or "
-               "above --fail-on exists");
+      "audit",
+      "Check a machine root against every rule (read-only); exit 1 when a finding at or "
+      "above --fail-on exists");
   cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
   cmd->add_option("--baseline", args->baseline, "Baseline file (JSON, see docs/audit.md)");
   cmd->add_option("--service", args->services,

@@ -23,7 +23,8 @@ struct DiagnoseArgs {
 
 int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
   if (args.container.empty() == args.file.empty()) {
-    ctx.out.PrintError(Error(ErrorCode::kInvalidArgument, "give exactly one of --container or --file"));
+    ctx.out.PrintError(
+        Error(ErrorCode::kInvalidArgument, "give exactly one of --container or --file"));
     return kExitUsage;
   }
   repair::DiagnoseRequest request;
@@ -69,7 +70,8 @@ void Register(CLI::App& app, Context& ctx) {
       "Why opening a container as IDENTITY fails (KEYSET DOES NOT EXIST), and the fix; exit 0 if "
       "the open would succeed, 1 if not");
   cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
-  cmd->add_option("--as", args->identity, "Identity opening it, e.g. 'NT AUTHORITY\\NETWORK SERVICE'")
+  cmd->add_option("--as", args->identity,
+                  "Identity opening it, e.g. 'NT AUTHORITY\\NETWORK SERVICE'")
       ->required();
   cmd->add_option("--container", args->container, "Container name");
   cmd->add_option("--file", args->file, "Key file name (<hash>_<MachineGuid>) instead of a name");

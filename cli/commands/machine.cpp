@@ -68,8 +68,9 @@ void PrintFacts(Context& ctx, const keystore::MachineRoot& machine) {
   ctx.out.Line("store directories:");
   for (const auto& d : doc["directories"]) {
     ctx.out.Line(fmt::format("  {}", d["path"].get<std::string>()));
-    ctx.out.Line(fmt::format("    {}", d.contains("sddl") ? d["sddl"].get<std::string>()
-                                                          : ctx.out.Paint(d["error"].get<std::string>(), Color::kRed)));
+    ctx.out.Line(fmt::format(
+        "    {}", d.contains("sddl") ? d["sddl"].get<std::string>()
+                                     : ctx.out.Paint(d["error"].get<std::string>(), Color::kRed)));
   }
   ctx.out.Line("privileges:");
   for (const auto& p : doc["privileges"]) {
@@ -92,7 +93,8 @@ int RunInit(Context& ctx, const MachineArgs& args) {
     const auto code = machine.error().code();
     return code == ErrorCode::kInvalidArgument ? kExitUsage : kExitInput;
   }
-  if (!ctx.out.json()) ctx.out.Note(fmt::format("created model machine at {}", machine->root().string()));
+  if (!ctx.out.json())
+    ctx.out.Note(fmt::format("created model machine at {}", machine->root().string()));
   PrintFacts(ctx, *machine);
   return kExitOk;
 }
@@ -116,8 +118,9 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto init_args = std::make_shared<MachineArgs>();
   auto* init = group->add_subcommand(
-      "init", "Create a model machine: the MachineKeys directory chain with Windows' default "
-              "descriptors, the machine facts file and the machine master key");
+      "init",
+      "Create a model machine: the MachineKeys directory chain with Windows' default "
+      "descriptors, the machine facts file and the machine master key");
   init->add_option("ROOT", init_args->root, "Directory to create the machine in")->required();
   init->add_option("--machine-guid", init_args->machine_guid,
                    "MachineGuid of the new machine (random if absent)");

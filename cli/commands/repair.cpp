@@ -66,7 +66,8 @@ void PrintSteps(const Context& ctx, const repair::Plan& plan, const keystore::Ma
   for (const auto& line : PlanRuleSummary(plan)) ctx.out.Line(line);
   ctx.out.Line(fmt::format("The first {}:", kShown));
   for (const auto& line : PlanText(plan, root, ctx.out, kShown)) ctx.out.Line(line);
-  ctx.out.Line(fmt::format("  ... and {} more step(s) ({})", plan.steps.size() - kShown, where_all));
+  ctx.out.Line(
+      fmt::format("  ... and {} more step(s) ({})", plan.steps.size() - kShown, where_all));
 }
 
 int RunRepair(Context& ctx, const RepairArgs& args) {
@@ -147,11 +148,13 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
       ctx.out.Json(doc);
     } else {
       if (plan->empty()) {
-        ctx.out.Line("Nothing to repair: no finding of the selected rules needs a descriptor change.");
+        ctx.out.Line(
+            "Nothing to repair: no finding of the selected rules needs a descriptor change.");
       } else {
-        ctx.out.Line(fmt::format("Plan: {} descriptor change(s) (nothing changed; add --apply "
-                                 "--journal FILE to apply):",
-                                 plan->steps.size()));
+        ctx.out.Line(
+            fmt::format("Plan: {} descriptor change(s) (nothing changed; add --apply "
+                        "--journal FILE to apply):",
+                        plan->steps.size()));
         PrintSteps(ctx, *plan, root, "-v lists every step; --json gives all of them");
       }
       PrintUnfixable(ctx, *plan);
@@ -185,27 +188,30 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
     doc["journal"] = journal;
     nlohmann::json remaining = nlohmann::json::array();
     for (const auto& f : report->remaining) {
-      remaining.push_back({{"rule", repair::Rule(f.rule).code}, {"object", f.object}, {"evidence", f.evidence}});
+      remaining.push_back(
+          {{"rule", repair::Rule(f.rule).code}, {"object", f.object}, {"evidence", f.evidence}});
     }
     doc["remaining"] = remaining;
     doc["mismatched"] = report->mismatched;
     ctx.out.Json(doc);
   } else {
-    ctx.out.Line(fmt::format("Applied {} descriptor change(s); journal {} (undo: mkeys restore {}).",
-                             report->applied, journal, ShellQuote(journal)));
+    ctx.out.Line(
+        fmt::format("Applied {} descriptor change(s); journal {} (undo: mkeys restore {}).",
+                    report->applied, journal, ShellQuote(journal)));
     PrintSteps(ctx, *plan, root, "the journal and --json hold every step; -v lists them");
     if (clean) {
-      ctx.out.Line(ctx.out.Paint("Verified: every descriptor reads back as written and the fixed "
-                                 "rules find nothing.",
-                                 Color::kGreen));
+      ctx.out.Line(
+          ctx.out.Paint("Verified: every descriptor reads back as written and the fixed "
+                        "rules find nothing.",
+                        Color::kGreen));
     }
     for (const auto& m : report->mismatched) {
       ctx.out.Line(ctx.out.Paint("reads back differently: " + m, Color::kRed));
     }
     for (const auto& f : report->remaining) {
-      ctx.out.Line(ctx.out.Paint(fmt::format("still found: {} {}: {}", repair::Rule(f.rule).code,
-                                             f.object, f.evidence),
-                                 Color::kRed));
+      ctx.out.Line(ctx.out.Paint(
+          fmt::format("still found: {} {}: {}", repair::Rule(f.rule).code, f.object, f.evidence),
+          Color::kRed));
     }
     PrintUnfixable(ctx, *plan);
   }
@@ -215,8 +221,9 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
 void Register(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<RepairArgs>();
   auto* cmd = app.add_subcommand(
-      "repair", "Plan the fix of every finding (dry run), apply it with a journal (--apply), or "
-                "write a script for the live server (--emit)");
+      "repair",
+      "Plan the fix of every finding (dry run), apply it with a journal (--apply), or "
+      "write a script for the live server (--emit)");
   cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
   cmd->add_option("--baseline", args->baseline, "Baseline file (JSON, see docs/audit.md)");
   cmd->add_option("--service", args->services,

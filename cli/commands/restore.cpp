@@ -28,15 +28,16 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
                             : j.completed         ? "the apply had completed"
                                                   : "the apply was interrupted";
   if (ctx.out.json()) {
-    ctx.out.Json({{"journal", args.journal},
-                  {"root", args.root.empty() ? j.header.root : args.root},
-                  {"entries", j.entries.size()},
-                  {"sealed", j.sealed},
-                  {"completed", j.completed},
-                  {"torn_tail", j.torn_tail ? nlohmann::json(*j.torn_tail) : nlohmann::json(nullptr)},
-                  {"restored", report->restored},
-                  {"unchanged", report->unchanged},
-                  {"changed_by_others", report->changed_by_others}});
+    ctx.out.Json(
+        {{"journal", args.journal},
+         {"root", args.root.empty() ? j.header.root : args.root},
+         {"entries", j.entries.size()},
+         {"sealed", j.sealed},
+         {"completed", j.completed},
+         {"torn_tail", j.torn_tail ? nlohmann::json(*j.torn_tail) : nlohmann::json(nullptr)},
+         {"restored", report->restored},
+         {"unchanged", report->unchanged},
+         {"changed_by_others", report->changed_by_others}});
     return kExitOk;
   }
   if (j.torn_tail) ctx.out.Note("mkeys: journal " + args.journal + ": " + *j.torn_tail);
@@ -44,12 +45,14 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
     ctx.out.Line(fmt::format("Nothing to restore: journal {} was {}.", args.journal, state));
     return kExitOk;
   }
-  ctx.out.Line(fmt::format("Restored {} descriptor(s) of {} under {} ({}); {} already held their "
-                           "earlier bytes.",
-                           report->restored, j.entries.size(),
-                           args.root.empty() ? j.header.root : args.root, state, report->unchanged));
+  ctx.out.Line(
+      fmt::format("Restored {} descriptor(s) of {} under {} ({}); {} already held their "
+                  "earlier bytes.",
+                  report->restored, j.entries.size(), args.root.empty() ? j.header.root : args.root,
+                  state, report->unchanged));
   for (const auto& p : report->changed_by_others) {
-    ctx.out.Note("mkeys: " + p + " had been changed by something else since the repair; restored anyway");
+    ctx.out.Note("mkeys: " + p +
+                 " had been changed by something else since the repair; restored anyway");
   }
   return kExitOk;
 }
@@ -57,8 +60,9 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
 void Register(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<RestoreArgs>();
   auto* cmd = app.add_subcommand(
-      "restore", "Undo a repair: put back every descriptor its journal lists, byte for byte "
-                 "(also after an apply killed half-way)");
+      "restore",
+      "Undo a repair: put back every descriptor its journal lists, byte for byte "
+      "(also after an apply killed half-way)");
   cmd->add_option("JOURNAL", args->journal, "The journal `mkeys repair --apply` wrote")->required();
   cmd->add_option("--root", args->root, "The machine root, if it moved since the repair");
   ctx.Bind(cmd, [args](Context& c) { return RunRestore(c, *args); });

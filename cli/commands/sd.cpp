@@ -71,10 +71,10 @@ int RunGet(Context& ctx, const SdArgs& args) {
   }
   auto sd = (*store)->DecodeRaw(*raw);
   if (!sd) {
-    ctx.out.PrintError(Error(sd.error().code(), fmt::format("{} attribute is malformed: {}",
-                                                             (*store)->attribute(),
-                                                             sd.error().ToString()))
-                           .On(args.path));
+    ctx.out.PrintError(
+        Error(sd.error().code(), fmt::format("{} attribute is malformed: {}", (*store)->attribute(),
+                                             sd.error().ToString()))
+            .On(args.path));
     return kExitInput;
   }
   const std::string sddl = acl::FormatSddl(*sd);

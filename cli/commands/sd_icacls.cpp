@@ -73,8 +73,8 @@ int RunExport(Context& ctx, const ExportArgs& args) {
   }
   const fs::path base = dir.parent_path();
   std::vector<fs::path> paths = {dir};
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_symlink(ec)) continue;
     const auto name = it->path().filename().string();
     if (name.rfind(".staging-", 0) == 0) continue;
@@ -95,7 +95,8 @@ int RunExport(Context& ctx, const ExportArgs& args) {
   }
   const auto bytes = acl::FormatIcaclsSave(entries);
   std::ofstream out(args.output, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) {
     ctx.out.PrintError(Error(ErrorCode::kIo, "cannot write").On(args.output));
@@ -132,8 +133,8 @@ int RunImport(Context& ctx, const ImportArgs& args) {
   }
   // Paths in the file are relative to the parent of the directory saved; by default that is
   // the parent of MachineKeys.
-  const fs::path base = args.parent.empty() ? root->machine_keys_dir().parent_path()
-                                            : root->root() / args.parent;
+  const fs::path base =
+      args.parent.empty() ? root->machine_keys_dir().parent_path() : root->root() / args.parent;
   auto& store = root->writable_security();
   std::vector<std::string> missing;
   std::size_t applied = 0;
@@ -141,9 +142,10 @@ int RunImport(Context& ctx, const ImportArgs& args) {
     std::string rel = entry.path;
     std::replace(rel.begin(), rel.end(), '\\', '/');
     const fs::path relative(rel);
-    if (relative.is_absolute() ||
-        std::any_of(relative.begin(), relative.end(), [](const fs::path& p) { return p == ".."; })) {
-      ctx.out.PrintError(Error(ErrorCode::kParse, "unsafe path in icacls file: " + entry.path).On(args.file));
+    if (relative.is_absolute() || std::any_of(relative.begin(), relative.end(),
+                                              [](const fs::path& p) { return p == ".."; })) {
+      ctx.out.PrintError(
+          Error(ErrorCode::kParse, "unsafe path in icacls file: " + entry.path).On(args.file));
       return kExitInput;
     }
     const fs::path path = base / relative;
@@ -196,7 +198,8 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto import_args = std::make_shared<ImportArgs>();
   auto* imp = group->add_subcommand(
-      "import-icacls", "Apply an `icacls /save` file (e.g. from a Windows server) to a machine root");
+      "import-icacls",
+      "Apply an `icacls /save` file (e.g. from a Windows server) to a machine root");
   imp->add_option("FILE", import_args->file, "The icacls save file")->required();
   imp->add_option("--root", import_args->root, "Machine root")->required();
   imp->add_option("--parent", import_args->parent,

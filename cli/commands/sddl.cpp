@@ -49,8 +49,8 @@ int RunLines(Context& ctx, Mode mode, const SddlArgs& args) {
   if (!args.domain_sid.empty()) {
     auto sid = acl::Sid::Parse(args.domain_sid);
     if (!sid) {
-      ctx.out.PrintError(Error(ErrorCode::kInvalidArgument,
-                               "--domain-sid: " + sid.error().ToString()));
+      ctx.out.PrintError(
+          Error(ErrorCode::kInvalidArgument, "--domain-sid: " + sid.error().ToString()));
       return kExitUsage;
     }
     opts.domain_sid = *sid;
@@ -98,8 +98,8 @@ void Register(CLI::App& app, Context& ctx) {
   ctx.Bind(decode, [decode_args](Context& c) { return RunLines(c, Mode::kDecode, *decode_args); });
 
   auto canon_args = std::make_shared<SddlArgs>();
-  auto* canon = group->add_subcommand(
-      "canon", "SDDL per line on stdin -> Windows-canonical SDDL per line");
+  auto* canon =
+      group->add_subcommand("canon", "SDDL per line on stdin -> Windows-canonical SDDL per line");
   canon->add_option("--domain-sid", canon_args->domain_sid,
                     "Domain SID for domain-relative aliases (DA, DU, LA, ...)");
   ctx.Bind(canon, [canon_args](Context& c) { return RunLines(c, Mode::kCanon, *canon_args); });

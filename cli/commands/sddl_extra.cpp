@@ -85,8 +85,7 @@ int RunInherit(Context& ctx, const InheritArgs& args) {
   if (!args.explicit_sddl.empty()) {
     auto parsed = acl::ParseSddl(args.explicit_sddl, *options);
     if (!parsed) {
-      ctx.out.PrintError(
-          Error(parsed.error().code(), "--explicit: " + parsed.error().ToString()));
+      ctx.out.PrintError(Error(parsed.error().code(), "--explicit: " + parsed.error().ToString()));
       return kExitInput;
     }
     explicit_sd = std::move(*parsed);
@@ -129,10 +128,10 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto inherit_args = std::make_shared<InheritArgs>();
   auto* inherit = group->add_subcommand(
-      "inherit", "The descriptor (SDDL) Windows gives a new file or directory created in a "
-                 "parent with this descriptor by IDENTITY (MS-DTYP 2.5.3.4)");
-  inherit->add_option("--parent", inherit_args->parent, "The parent directory's SDDL")
-      ->required();
+      "inherit",
+      "The descriptor (SDDL) Windows gives a new file or directory created in a "
+      "parent with this descriptor by IDENTITY (MS-DTYP 2.5.3.4)");
+  inherit->add_option("--parent", inherit_args->parent, "The parent directory's SDDL")->required();
   inherit->add_option("--as", inherit_args->identity, "The creator's identity")->required();
   inherit->add_flag("--directory", inherit_args->directory,
                     "The new object is a directory (default: a file)");

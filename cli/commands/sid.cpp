@@ -20,8 +20,8 @@ int RunResolve(Context& ctx, const ResolveArgs& args) {
   if (!args.domain_sid.empty()) {
     auto sid = acl::Sid::Parse(args.domain_sid);
     if (!sid) {
-      ctx.out.PrintError(Error(ErrorCode::kInvalidArgument,
-                               "--domain-sid: " + sid.error().ToString()));
+      ctx.out.PrintError(
+          Error(ErrorCode::kInvalidArgument, "--domain-sid: " + sid.error().ToString()));
       return kExitUsage;
     }
     domain = *sid;
@@ -39,17 +39,19 @@ int RunResolve(Context& ctx, const ResolveArgs& args) {
     nlohmann::json doc = nlohmann::json::array();
     for (std::size_t i = 0; i < resolved.size(); ++i) {
       const auto& r = resolved[i];
-      doc.push_back({{"input", args.names[i]},
-                     {"sid", r.sid.ToString()},
-                     {"name", r.FullName()},
-                     {"domain", r.domain},
-                     {"account", r.name},
-                     {"alias", r.alias.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.alias)}});
+      doc.push_back(
+          {{"input", args.names[i]},
+           {"sid", r.sid.ToString()},
+           {"name", r.FullName()},
+           {"domain", r.domain},
+           {"account", r.name},
+           {"alias", r.alias.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.alias)}});
     }
     ctx.out.Json(doc);
   } else {
     for (const auto& r : resolved) {
-      ctx.out.Line(r.sid.ToString() + "\t" + r.FullName() + "\t" + (r.alias.empty() ? "-" : r.alias));
+      ctx.out.Line(r.sid.ToString() + "\t" + r.FullName() + "\t" +
+                   (r.alias.empty() ? "-" : r.alias));
     }
   }
   return kExitOk;
@@ -60,8 +62,9 @@ void Register(CLI::App& app, Context& ctx) {
   group->require_subcommand(1);
   auto args = std::make_shared<ResolveArgs>();
   auto* resolve = group->add_subcommand(
-      "resolve", "Resolve names (NETWORK SERVICE, NS, S-1-5-20, NT SERVICE\\x, ...) to SIDs; "
-                 "prints SID<TAB>NAME<TAB>ALIAS");
+      "resolve",
+      "Resolve names (NETWORK SERVICE, NS, S-1-5-20, NT SERVICE\\x, ...) to SIDs; "
+      "prints SID<TAB>NAME<TAB>ALIAS");
   resolve->add_option("NAME", args->names, "Account names, aliases or S- strings")->required();
   resolve->add_option("--domain-sid", args->domain_sid,
                       "Domain SID for domain-relative names and aliases (DA, Domain Admins, ...)");

@@ -98,8 +98,12 @@ nlohmann::json KeyInfoJson(const std::optional<ks::PublicKeyInfo>& info) {
       j["algorithm"] = "RSA";
       j["public_exponent"] = info->public_exponent;
       break;
-    case ks::KeyAlgorithm::kEcP256: j["algorithm"] = "EC P-256"; break;
-    case ks::KeyAlgorithm::kSymmetric: j["algorithm"] = "symmetric"; break;
+    case ks::KeyAlgorithm::kEcP256:
+      j["algorithm"] = "EC P-256";
+      break;
+    case ks::KeyAlgorithm::kSymmetric:
+      j["algorithm"] = "symmetric";
+      break;
   }
   return j;
 }
@@ -111,15 +115,17 @@ nlohmann::json SummaryJson(const ks::ContainerSummary& s) {
   if (s.not_a_container_name) flags.push_back("not-a-container-name");
   if (s.descriptor_unreadable) flags.push_back("unreadable-descriptor");
   if (s.corrupt) flags.push_back("corrupt");
-  nlohmann::json j = {{"file", s.file_name},
-                      {"name", s.name},
-                      {"format", std::string(ks::ContainerFormatName(s.format))},
-                      {"owner", s.owner ? nlohmann::json(s.owner->ToString()) : nlohmann::json(nullptr)},
-                      {"owner_name", s.owner ? nlohmann::json(acl::DisplayName(*s.owner)) : nlohmann::json(nullptr)},
-                      {"keys", s.keys},
-                      {"exchange", KeyInfoJson(s.exchange)},
-                      {"signature", KeyInfoJson(s.signature)},
-                      {"flags", flags}};
+  nlohmann::json j = {
+      {"file", s.file_name},
+      {"name", s.name},
+      {"format", std::string(ks::ContainerFormatName(s.format))},
+      {"owner", s.owner ? nlohmann::json(s.owner->ToString()) : nlohmann::json(nullptr)},
+      {"owner_name",
+       s.owner ? nlohmann::json(acl::DisplayName(*s.owner)) : nlohmann::json(nullptr)},
+      {"keys", s.keys},
+      {"exchange", KeyInfoJson(s.exchange)},
+      {"signature", KeyInfoJson(s.signature)},
+      {"flags", flags}};
   if (!s.problem.empty()) j["problem"] = s.problem;
   return j;
 }
@@ -142,8 +148,8 @@ int RunName(Context& ctx, const StoreArgs& args) {
     if (!machine) return Fail(ctx, machine.error());
     guid = machine->machine_guid();
   } else {
-    ctx.out.PrintError(Error(ErrorCode::kInvalidArgument,
-                             "store name needs --root ROOT or --machine-guid GUID"));
+    ctx.out.PrintError(
+        Error(ErrorCode::kInvalidArgument, "store name needs --root ROOT or --machine-guid GUID"));
     return kExitUsage;
   }
   const std::string file = ks::ContainerFileName(args.name, guid);
@@ -200,18 +206,20 @@ int RunOpen(Context& ctx, const StoreArgs& args) {
   if (opened->exchange) fingerprints.emplace_back("exchange", opened->exchange->Fingerprint());
   if (opened->signature) fingerprints.emplace_back("signature", opened->signature->Fingerprint());
   if (ctx.out.json()) {
-    nlohmann::json doc = {{"name", opened->file.name},
-                          {"file", opened->file_name},
-                          {"identity", token->display_name()},
-                          {"format", std::string(ks::ContainerFormatName(opened->file.format))},
-                          {"keys", opened->file.DescribeKeys()},
-                          {"owner", opened->descriptor.owner ? opened->descriptor.owner->ToString() : ""},
-                          {"symmetric_key", opened->symmetric.has_value()},
-                          {"sddl", acl::FormatSddl(opened->descriptor)}};
+    nlohmann::json doc = {
+        {"name", opened->file.name},
+        {"file", opened->file_name},
+        {"identity", token->display_name()},
+        {"format", std::string(ks::ContainerFormatName(opened->file.format))},
+        {"keys", opened->file.DescribeKeys()},
+        {"owner", opened->descriptor.owner ? opened->descriptor.owner->ToString() : ""},
+        {"symmetric_key", opened->symmetric.has_value()},
+        {"sddl", acl::FormatSddl(opened->descriptor)}};
     for (const auto& [slot, fp] : fingerprints) doc["fingerprints"][slot] = fp;
     ctx.out.Json(doc);
   } else {
-    ctx.out.Line(fmt::format("opened container '{}' as {}", opened->file.name, token->display_name()));
+    ctx.out.Line(
+        fmt::format("opened container '{}' as {}", opened->file.name, token->display_name()));
     ctx.out.Line(fmt::format("file:   MachineKeys/{}", opened->file_name));
     ctx.out.Line(fmt::format("format: {}", ks::ContainerFormatName(opened->file.format)));
     ctx.out.Line(fmt::format("keys:   {}", opened->file.DescribeKeys()));
@@ -252,7 +260,8 @@ int RunList(Context& ctx, const StoreArgs& args) {
     flag(summary.corrupt, "corrupt");
     ctx.out.Line(summary.file_name);
     ctx.out.Line(fmt::format("  name:  {}", summary.name.empty() ? "?" : summary.name));
-    ctx.out.Line(fmt::format("  owner: {}", summary.owner ? acl::DisplayName(*summary.owner) : "?"));
+    ctx.out.Line(
+        fmt::format("  owner: {}", summary.owner ? acl::DisplayName(*summary.owner) : "?"));
     ctx.out.Line(fmt::format("  keys:  {} ({})", summary.keys.empty() ? "?" : summary.keys,
                              ks::ContainerFormatName(summary.format)));
     if (!flags.empty()) ctx.out.Line("  flags: " + ctx.out.Paint(flags, Color::kYellow));
@@ -265,7 +274,8 @@ int RunList(Context& ctx, const StoreArgs& args) {
                   {"machine_guid", root.machine_guid()},
                   {"containers", items}});
   } else {
-    ctx.out.Note(fmt::format("{} key file(s) in {}", count, root.Relative(root.machine_keys_dir())));
+    ctx.out.Note(
+        fmt::format("{} key file(s) in {}", count, root.Relative(root.machine_keys_dir())));
   }
   return kExitOk;
 }
@@ -361,8 +371,9 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto open_args = std::make_shared<StoreArgs>();
   auto* open = group->add_subcommand(
-      "open", "Open a container as IDENTITY (CryptAcquireContext): exit 1 with NTE_BAD_KEYSET "
-              "and the reason when Windows would fail");
+      "open",
+      "Open a container as IDENTITY (CryptAcquireContext): exit 1 with NTE_BAD_KEYSET "
+      "and the reason when Windows would fail");
   AddRoot(open, *open_args);
   open->add_option("NAME", open_args->name, "Container name")->required();
   open->add_option("--as", open_args->identity, "Identity opening it")->required();
@@ -370,8 +381,9 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto list_args = std::make_shared<StoreArgs>();
   auto* list = group->add_subcommand(
-      "list", "List key files: name, owner, keys, and flags (name/hash mismatch, foreign "
-              "MachineGuid, unreadable, corrupt)");
+      "list",
+      "List key files: name, owner, keys, and flags (name/hash mismatch, foreign "
+      "MachineGuid, unreadable, corrupt)");
   AddRoot(list, *list_args);
   ctx.Bind(list, [list_args](Context& c) { return RunList(c, *list_args); });
 
@@ -402,7 +414,8 @@ void Register(CLI::App& app, Context& ctx) {
   AddRoot(exp, *export_args);
   exp->add_option("NAME", export_args->name, "Container name")->required();
   exp->add_option("--as", export_args->identity, "Identity exporting it")->required();
-  exp->add_option("--out", export_args->out, "FILE.p12 or FILE.pem (written mode 0600)")->required();
+  exp->add_option("--out", export_args->out, "FILE.p12 or FILE.pem (written mode 0600)")
+      ->required();
   exp->add_option("--password-file", export_args->password_file,
                   "File holding the password to protect the output with");
   ctx.Bind(exp, [export_args](Context& c) { return RunExport(c, *export_args); });

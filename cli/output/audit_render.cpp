@@ -31,15 +31,27 @@ std::string XmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // XML 1.0 forbids most control characters; evidence never needs them.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          out += '?';
+        else
+          out += c;
     }
   }
   return out;
@@ -80,8 +92,10 @@ std::string ShellQuote(std::string_view text) {
   if (plain) return std::string(text);
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -130,8 +144,8 @@ std::vector<std::string> PlanText(const repair::Plan& plan, const keystore::Mach
   for (const auto& step : plan.steps) {
     if (n == max_steps) break;
     ++n;
-    lines.push_back(fmt::format("  {}. {} [{}]", n, out.Paint(step.object, Color::kBold),
-                                Codes(step.rules)));
+    lines.push_back(
+        fmt::format("  {}. {} [{}]", n, out.Paint(step.object, Color::kBold), Codes(step.rules)));
     std::size_t start = 0;
     while (start <= step.why.size()) {
       const auto end = std::min(step.why.find('\n', start), step.why.size());
@@ -195,8 +209,8 @@ nlohmann::json PlanJson(const repair::Plan& plan, const keystore::MachineRoot& r
           {"unfixable_total", plan.unfixable_total}};
 }
 
-std::vector<std::string> DiagnosisText(const repair::Diagnosis& d, const keystore::MachineRoot& root,
-                                       const Output& out) {
+std::vector<std::string> DiagnosisText(const repair::Diagnosis& d,
+                                       const keystore::MachineRoot& root, const Output& out) {
   std::vector<std::string> lines;
   lines.push_back(fmt::format("Identity:  {} ({})", d.identity, d.identity_sid));
   if (!d.container.empty()) lines.push_back(fmt::format("Container: {}", d.container));
@@ -213,7 +227,8 @@ std::vector<std::string> DiagnosisText(const repair::Diagnosis& d, const keystor
   lines.push_back("");
   lines.push_back("Chain of evidence:");
   for (const auto& e : d.evidence) {
-    const std::string mark = e.passed ? out.Paint("ok  ", Color::kGreen) : out.Paint("FAIL", Color::kRed);
+    const std::string mark =
+        e.passed ? out.Paint("ok  ", Color::kGreen) : out.Paint("FAIL", Color::kRed);
     std::string line = fmt::format("  {} {:<9} {}", mark, e.check, e.object);
     if (!e.owner.empty()) line += fmt::format("  (owner {})", e.owner);
     lines.push_back(line);
@@ -225,9 +240,10 @@ std::vector<std::string> DiagnosisText(const repair::Diagnosis& d, const keystor
     lines.push_back("Findings:");
     for (const auto& f : d.findings) {
       const auto& rule = Rule(f.rule);
-      lines.push_back(fmt::format("  {} {} {}: {}", rule.code,
-                                  out.Paint(repair::SeverityName(rule.severity), SeverityColor(rule.severity)),
-                                  f.object, f.evidence));
+      lines.push_back(
+          fmt::format("  {} {} {}: {}", rule.code,
+                      out.Paint(repair::SeverityName(rule.severity), SeverityColor(rule.severity)),
+                      f.object, f.evidence));
     }
   }
   if (d.plan || !d.manual_fixes.empty()) {
@@ -294,10 +310,11 @@ std::string AuditText(const repair::AuditReport& report, const Output& out) {
     const auto& rule = Rule(rr.rule);
     by_severity[static_cast<int>(rule.severity)] += rr.count;
     text += "\n";
-    text += fmt::format("{} {} {} ({} finding{}{})\n", out.Paint(rule.code, Color::kBold),
-                        out.Paint(repair::SeverityName(rule.severity), SeverityColor(rule.severity)),
-                        rule.title, rr.count, rr.count == 1 ? "" : "s",
-                        rr.accepted ? fmt::format(", {} accepted by the baseline", rr.accepted) : "");
+    text +=
+        fmt::format("{} {} {} ({} finding{}{})\n", out.Paint(rule.code, Color::kBold),
+                    out.Paint(repair::SeverityName(rule.severity), SeverityColor(rule.severity)),
+                    rule.title, rr.count, rr.count == 1 ? "" : "s",
+                    rr.accepted ? fmt::format(", {} accepted by the baseline", rr.accepted) : "");
     for (const auto& f : rr.examples) text += fmt::format("    {}: {}\n", f.object, f.evidence);
     if (rr.count > rr.examples.size()) {
       text += fmt::format("    ... and {} more\n", rr.count - rr.examples.size());
@@ -314,7 +331,8 @@ nlohmann::json AuditJson(const repair::AuditReport& report) {
   for (const auto& rr : report.results) {
     const auto& rule = Rule(rr.rule);
     nlohmann::json findings = nlohmann::json::array();
-    for (const auto& f : rr.examples) findings.push_back({{"object", f.object}, {"evidence", f.evidence}});
+    for (const auto& f : rr.examples)
+      findings.push_back({{"object", f.object}, {"evidence", f.evidence}});
     results.push_back({{"rule", rule.code},
                        {"severity", repair::SeverityName(rule.severity)},
                        {"title", rule.title},
@@ -360,11 +378,7 @@ std::string AuditSarif(const repair::AuditReport& report) {
       {"version", "2.1.0"},
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"runs",
-       {{{"tool",
-          {{"driver",
-            {{"name", "mkeys"},
-             {"version", "0.1.0"},
-             {"rules", rules}}}}},
+       {{{"tool", {{"driver", {{"name", "mkeys"}, {"version", "0.1.0"}, {"rules", rules}}}}},
          {"originalUriBaseIds", {{"ROOT", {{"uri", "file://" + UriFor(report.root) + "/"}}}}},
          {"results", results}}}}};
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -394,10 +408,12 @@ std::string AuditJunit(const repair::AuditReport& report) {
     cases += "    </testcase>\n";
   }
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  xml += fmt::format("<testsuites name=\"mkeys audit\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
-                     repair::kRuleCount, failures, report.seconds);
-  xml += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
-                     XmlEscape(report.root), repair::kRuleCount, failures, report.seconds);
+  xml += fmt::format(
+      "<testsuites name=\"mkeys audit\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
+      repair::kRuleCount, failures, report.seconds);
+  xml += fmt::format(
+      "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
+      XmlEscape(report.root), repair::kRuleCount, failures, report.seconds);
   xml += cases;
   xml += "  </testsuite>\n</testsuites>\n";
   return xml;

@@ -23,13 +23,26 @@ std::string Output::Paint(std::string_view text, Color color) const {
   }
   const char* code = "";
   switch (color) {
-    case Color::kRed: code = "\033[31m"; break;
-    case Color::kGreen: code = "\033[32m"; break;
-    case Color::kYellow: code = "\033[33m"; break;
-    case Color::kBlue: code = "\033[34m"; break;
-    case Color::kBold: code = "\033[1m"; break;
-    case Color::kDim: code = "\033[2m"; break;
-    case Color::kNone: break;
+    case Color::kRed:
+      code = "\033[31m";
+      break;
+    case Color::kGreen:
+      code = "\033[32m";
+      break;
+    case Color::kYellow:
+      code = "\033[33m";
+      break;
+    case Color::kBlue:
+      code = "\033[34m";
+      break;
+    case Color::kBold:
+      code = "\033[1m";
+      break;
+    case Color::kDim:
+      code = "\033[2m";
+      break;
+    case Color::kNone:
+      break;
   }
   return fmt::format("{}{}\033[0m", code, text);
 }

@@ -6,18 +6,30 @@ namespace mkeys {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid-argument";
-    case ErrorCode::kParse: return "parse";
-    case ErrorCode::kNotFound: return "not-found";
-    case ErrorCode::kExists: return "exists";
-    case ErrorCode::kAccessDenied: return "access-denied";
-    case ErrorCode::kCorrupt: return "corrupt";
-    case ErrorCode::kIo: return "io";
-    case ErrorCode::kCrypto: return "crypto";
-    case ErrorCode::kNetwork: return "network";
-    case ErrorCode::kPeerRefused: return "peer-refused";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid-argument";
+    case ErrorCode::kParse:
+      return "parse";
+    case ErrorCode::kNotFound:
+      return "not-found";
+    case ErrorCode::kExists:
+      return "exists";
+    case ErrorCode::kAccessDenied:
+      return "access-denied";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kCrypto:
+      return "crypto";
+    case ErrorCode::kNetwork:
+      return "network";
+    case ErrorCode::kPeerRefused:
+      return "peer-refused";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -36,11 +48,15 @@ std::string Error::ToString() const {
 
 ExitCode Error::ToExitCode() const {
   switch (code_) {
-    case ErrorCode::kInvalidArgument: return kExitUsage;
-    case ErrorCode::kAccessDenied: return kExitNegative;
+    case ErrorCode::kInvalidArgument:
+      return kExitUsage;
+    case ErrorCode::kAccessDenied:
+      return kExitNegative;
     case ErrorCode::kNetwork:
-    case ErrorCode::kPeerRefused: return kExitPeer;
-    default: return kExitInput;
+    case ErrorCode::kPeerRefused:
+      return kExitPeer;
+    default:
+      return kExitInput;
   }
 }
 

@@ -7,7 +7,8 @@
 
 namespace mkeys {
 
-SecretBytes::SecretBytes(std::span<const std::uint8_t> bytes) : bytes_(bytes.begin(), bytes.end()) {}
+SecretBytes::SecretBytes(std::span<const std::uint8_t> bytes)
+    : bytes_(bytes.begin(), bytes.end()) {}
 
 SecretBytes::SecretBytes(std::size_t size) : bytes_(size, 0) {}
 
@@ -48,7 +49,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   return *this;
 }
 
-SecretBytes::~SecretBytes() { Wipe(); }
+SecretBytes::~SecretBytes() {
+  Wipe();
+}
 
 void SecretBytes::Wipe() {
   if (!bytes_.empty()) {

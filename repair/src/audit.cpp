@@ -116,8 +116,7 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
     if (rr.examples.size() > cap) rr.examples.resize(cap);
     report.results.push_back(std::move(rr));
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

@@ -10,7 +10,9 @@
 namespace mkeys::repair {
 namespace {
 
-char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char Lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 Error Bad(const std::string& where, const std::string& what) {
   return Error(ErrorCode::kParse, fmt::format("baseline: {}: {}", where, what));
@@ -94,7 +96,8 @@ Result<Baseline> ParseBaseline(std::string_view json_text) {
         MKEYS_ASSIGN_OR_RETURN(std::string identity,
                                StringMember(value[i], "identity", where, true));
         MKEYS_ASSIGN_OR_RETURN(std::string glob, StringMember(value[i], "containers", where, true));
-        if (identity.empty() || glob.empty()) return Bad(where, "identity and containers must not be empty");
+        if (identity.empty() || glob.empty())
+          return Bad(where, "identity and containers must not be empty");
         baseline.services.push_back({std::move(identity), std::move(glob)});
       }
     } else if (key == "accept") {
@@ -121,14 +124,16 @@ Result<Baseline> ParseBaseline(std::string_view json_text) {
     } else if (key == "expected_owners") {
       if (!value.is_array()) return Bad("expected_owners", "must be an array");
       for (std::size_t i = 0; i < value.size(); ++i) {
-        if (!value[i].is_string()) return Bad(fmt::format("expected_owners[{}]", i), "must be a string");
+        if (!value[i].is_string())
+          return Bad(fmt::format("expected_owners[{}]", i), "must be a string");
         baseline.expected_owners.push_back(value[i].get<std::string>());
       }
     } else if (key == "description" || key == "$comment") {
       // Free text for people.
     } else {
-      return Bad(key, "unknown member (expected version, services, accept, thresholds, "
-                      "expected_owners, description)");
+      return Bad(key,
+                 "unknown member (expected version, services, accept, thresholds, "
+                 "expected_owners, description)");
     }
   }
   return baseline;

@@ -58,7 +58,8 @@ bool TraverseEvidence(const std::vector<internal::DirectoryState>& dirs, const a
   bool ok = true;
   for (const auto& d : dirs) {
     if (!d.sd) {
-      out.push_back({d.label, "traverse", false, "", "", "descriptor unreadable: " + d.problem, ""});
+      out.push_back(
+          {d.label, "traverse", false, "", "", "descriptor unreadable: " + d.problem, ""});
       if (ok) reason = fmt::format("{}: descriptor unreadable ({})", d.label, d.problem);
       ok = false;
       continue;
@@ -86,7 +87,6 @@ bool TraverseEvidence(const std::vector<internal::DirectoryState>& dirs, const a
   }
   return ok;
 }
-
 
 void FillIdentity(Diagnosis& d, const acl::Token& token) {
   d.identity = token.display_name().empty() ? acl::DisplayName(token.user()) : token.display_name();
@@ -149,7 +149,6 @@ Result<Want> ParseWant(std::string_view text) {
                fmt::format("--want '{}': expected read, write, delete or create", text));
 }
 
-
 Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequest& request) {
   if (request.container.has_value() == request.file.has_value()) {
     return Error(ErrorCode::kInvalidArgument, "give exactly one of a container name or a file");
@@ -173,7 +172,8 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
     if (auto parts = keystore::SplitContainerFileName(d.file_name)) hash = parts->hash;
   }
   if (d.file_name.empty() || d.file_name.find('/') != std::string::npos) {
-    return Error(ErrorCode::kInvalidArgument, fmt::format("'{}' is not a key file name", d.file_name));
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("'{}' is not a key file name", d.file_name));
   }
   const std::string label = keystore::MachineRoot::KeyFileLabel(d.file_name);
   const auto path = root.machine_keys_dir() / d.file_name;
@@ -196,20 +196,23 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
     if (!hash.empty()) {
       for (const auto& f : keystore::FindForeignGuidFiles(root, hash)) {
         d.foreign_files.push_back(f);
-        if (auto parts = keystore::SplitContainerFileName(f)) d.foreign_guids.push_back(parts->machine_guid);
-        d.findings.push_back({RuleId::kForeignMachineGuid, keystore::MachineRoot::KeyFileLabel(f),
-                              fmt::format("the file name carries MachineGuid {}; this machine's "
-                                          "MachineGuid is {}",
-                                          d.foreign_guids.empty() ? "?" : d.foreign_guids.back(),
-                                          d.machine_guid)});
+        if (auto parts = keystore::SplitContainerFileName(f))
+          d.foreign_guids.push_back(parts->machine_guid);
+        d.findings.push_back(
+            {RuleId::kForeignMachineGuid, keystore::MachineRoot::KeyFileLabel(f),
+             fmt::format("the file name carries MachineGuid {}; this machine's "
+                         "MachineGuid is {}",
+                         d.foreign_guids.empty() ? "?" : d.foreign_guids.back(), d.machine_guid)});
       }
     }
     if (d.foreign_files.empty()) {
-      exists.detail = fmt::format("no such file: no container with this name exists on this "
-                                  "machine (MachineGuid {})",
-                                  d.machine_guid);
-      d.manual_fixes.push_back("create or import the container on this machine (its "
-                               "application's setup, or mkeys store create/import)");
+      exists.detail = fmt::format(
+          "no such file: no container with this name exists on this "
+          "machine (MachineGuid {})",
+          d.machine_guid);
+      d.manual_fixes.push_back(
+          "create or import the container on this machine (its "
+          "application's setup, or mkeys store create/import)");
     } else {
       exists.detail = fmt::format(
           "no such file, but {} exists: the same container under MachineGuid {} (a cloned "
@@ -257,7 +260,8 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
           if (!item.passed && machine_keys.sd &&
               acl::CheckAccess(*machine_keys.sd, token, r::kDeleteChild).allowed) {
             item.passed = true;
-            item.detail = fmt::format("{} may delete it: DELETE_CHILD on MachineKeys", d.short_name);
+            item.detail =
+                fmt::format("{} may delete it: DELETE_CHILD on MachineKeys", d.short_name);
           }
           break;
         }
@@ -284,8 +288,8 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
   if (d.file_exists) {
     internal::KeyFileReader reader(root);
     auto contents = reader.Contents(d.file_name);
-    const auto checked = engine.CheckKeyFile(d.file_name, contents, sd ? &*sd : nullptr,
-                                             "descriptor unreadable");
+    const auto checked =
+        engine.CheckKeyFile(d.file_name, contents, sd ? &*sd : nullptr, "descriptor unreadable");
     container_name = checked.container_name;
     EvidenceItem integrity;
     integrity.object = label;
@@ -302,10 +306,10 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
     }
     if (integrity.passed) {
       auto file = keystore::ContainerFile::Parse(*contents);
-      integrity.detail = file ? fmt::format("{} container \"{}\": {}",
-                                            keystore::ContainerFormatName(file->format), file->name,
-                                            file->DescribeKeys())
-                              : "parsed";
+      integrity.detail =
+          file ? fmt::format("{} container \"{}\": {}", keystore::ContainerFormatName(file->format),
+                             file->name, file->DescribeKeys())
+               : "parsed";
     } else {
       reasons.push_back(fmt::format("{}: {}", label, integrity.detail));
     }
@@ -344,18 +348,18 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
     d.windows_error = keystore::FormatWindowsCode(d.windows_code);
     d.reason = reasons.front();
     if (!d.container.empty()) {
-      AddFix(root, d, request.identity, d.container, d.file_exists ? std::vector<std::string>{d.file_name}
-                                                                   : std::vector<std::string>{});
+      AddFix(root, d, request.identity, d.container,
+             d.file_exists ? std::vector<std::string>{d.file_name} : std::vector<std::string>{});
       if (d.plan && d.plan->steps.empty()) d.plan.reset();
     }
   }
   std::sort(d.manual_fixes.begin(), d.manual_fixes.end());
-  d.manual_fixes.erase(std::unique(d.manual_fixes.begin(), d.manual_fixes.end()), d.manual_fixes.end());
+  d.manual_fixes.erase(std::unique(d.manual_fixes.begin(), d.manual_fixes.end()),
+                       d.manual_fixes.end());
   return d;
 }
 
-Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root,
-                                      const acl::Token& service,
+Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root, const acl::Token& service,
                                       const PreflightOptions& options) {
   Diagnosis d;
   FillIdentity(d, service);
@@ -380,8 +384,8 @@ Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root,
   }
   const auto& machine_keys = dirs.back();
   if (machine_keys.sd) {
-    auto create = CheckItem(machine_keys.label, "create", *machine_keys.sd, installer,
-                            r::kAddFile, installer_name, "create containers in");
+    auto create = CheckItem(machine_keys.label, "create", *machine_keys.sd, installer, r::kAddFile,
+                            installer_name, "create containers in");
     if (!create.passed) reasons.push_back(fmt::format("{}: {}", create.object, create.detail));
     d.evidence.push_back(std::move(create));
   }
@@ -400,8 +404,8 @@ Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root,
   const acl::SecurityDescriptor descriptor =
       options.container_descriptor
           ? *options.container_descriptor
-          : keystore::CspContainerDescriptor(
-                installer, {acl::AllowAce(service.user(), r::kFileGenericRead)});
+          : keystore::CspContainerDescriptor(installer,
+                                             {acl::AllowAce(service.user(), r::kFileGenericRead)});
   auto read = CheckItem(keystore::MachineRoot::KeyFileLabel(d.file_name) + " (planned)", "read",
                         descriptor, service, keystore::kOpenAccess, d.short_name, "read");
   if (!read.passed) reasons.push_back(fmt::format("{}: {}", read.object, read.detail));

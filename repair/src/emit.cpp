@@ -47,7 +47,8 @@ bool SameAce(const acl::Ace& a, const acl::Ace& b) {
 }
 
 // Does an elevated administrator need to take ownership before changing this descriptor?
-Result<bool> NeedsOwnership(const keystore::MachineRoot& root, const acl::SecurityDescriptor& before) {
+Result<bool> NeedsOwnership(const keystore::MachineRoot& root,
+                            const acl::SecurityDescriptor& before) {
   MKEYS_ASSIGN_OR_RETURN(const acl::Token admin, root.TokenFor("administrator"));
   if (before.owner && admin.MatchesForAllow(*before.owner)) return false;
   // WRITE_DAC from the DACL alone: privileges do not help icacls /grant.
@@ -83,20 +84,20 @@ Result<std::vector<Prepared>> Prepare(const keystore::MachineRoot& root, const P
 }
 
 std::string Header(const Plan& plan, std::string_view comment, std::string_view kind) {
-  return fmt::format("{} mkeys repair --emit {}: {} change(s) planned for {} (MachineGuid {}).\n"
-                     "{} Run elevated on the server. Rules: {}.\n",
-                     comment, kind, plan.steps.size(), plan.root, plan.machine_guid, comment,
-                     [&] {
-                       std::vector<std::string> codes;
-                       for (const auto& s : plan.steps) {
-                         for (RuleId id : s.rules) codes.emplace_back(Rule(id).code);
-                       }
-                       std::sort(codes.begin(), codes.end());
-                       codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
-                       std::string text;
-                       for (const auto& c : codes) text += (text.empty() ? "" : ", ") + c;
-                       return text.empty() ? std::string("none") : text;
-                     }());
+  return fmt::format(
+      "{} mkeys repair --emit {}: {} change(s) planned for {} (MachineGuid {}).\n"
+      "{} Run elevated on the server. Rules: {}.\n",
+      comment, kind, plan.steps.size(), plan.root, plan.machine_guid, comment, [&] {
+        std::vector<std::string> codes;
+        for (const auto& s : plan.steps) {
+          for (RuleId id : s.rules) codes.emplace_back(Rule(id).code);
+        }
+        std::sort(codes.begin(), codes.end());
+        codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+        std::string text;
+        for (const auto& c : codes) text += (text.empty() ? "" : ", ") + c;
+        return text.empty() ? std::string("none") : text;
+      }());
 }
 
 }  // namespace
@@ -114,7 +115,8 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
     }
     changes += fmt::format("REM {} [{}]\n", p.step->object, [&] {
       std::string codes;
-      for (RuleId id : p.step->rules) codes += (codes.empty() ? "" : ",") + std::string(Rule(id).code);
+      for (RuleId id : p.step->rules)
+        codes += (codes.empty() ? "" : ",") + std::string(Rule(id).code);
       return codes;
     }());
     const bool unprotect_to_protect = !before.DaclProtected() && after.DaclProtected();
@@ -138,7 +140,8 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
     }
     std::vector<acl::Sid> removed_allow, removed_deny;
     for (const auto& ace : b) {
-      const bool kept = std::any_of(a.begin(), a.end(), [&](const acl::Ace& x) { return SameAce(x, ace); });
+      const bool kept =
+          std::any_of(a.begin(), a.end(), [&](const acl::Ace& x) { return SameAce(x, ace); });
       if (kept) continue;
       auto& list = ace.IsDeny() ? removed_deny : removed_allow;
       if (std::find(list.begin(), list.end(), ace.sid) == list.end()) list.push_back(ace.sid);
@@ -150,13 +153,15 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
       changes += fmt::format("icacls {} /remove:d \"{}\"\n", q, IcaclsName(sid));
     }
     for (const auto& ace : a) {
-      const bool existed = std::any_of(b.begin(), b.end(), [&](const acl::Ace& x) { return SameAce(x, ace); });
+      const bool existed =
+          std::any_of(b.begin(), b.end(), [&](const acl::Ace& x) { return SameAce(x, ace); });
       const auto& removed = ace.IsDeny() ? removed_deny : removed_allow;
       const bool was_removed = std::find(removed.begin(), removed.end(), ace.sid) != removed.end();
       if (existed && !was_removed) continue;
       if (!ace.IsAllow() && !ace.IsDeny()) continue;
       // /grant adds to what the principal has: the ACE as planned.
-      changes += fmt::format("icacls {} /{} {}\n", q, ace.IsDeny() ? "deny" : "grant", IcaclsPerm(ace));
+      changes +=
+          fmt::format("icacls {} /{} {}\n", q, ace.IsDeny() ? "deny" : "grant", IcaclsPerm(ace));
     }
     if (before.owner != after.owner && after.owner) {
       owners += fmt::format("icacls {} /setowner \"{}\"\n", q, IcaclsName(*after.owner));
@@ -166,7 +171,8 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
   }
   std::string script = "@echo off\n" + Header(plan, "REM", "icacls");
   if (!ownership.empty()) {
-    script += "REM 1. Ownership first: Administrators are neither owner nor granted WRITE_DAC here.\n";
+    script +=
+        "REM 1. Ownership first: Administrators are neither owner nor granted WRITE_DAC here.\n";
     script += ownership;
   }
   script += "REM 2. The ACL changes.\n" + changes;
@@ -181,16 +187,17 @@ Result<std::string> EmitPowershellScript(const keystore::MachineRoot& root, cons
   script += "$ErrorActionPreference = 'Stop'\n";
   std::string ownership, changes, owners;
   for (const auto& p : prepared) {
-    if (p.take_ownership) ownership += fmt::format("takeown.exe /F {} /A | Out-Null\n", PsQuote(p.path));
+    if (p.take_ownership)
+      ownership += fmt::format("takeown.exe /F {} /A | Out-Null\n", PsQuote(p.path));
     // The DACL (and SACL if any) only: owners are set by icacls, which enables SeRestorePrivilege.
     acl::SecurityDescriptor access = p.sds.after;
     access.owner.reset();
     access.group.reset();
-    changes += fmt::format("# {}\n$acl = Get-Acl -LiteralPath {}\n"
-                           "$acl.SetSecurityDescriptorSddlForm({}, 'Access')\n"
-                           "Set-Acl -LiteralPath {} -AclObject $acl\n",
-                           p.step->object, PsQuote(p.path), PsQuote(acl::FormatSddl(access)),
-                           PsQuote(p.path));
+    changes += fmt::format(
+        "# {}\n$acl = Get-Acl -LiteralPath {}\n"
+        "$acl.SetSecurityDescriptorSddlForm({}, 'Access')\n"
+        "Set-Acl -LiteralPath {} -AclObject $acl\n",
+        p.step->object, PsQuote(p.path), PsQuote(acl::FormatSddl(access)), PsQuote(p.path));
     const auto& owner = p.sds.after.owner;
     if (owner && (p.take_ownership || p.sds.before.owner != owner)) {
       owners += fmt::format("icacls.exe {} /setowner {} | Out-Null\n", PsQuote(p.path),

@@ -59,7 +59,9 @@ bool IsWellKnownOwner(const Sid& owner) {
           (owner.sub_authorities()[0] == 80 || owner.sub_authorities()[0] == 82));
 }
 
-bool AppliesToObject(const Ace& ace) { return !ace.IsInheritOnly(); }
+bool AppliesToObject(const Ace& ace) {
+  return !ace.IsInheritOnly();
+}
 
 std::string AceText(const acl::Acl& dacl, std::size_t i) {
   return fmt::format("ACE #{} {}", i, acl::FormatAceSddl(dacl.aces[i]));
@@ -181,11 +183,14 @@ Result<std::span<const std::uint8_t>> KeyFileReader::Descriptor(std::string_view
   OpenFile(file_name);
   if (file_fd_ < 0) return reader_.Read(file_name);  // e.g. not readable: by name instead
   for (int attempt = 0; attempt < 4; ++attempt) {
-    const ssize_t n = ::fgetxattr(file_fd_, attribute_.c_str(), sd_buffer_.data(), sd_buffer_.size());
-    if (n >= 0) return std::span<const std::uint8_t>(sd_buffer_.data(), static_cast<std::size_t>(n));
+    const ssize_t n =
+        ::fgetxattr(file_fd_, attribute_.c_str(), sd_buffer_.data(), sd_buffer_.size());
+    if (n >= 0)
+      return std::span<const std::uint8_t>(sd_buffer_.data(), static_cast<std::size_t>(n));
     if (errno == ENODATA) {
       return Error(ErrorCode::kNotFound,
-                   fmt::format("no security descriptor: extended attribute {} is missing", attribute_))
+                   fmt::format("no security descriptor: extended attribute {} is missing",
+                               attribute_))
           .On(keystore::MachineRoot::KeyFileLabel(file_name));
     }
     if (errno != ERANGE) break;
@@ -240,9 +245,9 @@ Result<Engine> Engine::Create(const keystore::MachineRoot& root, const Baseline&
   for (const auto& decl : baseline.services) {
     auto token = root.TokenFor(decl.identity);
     if (!token) {
-      return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("service identity '{}': {}", decl.identity,
-                               token.error().message()));
+      return Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("service identity '{}': {}", decl.identity, token.error().message()));
     }
     ServiceCheck check{decl, *token, ShortName(*token), true};
     engine.services_.push_back(std::move(check));
@@ -251,15 +256,17 @@ Result<Engine> Engine::Create(const keystore::MachineRoot& root, const Baseline&
   for (const char* identity : {"NT AUTHORITY\\NETWORK SERVICE", "NT AUTHORITY\\LOCAL SERVICE"}) {
     auto token = root.TokenFor(identity);
     if (!token) continue;
-    const bool known = std::any_of(engine.services_.begin(), engine.services_.end(),
-                                   [&](const ServiceCheck& s) { return s.token.user() == token->user(); });
+    const bool known =
+        std::any_of(engine.services_.begin(), engine.services_.end(),
+                    [&](const ServiceCheck& s) { return s.token.user() == token->user(); });
     if (!known) engine.services_.push_back({{identity, ""}, *token, ShortName(*token), false});
   }
   // The machine's own accounts (the built-in Administrator, local users) own containers they
   // create; their SIDs share the machine's account domain.
   if (auto admin = root.TokenFor("administrator")) {
     const Sid& user = admin->user();
-    if (user.authority() == 5 && user.sub_authority_count() == 5 && user.sub_authorities()[0] == 21) {
+    if (user.authority() == 5 && user.sub_authority_count() == 5 &&
+        user.sub_authorities()[0] == 21) {
       const auto subs = user.sub_authorities();
       engine.machine_domain_ = Sid::Of(5, {21, subs[1], subs[2], subs[3]});
     }
@@ -267,8 +274,8 @@ Result<Engine> Engine::Create(const keystore::MachineRoot& root, const Baseline&
   for (const auto& owner : baseline.expected_owners) {
     auto name = acl::ResolveName(owner);
     if (!name) {
-      return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("baseline expected_owners: '{}': {}", owner, name.error().message()));
+      return Error(ErrorCode::kInvalidArgument, fmt::format("baseline expected_owners: '{}': {}",
+                                                            owner, name.error().message()));
     }
     engine.expected_owners_.push_back(name->sid);
   }
@@ -337,9 +344,10 @@ FolderReview ReviewMachineKeys(const SecurityDescriptor& sd) {
         ace.sid == acl::sids::Everyone() || ace.sid == acl::sids::Administrators();
     if (allow && default_sid) {
       if (inheritable) {
-        review.differs.push_back(fmt::format("{} is inheritable: key files created here "
-                                             "inherit it",
-                                             AceText(*sd.dacl, i)));
+        review.differs.push_back(
+            fmt::format("{} is inheritable: key files created here "
+                        "inherit it",
+                        AceText(*sd.dacl, i)));
       }
     } else if (allow && !inheritable && (mapped & ~kTraverseGrant) == 0) {
       // A traverse grant (MK013's fix) is tolerated.
@@ -404,8 +412,10 @@ std::vector<Finding> Engine::CheckDirectories(const std::vector<DirectoryState>&
     }
     if (IsMachineKeys(d, *root_)) {
       const FolderReview review = ReviewMachineKeys(sd);
-      for (const auto& e : review.everyone_missing) out.push_back({RuleId::kFolderEveryoneMissing, d.label, e});
-      for (const auto& e : review.differs) out.push_back({RuleId::kFolderDiffersFromDefault, d.label, e});
+      for (const auto& e : review.everyone_missing)
+        out.push_back({RuleId::kFolderEveryoneMissing, d.label, e});
+      for (const auto& e : review.differs)
+        out.push_back({RuleId::kFolderDiffersFromDefault, d.label, e});
       if (!review.protection.empty()) {
         std::string text;
         for (const auto& e : review.protection) text += (text.empty() ? "" : "; ") + e;
@@ -420,11 +430,11 @@ std::vector<Finding> Engine::CheckDirectories(const std::vector<DirectoryState>&
       const auto traverse = acl::CheckTraverse(chain, s.token);
       if (traverse.allowed || !traverse.blocked_at) continue;
       const auto& d = dirs[*traverse.blocked_at];
-      out.push_back({RuleId::kTraverseDenied, d.label,
-                     fmt::format("{} does not hold SeChangeNotifyPrivilege on this machine and {}",
-                                 s.short_name,
-                                 AccessSentence(traverse.blocking_check, s.short_name,
-                                                "traverse"))});
+      out.push_back(
+          {RuleId::kTraverseDenied, d.label,
+           fmt::format("{} does not hold SeChangeNotifyPrivilege on this machine and {}",
+                       s.short_name,
+                       AccessSentence(traverse.blocking_check, s.short_name, "traverse"))});
     }
   }
   // MK014: the machine's holders of SeChangeNotifyPrivilege against Windows' defaults.
@@ -477,7 +487,8 @@ std::vector<std::vector<RuleId>> Engine::FixDirectories(std::vector<DirectorySta
           const bool allow = ace.type == acl::AceType::kAccessAllowed;
           const bool inheritable = (ace.flags & acl::ace_flags::kInheritanceFlags) != 0;
           const AccessMask mapped = acl::MapGeneric(ace.mask);
-          if (allow && (ace.sid == acl::sids::Everyone() || ace.sid == acl::sids::Administrators())) {
+          if (allow &&
+              (ace.sid == acl::sids::Everyone() || ace.sid == acl::sids::Administrators())) {
             if (ace.IsInheritOnly()) continue;
             ace.flags &= static_cast<std::uint8_t>(~acl::ace_flags::kInheritanceFlags);
             if (ace.sid == acl::sids::Everyone() &&
@@ -527,7 +538,8 @@ std::vector<std::vector<RuleId>> Engine::FixDirectories(std::vector<DirectorySta
     }
   }
   if (Has(rules, RuleId::kTraverseDenied)) {
-    const bool all = std::all_of(dirs.begin(), dirs.end(), [](const auto& d) { return d.sd.has_value(); });
+    const bool all =
+        std::all_of(dirs.begin(), dirs.end(), [](const auto& d) { return d.sd.has_value(); });
     for (const auto& s : services_) {
       if (!all) break;
       for (std::size_t attempt = 0; attempt <= dirs.size(); ++attempt) {
@@ -566,8 +578,8 @@ void Engine::AddKeyFileFindings(std::string_view file_name, std::string& label,
   };
   const auto parts = keystore::SplitContainerFileName(file_name);
   if (!parts) {
-    result.findings.push_back({RuleId::kNotAContainerName, object(),
-                               "the name is not <32 hex digits>_<MachineGuid>"});
+    result.findings.push_back(
+        {RuleId::kNotAContainerName, object(), "the name is not <32 hex digits>_<MachineGuid>"});
   } else if (parts->machine_guid != root_->machine_guid()) {
     result.findings.push_back(
         {RuleId::kForeignMachineGuid, object(),
@@ -584,10 +596,10 @@ void Engine::AddKeyFileFindings(std::string_view file_name, std::string& label,
     auto file = keystore::ContainerFile::Parse(*contents);
     if (!file) {
       Error e = file.error();
-      result.findings.push_back(
-          {RuleId::kCorruptContainer, object(),
-           e.position() ? fmt::format("{} (at offset {})", e.message(), *e.position())
-                        : e.message()});
+      result.findings.push_back({RuleId::kCorruptContainer, object(),
+                                 e.position()
+                                     ? fmt::format("{} (at offset {})", e.message(), *e.position())
+                                     : e.message()});
     } else {
       result.container_name = file->name;
       if (parts) {
@@ -663,10 +675,12 @@ void JudgeKeyFileDescriptor(const SecurityDescriptor& sd, const std::vector<Sid>
         if ((mapped & kKeyDataBits) != 0) {
           const bool reads = (mapped & r::kReadData) != 0;
           const bool writes = (mapped & (r::kWriteData | r::kAppendData)) != 0;
-          out.emplace_back(RuleId::kKeyFileTooOpen,
-                           fmt::format("{} lets {} {} the key", AceText(*sd.dacl, i),
-                                       acl::DisplayName(ace.sid),
-                                       reads && writes ? "read and write" : reads ? "read" : "write"));
+          out.emplace_back(
+              RuleId::kKeyFileTooOpen,
+              fmt::format("{} lets {} {} the key", AceText(*sd.dacl, i), acl::DisplayName(ace.sid),
+                          reads && writes ? "read and write"
+                          : reads         ? "read"
+                                          : "write"));
         }
       }
     }
@@ -725,14 +739,14 @@ void AppendServiceFindings(std::string_view object, std::string_view container_n
                            const ServiceCheck& s, const ServiceVerdict& v,
                            std::vector<Finding>& out) {
   for (const auto& ace : v.denying_aces) {
-    out.push_back({RuleId::kDenyHitsService, std::string(object),
-                   fmt::format("{} denies {} read of container \"{}\"", ace, s.short_name,
-                               container_name)});
+    out.push_back(
+        {RuleId::kDenyHitsService, std::string(object),
+         fmt::format("{} denies {} read of container \"{}\"", ace, s.short_name, container_name)});
   }
   if (!v.allowed) {
-    out.push_back({RuleId::kServiceCannotRead, std::string(object),
-                   fmt::format("{} (container \"{}\"; owner {})", v.sentence, container_name,
-                               v.owner_name)});
+    out.push_back(
+        {RuleId::kServiceCannotRead, std::string(object),
+         fmt::format("{} (container \"{}\"; owner {})", v.sentence, container_name, v.owner_name)});
   }
 }
 
@@ -768,11 +782,11 @@ std::uint64_t Engine::ServicesFor(std::string_view container_name) const {
 }
 
 void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
-                                    const SecurityDescriptor& sd,
-                                    std::vector<Finding>& out) const {
+                                    const SecurityDescriptor& sd, std::vector<Finding>& out) const {
   std::vector<std::pair<RuleId, std::string>> findings;
   JudgeKeyFileDescriptor(sd, expected_owners_, machine_domain_, services_, findings);
-  for (auto& [rule, evidence] : findings) out.push_back({rule, std::string(label), std::move(evidence)});
+  for (auto& [rule, evidence] : findings)
+    out.push_back({rule, std::string(label), std::move(evidence)});
   // Declared services.
   if (container_name.empty()) return;
   for (const auto& s : services_) {
@@ -783,7 +797,8 @@ void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view con
 
 void Engine::CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
                                     DescriptorVerdict& verdict, std::vector<Finding>& out) const {
-  for (const auto& [rule, evidence] : verdict.findings) out.push_back({rule, std::string(label), evidence});
+  for (const auto& [rule, evidence] : verdict.findings)
+    out.push_back({rule, std::string(label), evidence});
   if (container_name.empty() || !verdict.sd) return;
   for (std::size_t i = 0; i < services_.size(); ++i) {
     const auto& s = services_[i];
@@ -825,7 +840,8 @@ std::vector<RuleId> Engine::FixKeyFile(SecurityDescriptor& sd, std::string_view 
                                          [&](const Finding& f) { return f.rule == id; });
   };
   if (found(RuleId::kInheritedAcesOnKeyFile) && sd.dacl) {
-    for (auto& ace : sd.dacl->aces) ace.flags &= static_cast<std::uint8_t>(~acl::ace_flags::kInherited);
+    for (auto& ace : sd.dacl->aces)
+      ace.flags &= static_cast<std::uint8_t>(~acl::ace_flags::kInherited);
     sd.control |= acl::sd_control::kDaclProtected;
     changed.push_back(RuleId::kInheritedAcesOnKeyFile);
   }
@@ -849,8 +865,9 @@ std::vector<RuleId> Engine::FixKeyFile(SecurityDescriptor& sd, std::string_view 
       if (!s.declared || !GlobMatch(s.declaration.container_glob, container_name)) continue;
       if (Has(rules, RuleId::kDenyHitsService) && sd.dacl) {
         const auto before = sd.dacl->aces.size();
-        std::erase_if(sd.dacl->aces,
-                      [&](const Ace& ace) { return DenyHits(ace, s.token, keystore::kOpenAccess); });
+        std::erase_if(sd.dacl->aces, [&](const Ace& ace) {
+          return DenyHits(ace, s.token, keystore::kOpenAccess);
+        });
         if (sd.dacl->aces.size() != before) changed.push_back(RuleId::kDenyHitsService);
       }
       if (Has(rules, RuleId::kServiceCannotRead) && sd.dacl &&

@@ -27,7 +27,8 @@ constexpr std::size_t kMaxRecord = 64u << 20;
 
 void Put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
   const std::uint8_t b[4] = {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
-                             static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)};
+                             static_cast<std::uint8_t>(v >> 16),
+                             static_cast<std::uint8_t>(v >> 24)};
   out.insert(out.end(), b, b + 4);
 }
 void Put64(std::vector<std::uint8_t>& out, std::uint64_t v) {
@@ -240,8 +241,8 @@ std::vector<std::uint8_t> EncodeJournal(const Journal& journal) {
 
 Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kFileHeaderSize) {
-    return Corrupt(0, fmt::format("{} bytes: shorter than the 16-byte journal header",
-                                  bytes.size()));
+    return Corrupt(0,
+                   fmt::format("{} bytes: shorter than the 16-byte journal header", bytes.size()));
   }
   if (!std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
     return Corrupt(0, "not an mkeys journal (magic MKEYSJNL missing)");
@@ -255,18 +256,19 @@ Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes) {
   while (off < bytes.size()) {
     const std::size_t remaining = bytes.size() - off;
     if (remaining < 12) {
-      journal.torn_tail = fmt::format("torn record at offset {}: only {} bytes of it were written",
-                                      off, remaining);
+      journal.torn_tail =
+          fmt::format("torn record at offset {}: only {} bytes of it were written", off, remaining);
       break;
     }
     const std::uint32_t type = Get32(bytes.data() + off);
     const std::uint32_t len = Get32(bytes.data() + off + 4);
     if (type < 1 || type > 4) return Corrupt(off, fmt::format("unknown record type {}", type));
-    if (len > kMaxRecord) return Corrupt(off + 4, fmt::format("record length {} is too large", len));
+    if (len > kMaxRecord)
+      return Corrupt(off + 4, fmt::format("record length {} is too large", len));
     if (static_cast<std::size_t>(len) + 12 > remaining) {
-      journal.torn_tail = fmt::format(
-          "torn record at offset {}: it declares {} bytes, only {} were written", off, len + 12,
-          remaining);
+      journal.torn_tail =
+          fmt::format("torn record at offset {}: it declares {} bytes, only {} were written", off,
+                      len + 12, remaining);
       break;
     }
     const std::uint8_t* payload = bytes.data() + off + 8;
@@ -316,7 +318,8 @@ Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes) {
           return Corrupt(off + 8, "entry record: lengths inconsistent with the record size");
         }
         if (!SafeRelative(entry.relative_path)) {
-          return Corrupt(off + 8, fmt::format("entry record: unsafe path '{}'", entry.relative_path));
+          return Corrupt(off + 8,
+                         fmt::format("entry record: unsafe path '{}'", entry.relative_path));
         }
         journal.entries.push_back(std::move(entry));
         break;

@@ -36,7 +36,8 @@ std::string WhyText(const std::vector<Finding>& findings, std::string_view objec
         any = true;
       }
     }
-    if (!any) why += fmt::format("{}{}: {}", why.empty() ? "" : "\n", Rule(id).code, Rule(id).title);
+    if (!any)
+      why += fmt::format("{}{}: {}", why.empty() ? "" : "\n", Rule(id).code, Rule(id).title);
   }
   return why;
 }
@@ -66,8 +67,8 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
   auto consider_unfixable = [&](const Finding& f, WorkerOut& out) {
     const auto& info = Rule(f.rule);
     const bool selected = options.only_rules.empty() ||
-                          std::find(options.only_rules.begin(), options.only_rules.end(),
-                                    f.rule) != options.only_rules.end();
+                          std::find(options.only_rules.begin(), options.only_rules.end(), f.rule) !=
+                              options.only_rules.end();
     if (info.auto_fix || !selected || options.baseline.Accepts(f.rule, f.object)) return;
     ++out.unfixable_total;
     if (out.unfixable.size() < kUnfixableCap) out.unfixable.push_back(f);
@@ -93,13 +94,14 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
     step.rules = applied;
     step.why = WhyText(dir_findings, dirs[i].label, applied);
     step.before_raw = std::make_shared<const std::vector<std::uint8_t>>(dirs[i].raw);
-    step.after_raw = std::make_shared<const std::vector<std::uint8_t>>(
-        EncodeFor(store, *fixed_dirs[i].sd));
+    step.after_raw =
+        std::make_shared<const std::vector<std::uint8_t>>(EncodeFor(store, *fixed_dirs[i].sd));
     if (*step.after_raw != *step.before_raw) plan.steps.push_back(std::move(step));
   }
 
   // Key files.
-  const std::size_t threads = options.only_files.empty() ? internal::ThreadCount(options.threads) : 1;
+  const std::size_t threads =
+      options.only_files.empty() ? internal::ThreadCount(options.threads) : 1;
   std::vector<WorkerOut> outs(threads);
   std::vector<std::unique_ptr<internal::KeyFileReader>> readers;
   std::vector<std::unique_ptr<internal::DescriptorCache>> caches;
@@ -129,18 +131,19 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
     auto checked = engine.CheckKeyFile(name, contents, verdict, problem);
     for (const auto& f : checked.findings) consider_unfixable(f, out);
     if (verdict == nullptr) return;
-    const bool needs_fix = std::any_of(checked.findings.begin(), checked.findings.end(),
-                                       [&](const Finding& f) {
-                                         return internal::Has(rules, f.rule) && Rule(f.rule).auto_fix &&
-                                                !options.baseline.Accepts(f.rule, f.object);
-                                       });
+    const bool needs_fix =
+        std::any_of(checked.findings.begin(), checked.findings.end(), [&](const Finding& f) {
+          return internal::Has(rules, f.rule) && Rule(f.rule).auto_fix &&
+                 !options.baseline.Accepts(f.rule, f.object);
+        });
     if (!needs_fix) return;
     std::string label = keystore::MachineRoot::KeyFileLabel(name);
     // Fix only the rules the baseline does not accept for this object.
     internal::RuleSet effective = rules;
     if (!options.baseline.accepted.empty()) {
       for (const auto& rule : Rules()) {
-        if (options.baseline.Accepts(rule.id, label)) effective[static_cast<std::size_t>(rule.id)] = false;
+        if (options.baseline.Accepts(rule.id, label))
+          effective[static_cast<std::size_t>(rule.id)] = false;
       }
     }
     // The fix depends on the descriptor, the services whose globs match the container and the
@@ -235,8 +238,7 @@ Result<DecodedStep> DecodeStep(const keystore::MachineRoot& root, const PlanStep
 }
 
 Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
-                              const std::filesystem::path& journal,
-                              const RepairOptions& options) {
+                              const std::filesystem::path& journal, const RepairOptions& options) {
   ApplyReport report;
   report.journal = journal;
   // 1. The journal: every change, before and after, then the sealed marker; one fsync.
@@ -309,8 +311,8 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
   std::vector<Finding> findings;
   for (const auto& step : plan.steps) {
     auto now = reader.Read(step.relative_path);
-    if (!now || !std::equal(now->begin(), now->end(), step.after_raw->begin(),
-                            step.after_raw->end())) {
+    if (!now ||
+        !std::equal(now->begin(), now->end(), step.after_raw->begin(), step.after_raw->end())) {
       report.mismatched.push_back(step.object);
       continue;
     }
@@ -335,7 +337,8 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
   if (any_directory) {
     std::vector<RuleId> dir_rules;
     for (const auto& step : plan.steps) {
-      if (step.is_directory) dir_rules.insert(dir_rules.end(), step.rules.begin(), step.rules.end());
+      if (step.is_directory)
+        dir_rules.insert(dir_rules.end(), step.rules.begin(), step.rules.end());
     }
     for (auto& f : engine.CheckDirectories(engine.ReadDirectories())) {
       if (std::find(dir_rules.begin(), dir_rules.end(), f.rule) != dir_rules.end() &&

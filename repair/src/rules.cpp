@@ -1,8 +1,8 @@
 #include "mkeys/repair/rules.hpp"
 
+#include <fmt/format.h>
 #include <array>
 #include <cctype>
-#include <fmt/format.h>
 
 namespace mkeys::repair {
 namespace {
@@ -21,8 +21,7 @@ constexpr std::array<RuleInfo, kRuleCount> kRules = {{
      true},
     {kFolderDiffersFromDefault, "MK002", kW,
      "MachineKeys: the DACL has extra or inheritable ACEs (differs from the Windows default)",
-     "remove the extra ACEs and the inheritance flags, keep Administrators' full control",
-     true},
+     "remove the extra ACEs and the inheritance flags, keep Administrators' full control", true},
     {kFolderProtectionLost, "MK003", kW,
      "MachineKeys: the DACL is no longer protected, so it inherits from its parent",
      "protect the DACL (P) and keep the inherited ACEs as explicit ones", true},
@@ -96,9 +95,13 @@ Result<Severity> ParseSeverity(std::string_view text) {
                fmt::format("unknown severity '{}' (expected note, warning or error)", text));
 }
 
-std::span<const RuleInfo> Rules() { return kRules; }
+std::span<const RuleInfo> Rules() {
+  return kRules;
+}
 
-const RuleInfo& Rule(RuleId id) { return kRules[static_cast<std::size_t>(id)]; }
+const RuleInfo& Rule(RuleId id) {
+  return kRules[static_cast<std::size_t>(id)];
+}
 
 Result<RuleId> ParseRuleId(std::string_view code) {
   std::string upper;

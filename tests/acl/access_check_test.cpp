@@ -14,7 +14,9 @@ SecurityDescriptor Sd(const char* sddl) {
   return *sd;
 }
 
-Token Ns() { return TokenFor("NETWORK SERVICE").value(); }
+Token Ns() {
+  return TokenFor("NETWORK SERVICE").value();
+}
 
 const RightReason* ReasonFor(const AccessCheckResult& r, AccessMask bit) {
   for (const auto& reason : r.reasons) {

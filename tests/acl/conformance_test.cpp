@@ -20,7 +20,9 @@ namespace {
 // The domain SID Windows expanded LA, LG, DA, DU, RO, ... with when the vectors were recorded.
 const char* kDomainSid = "S-1-5-21-2457507606-2709100691-398136650";
 
-std::filesystem::path VectorDir() { return mkeys::test::ConformanceDir() / "windows-sddl"; }
+std::filesystem::path VectorDir() {
+  return mkeys::test::ConformanceDir() / "windows-sddl";
+}
 
 bool Available(const std::string& file) {
   const auto path = VectorDir() / file;
@@ -159,8 +161,7 @@ TEST_CASE("SDDL encodes to the bytes Windows produces", "[acl][sddl][conformance
   Report("windows-sddl-bytes.tsv", ok, total, "SDDL->bytes identical");
   Report("windows-sddl-bytes.tsv (oversize ACLs)", over_consistent, over_total,
          "decode to the parsed ACEs and re-encode to the same bytes");
-  Report("windows-sddl-bytes.tsv (oversize ACLs)", over_exact, over_total,
-         "SDDL->bytes identical");
+  Report("windows-sddl-bytes.tsv (oversize ACLs)", over_exact, over_total, "SDDL->bytes identical");
   CHECK(total == 7257);
   CHECK(ok == total);
   CHECK(over_total == 9);
@@ -188,7 +189,8 @@ TEST_CASE("Windows descriptor bytes decode and re-encode unchanged", "[acl][sddl
       UNSCOPED_INFO(row.sddl << ": does not round-trip via " << FormatSddl(*sd, Options()));
     }
   }
-  Report("windows-sddl-bytes.tsv", ok, rows.size(), "decode->encode and decode->SDDL->encode round-trips");
+  Report("windows-sddl-bytes.tsv", ok, rows.size(),
+         "decode->encode and decode->SDDL->encode round-trips");
   CHECK(ok == rows.size());
 }
 

@@ -13,10 +13,10 @@ TEST_CASE("Rights are rendered as icacls lists them", "[acl][icacls]") {
   CHECK(FormatIcaclsRights(0x100116) == "W");
   CHECK(FormatIcaclsRights(0) == "N");
   // Published icacls listings:
-  CHECK(FormatIcaclsRights(0x12019f) == "(R,W)");            // MachineKeys, Everyone
-  CHECK(FormatIcaclsRights(0x1201b6) == "(W,Rc,X,RA)");      // FILE_GENERIC_WRITE|EXECUTE
-  CHECK(FormatIcaclsRights(0x1f01bf) == "(M,WDAC,WO)");      // SYSVOL, Administrators
-  CHECK(FormatIcaclsRights(0x1301ff) == "(M,DC)");           // Public, INTERACTIVE
+  CHECK(FormatIcaclsRights(0x12019f) == "(R,W)");        // MachineKeys, Everyone
+  CHECK(FormatIcaclsRights(0x1201b6) == "(W,Rc,X,RA)");  // FILE_GENERIC_WRITE|EXECUTE
+  CHECK(FormatIcaclsRights(0x1f01bf) == "(M,WDAC,WO)");  // SYSVOL, Administrators
+  CHECK(FormatIcaclsRights(0x1301ff) == "(M,DC)");       // Public, INTERACTIVE
   CHECK(FormatIcaclsRights(0x1201bf) == "(RX,W)");
   CHECK(FormatIcaclsRights(0x1700a9) == "(RX,D,WDAC)");
   CHECK(FormatIcaclsRights(0x100021) == "(S,RD,X)");
@@ -135,8 +135,7 @@ TEST_CASE("icacls /save files are UTF-16LE with CRLF and no BOM, two lines per o
   CHECK(ParseIcaclsSave(with_bom).value().size() == 2);
 }
 
-TEST_CASE("Malformed icacls /save files are rejected with the byte offset",
-          "[acl][icacls][save]") {
+TEST_CASE("Malformed icacls /save files are rejected with the byte offset", "[acl][icacls][save]") {
   auto bytes = FormatIcaclsSave({{"a", "D:(A;;FA;;;SY)"}});
   std::vector<std::uint8_t> odd = bytes;
   odd.pop_back();

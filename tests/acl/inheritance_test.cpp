@@ -15,7 +15,9 @@ SecurityDescriptor Sd(const char* sddl) {
   return *sd;
 }
 
-std::string Sddl(const SecurityDescriptor& sd) { return FormatSddl(sd); }
+std::string Sddl(const SecurityDescriptor& sd) {
+  return FormatSddl(sd);
+}
 
 constexpr std::uint8_t kNone = 0xFF;  // "the child gets no ACE"
 
@@ -63,7 +65,8 @@ TEST_CASE("Every OI/CI/NP/IO combination, inherited by a file and by a directory
     Acl parent;
     parent.aces.push_back(AllowAce(sids::NetworkService(), rights::kFileGenericRead, row.parent));
     for (const bool directory : {false, true}) {
-      INFO("parent flags 0x" << std::hex << int(row.parent) << (directory ? " directory" : " file"));
+      INFO("parent flags 0x" << std::hex << int(row.parent)
+                             << (directory ? " directory" : " file"));
       const Acl child =
           ComputeInheritedAcl(parent, directory, sids::LocalSystem(), sids::LocalSystem());
       const std::uint8_t expected = directory ? row.directory : row.file;
@@ -140,8 +143,7 @@ TEST_CASE("Nothing to inherit: the token's default DACL, owner and group", "[acl
   // The MachineKeys folder: nothing in it is inheritable.
   const auto machine_keys = Sd("O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)");
   const Token ns = TokenFor("NETWORK SERVICE").value();
-  CHECK(Sddl(InheritSecurityDescriptor(&machine_keys, ns)) ==
-        "O:NSG:NSD:(A;;FA;;;NS)(A;;FA;;;SY)");
+  CHECK(Sddl(InheritSecurityDescriptor(&machine_keys, ns)) == "O:NSG:NSD:(A;;FA;;;NS)(A;;FA;;;SY)");
   const Token system = TokenFor("SYSTEM").value();
   CHECK(Sddl(InheritSecurityDescriptor(&machine_keys, system)) == "O:SYG:SYD:(A;;FA;;;SY)");
   CHECK(Sddl(InheritSecurityDescriptor(nullptr, system)) == "O:SYG:SYD:(A;;FA;;;SY)");

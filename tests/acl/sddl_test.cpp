@@ -74,7 +74,9 @@ TEST_CASE("Domain-relative aliases expand with the domain SID and format back", 
 }
 
 TEST_CASE("SDDL parser survives arbitrary input", "[acl][sddl]") {
-  const std::string seed = "O:BAG:SYD:PAI(A;OICI;0x1200a9;;;S-1-5-21-1-2-3)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)S:(AU;SA;FA;;;WD)";
+  const std::string seed =
+      "O:BAG:SYD:PAI(A;OICI;0x1200a9;;;S-1-5-21-1-2-3)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;"
+      ";ED)S:(AU;SA;FA;;;WD)";
   std::size_t accepted = 0;
   for (std::size_t i = 0; i <= seed.size(); ++i) {
     // Every prefix, and every single-character mutation.

@@ -21,12 +21,12 @@ TEST_CASE("Descriptors are laid out as Windows does: SACL, DACL, owner, group", 
   auto u32 = [&](std::size_t at) {
     return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | bytes[at + 3] << 24;
   };
-  CHECK(u32(12) == 20);             // SACL right after the header
-  CHECK(u32(16) > u32(12));         // then the DACL
-  CHECK(u32(4) > u32(16));          // then the owner
-  CHECK(u32(8) == u32(4) + 16);     // then the group (BA is 16 bytes)
-  CHECK(bytes[2] == 0x14);          // DACL and SACL present
-  CHECK(bytes[3] == 0x80);          // self-relative
+  CHECK(u32(12) == 20);          // SACL right after the header
+  CHECK(u32(16) > u32(12));      // then the DACL
+  CHECK(u32(4) > u32(16));       // then the owner
+  CHECK(u32(8) == u32(4) + 16);  // then the group (BA is 16 bytes)
+  CHECK(bytes[2] == 0x14);       // DACL and SACL present
+  CHECK(bytes[3] == 0x80);       // self-relative
 }
 
 TEST_CASE("Decoding checks every offset and length", "[acl][sd]") {
@@ -54,7 +54,9 @@ TEST_CASE("Decoding checks every offset and length", "[acl][sd]") {
 }
 
 TEST_CASE("Every byte flip either decodes or fails; nothing crashes", "[acl][sd]") {
-  const auto good = Bytes("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)S:(AU;SA;FA;;;WD)");
+  const auto good = Bytes(
+      "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)S:(AU;SA;FA;;;"
+      "WD)");
   for (std::size_t i = 0; i < good.size(); ++i) {
     for (std::uint8_t v : {std::uint8_t{0}, std::uint8_t{0xff}, std::uint8_t{0x7f}}) {
       auto copy = good;

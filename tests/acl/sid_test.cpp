@@ -21,9 +21,9 @@ TEST_CASE("SID strings parse as Windows reads them", "[acl][sid]") {
 }
 
 TEST_CASE("Malformed SID strings are rejected with the offset", "[acl][sid]") {
-  for (const char* bad : {"", "S", "S-", "S-1", "S-1-", "S-0", "S-2-5-20", "S-1-5-", "X-1-5-20",
-                          "S-1-5-20 ", "S-1-0x1313131313131-513",
-                          "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16"}) {
+  for (const char* bad :
+       {"", "S", "S-", "S-1", "S-1-", "S-0", "S-2-5-20", "S-1-5-", "X-1-5-20", "S-1-5-20 ",
+        "S-1-0x1313131313131-513", "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16"}) {
     auto r = Sid::Parse(bad);
     INFO(bad);
     CHECK_FALSE(r);

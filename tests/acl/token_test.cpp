@@ -10,9 +10,8 @@ using namespace mkeys::acl;
 namespace {
 
 bool HasGroup(const Token& token, const Sid& sid, bool deny_only = false) {
-  return std::any_of(token.groups().begin(), token.groups().end(), [&](const TokenGroup& g) {
-    return g.sid == sid && g.deny_only == deny_only;
-  });
+  return std::any_of(token.groups().begin(), token.groups().end(),
+                     [&](const TokenGroup& g) { return g.sid == sid && g.deny_only == deny_only; });
 }
 
 bool HasPresent(const Token& token, std::string_view name) {
@@ -22,8 +21,7 @@ bool HasPresent(const Token& token, std::string_view name) {
 
 }  // namespace
 
-TEST_CASE("NETWORK SERVICE's token has the service logon groups and privileges",
-          "[acl][token]") {
+TEST_CASE("NETWORK SERVICE's token has the service logon groups and privileges", "[acl][token]") {
   for (const char* name : {"NT AUTHORITY\\NETWORK SERVICE", "NETWORK SERVICE", "NS", "S-1-5-20"}) {
     auto token = TokenFor(name);
     REQUIRE(token);

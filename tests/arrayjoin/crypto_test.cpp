@@ -25,8 +25,10 @@ TEST_CASE("wrapped keys open only for the right member key and associated data",
   CHECK(wrong_key.error().message().find("message authentication failed") != std::string::npos);
   CHECK(wrong_key.error().message().find("hint") != std::string::npos);
 
-  CHECK_FALSE(UnwrapSecret(*member, *wrapped, WrapAad("arr", "node2", "mkeys-array-a-config-v1", 1)));
-  CHECK_FALSE(UnwrapSecret(*member, *wrapped, WrapAad("arr", "node1", "mkeys-array-a-config-v1", 2)));
+  CHECK_FALSE(
+      UnwrapSecret(*member, *wrapped, WrapAad("arr", "node2", "mkeys-array-a-config-v1", 1)));
+  CHECK_FALSE(
+      UnwrapSecret(*member, *wrapped, WrapAad("arr", "node1", "mkeys-array-a-config-v1", 2)));
   auto tampered = *wrapped;
   tampered.ciphertext[0] ^= 1;
   CHECK_FALSE(UnwrapSecret(*member, tampered, aad));

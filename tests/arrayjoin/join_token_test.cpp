@@ -29,16 +29,18 @@ TEST_CASE("base32 matches RFC 4648 vectors (lower case, no padding)", "[arrayjoi
   CHECK(std::string(dec->begin(), dec->end()) == "foobar");
 }
 
-TEST_CASE("base32 decoding rejects bad characters, lengths and padding bits", "[arrayjoin][token]") {
+TEST_CASE("base32 decoding rejects bad characters, lengths and padding bits",
+          "[arrayjoin][token]") {
   auto bad_char = Base32Decode("mzx1");
   REQUIRE_FALSE(bad_char);
   CHECK(bad_char.error().position() == 3u);
-  CHECK_FALSE(Base32Decode("m"));     // impossible length
-  CHECK_FALSE(Base32Decode("mz"));    // 'z' leaves non-zero padding bits
+  CHECK_FALSE(Base32Decode("m"));   // impossible length
+  CHECK_FALSE(Base32Decode("mz"));  // 'z' leaves non-zero padding bits
   CHECK(Base32Decode("my"));
 }
 
-TEST_CASE("a join token round-trips and carries pin, id and a 160-bit secret", "[arrayjoin][token]") {
+TEST_CASE("a join token round-trips and carries pin, id and a 160-bit secret",
+          "[arrayjoin][token]") {
   Digest pin{};
   for (std::size_t i = 0; i < pin.size(); ++i) pin[i] = static_cast<std::uint8_t>(i);
   const JoinToken token = JoinToken::Generate(pin);

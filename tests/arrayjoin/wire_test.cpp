@@ -111,14 +111,22 @@ TEST_CASE("message decoders check every field", "[arrayjoin][wire]") {
   wrong_type.type = MessageType::kJoinConfirm;
   CHECK_FALSE(DecodeHello(wrong_type));
 
-  nlohmann::json item = {{"container", "c"},          {"kind", "rsa-pkcs8"},
-                         {"version", 1},               {"ephemeral", std::string(64, '0')},
-                         {"nonce", std::string(24, '0')}, {"ciphertext", "00"}};
+  nlohmann::json item = {{"container", "c"},
+                         {"kind", "rsa-pkcs8"},
+                         {"version", 1},
+                         {"ephemeral", std::string(64, '0')},
+                         {"nonce", std::string(24, '0')},
+                         {"ciphertext", "00"}};
   nlohmann::json items = nlohmann::json::array();
   items.push_back(item);
   Frame offer{MessageType::kJoinOffer,
-              {{"array", "a"}, {"array_id", "x"}, {"version", 1}, {"member", "m"},
-               {"items", items}, {"member_cert", ""}, {"ca_cert", ""}}};
+              {{"array", "a"},
+               {"array_id", "x"},
+               {"version", 1},
+               {"member", "m"},
+               {"items", items},
+               {"member_cert", ""},
+               {"ca_cert", ""}}};
   auto o = DecodeOffer(offer);
   REQUIRE_FALSE(o);
   CHECK(o.error().message().find("items[0]: ciphertext shorter") != std::string::npos);

@@ -18,8 +18,9 @@ TEST_CASE("access check: no ACE grants NETWORK SERVICE read -> exit 1 and says s
                   "NT AUTHORITY\\NETWORK SERVICE", "--want", "R"});
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.out, "DENIED"));
-  CHECK(Contains(r.out, "NETWORK SERVICE lacks READ_DATA, READ_EA, READ_ATTRIBUTES, READ_CONTROL, "
-                        "SYNCHRONIZE (no ACE grants them; owner SYSTEM)"));
+  CHECK(Contains(r.out,
+                 "NETWORK SERVICE lacks READ_DATA, READ_EA, READ_ATTRIBUTES, READ_CONTROL, "
+                 "SYNCHRONIZE (no ACE grants them; owner SYSTEM)"));
 }
 
 TEST_CASE("access check: with (A;;FR;;;NS) appended -> exit 0 and names that ACE",
@@ -57,8 +58,8 @@ TEST_CASE("access check --privilege enables a privilege for the check", "[cli][a
                      "--privilege", "SeBackupPrivilege"});
   CHECK(with.exit_code == 0);
   CHECK(Contains(with.out, "by SeBackupPrivilege"));
-  auto bad = Mkeys({"access", "check", "--sd", sd, "--as", "administrator", "--privilege",
-                    "SeFlyPrivilege"});
+  auto bad = Mkeys(
+      {"access", "check", "--sd", sd, "--as", "administrator", "--privilege", "SeFlyPrivilege"});
   CHECK(bad.exit_code == 2);
   CHECK(Contains(bad.err, "SeFlyPrivilege"));
 }
@@ -78,8 +79,8 @@ TEST_CASE("access check: bad SDDL and unknown identities are input errors (exit 
 }
 
 TEST_CASE("access check --want takes a hex mask", "[cli][access]") {
-  auto r = Mkeys({"access", "check", "--sd", "O:SYG:SYD:(A;;FA;;;SY)", "--as", "SYSTEM", "--want",
-                  "0x40000"});
+  auto r = Mkeys(
+      {"access", "check", "--sd", "O:SYG:SYD:(A;;FA;;;SY)", "--as", "SYSTEM", "--want", "0x40000"});
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.out, "WRITE_DAC"));
 }
@@ -100,8 +101,8 @@ TEST_CASE("sddl inherit prints the new object's descriptor", "[cli][sddl][inheri
   auto dir =
       Mkeys({"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--directory"});
   CHECK(dir.out == "O:NSG:NSD:AI(A;ID;FA;;;NS)(A;OICIIOID;GA;;;CO)(A;OICIID;FA;;;SY)\n");
-  auto explicit_sd = Mkeys({"sddl", "inherit", "--parent", parent, "--as", "SYSTEM",
-                            "--explicit", "D:P(A;;FR;;;NS)"});
+  auto explicit_sd = Mkeys(
+      {"sddl", "inherit", "--parent", parent, "--as", "SYSTEM", "--explicit", "D:P(A;;FR;;;NS)"});
   CHECK(explicit_sd.out == "O:SYG:SYD:PAI(A;;FR;;;NS)\n");
   auto unknown = Mkeys({"sddl", "inherit", "--parent", parent, "--as", "Nobody"});
   CHECK(unknown.exit_code == 3);

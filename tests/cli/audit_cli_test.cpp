@@ -27,10 +27,12 @@ TEST_CASE("audit reports each damage of the seed machine with its rule ID", "[cl
 
   // Warnings only do not fail the default gate; --fail-on warning does.
   REQUIRE(Mkeys({"repair", m.root, "--service", service, "--apply", "--journal",
-                 (m.dir.path() / "J").string()}).exit_code == 0);
+                 (m.dir.path() / "J").string()})
+              .exit_code == 0);
   CHECK(Mkeys({"audit", m.root, "--service", service}).exit_code == 0);
   REQUIRE(Mkeys({"sd", "set", (m.keys / m.file).string(),
-                 "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)(A;;FR;;;BU)"}).exit_code == 0);
+                 "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)(A;;FR;;;BU)"})
+              .exit_code == 0);
   auto warn = Mkeys({"audit", m.root, "--service", service});
   CHECK(warn.exit_code == 0);
   CHECK(warn.out.find("MK012") != std::string::npos);
@@ -61,7 +63,9 @@ TEST_CASE("audit --format sarif holds the SARIF 2.1.0 required fields", "[cli][a
     CHECK(rule_ids.count(r["ruleId"].get<std::string>()) == 1u);
     CHECK(r["level"] == "error");
     CHECK_FALSE(r["message"]["text"].get<std::string>().empty());
-    CHECK_FALSE(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].get<std::string>().empty());
+    CHECK_FALSE(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    .get<std::string>()
+                    .empty());
   }
 }
 

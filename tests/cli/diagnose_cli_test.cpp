@@ -20,7 +20,8 @@ TEST_CASE("a key file under another MachineGuid is reported with that GUID", "[c
   CHECK(diag.out.find("NTE_BAD_KEYSET (0x80090016)") != std::string::npos);
   CHECK(diag.out.find(other_guid) != std::string::npos);
   CHECK(diag.out.find("cloned image") != std::string::npos);
-  auto json = Mkeys({"--json", "diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
+  auto json =
+      Mkeys({"--json", "diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
   const auto doc = nlohmann::json::parse(json.out);
   CHECK(doc["file_exists"] == false);
   CHECK(doc["foreign_machine_guids"][0] == other_guid);
@@ -45,7 +46,8 @@ TEST_CASE("diagnose checks write and delete when asked; usage errors exit 2", "[
                        "--want", "read", "--want", "write", "--want", "delete"});
   CHECK(system.exit_code == 0);
   CHECK(system.out.find("write") != std::string::npos);
-  auto ns_write = Mkeys({"diagnose", m.root, "--as", test::kNs, "--file", m.file, "--want", "write"});
+  auto ns_write =
+      Mkeys({"diagnose", m.root, "--as", test::kNs, "--file", m.file, "--want", "write"});
   CHECK(ns_write.exit_code == 1);
   CHECK(ns_write.out.find("no ACE grants NETWORK SERVICE write") != std::string::npos);
   CHECK(Mkeys({"diagnose", m.root, "--as", test::kNs}).exit_code == 2);
@@ -65,7 +67,8 @@ TEST_CASE("ACLs saved with icacls /save are imported and diagnosed", "[cli][diag
   REQUIRE(Mkeys({"machine", "init", root, "--machine-guid", test::kSeedGuid}).exit_code == 0);
   REQUIRE(Mkeys({"store", "create", root, test::kArrayKey, "--as", test::kNs, "--key", "ec:p256"})
               .exit_code == 0);
-  CHECK(Mkeys({"diagnose", root, "--as", test::kNs, "--container", test::kArrayKey}).exit_code == 0);
+  CHECK(Mkeys({"diagnose", root, "--as", test::kNs, "--container", test::kArrayKey}).exit_code ==
+        0);
   auto imported = Mkeys({"sd", "import-icacls", save.string(), "--root", root});
   CHECK(imported.exit_code == 1);  // the "other" container does not exist here
   CHECK(imported.err.find("not found under the root") != std::string::npos);

@@ -34,8 +34,11 @@ struct SeedMachine {
     root = (dir.path() / "m").string();
     keys = dir.path() / "m/ProgramData/Microsoft/Crypto/RSA/MachineKeys";
     REQUIRE(Mkeys({"machine", "init", root, "--machine-guid", kSeedGuid}).exit_code == 0);
-    REQUIRE(Mkeys({"store", "create", root, kArrayKey, "--as", kNs, "--key", "ec:p256"}).exit_code == 0);
-    REQUIRE(Mkeys({"store", "create", root, "other", "--as", "administrator", "--key", "ec:p256"}).exit_code == 0);
+    REQUIRE(
+        Mkeys({"store", "create", root, kArrayKey, "--as", kNs, "--key", "ec:p256"}).exit_code ==
+        0);
+    REQUIRE(Mkeys({"store", "create", root, "other", "--as", "administrator", "--key", "ec:p256"})
+                .exit_code == 0);
     auto name = Mkeys({"store", "name", kArrayKey, "--root", root});
     REQUIRE(name.exit_code == 0);
     file = name.out.substr(0, name.out.find_first_of("\r\n"));
@@ -47,10 +50,12 @@ struct SeedMachine {
   // Every NTACL attribute under ProgramData, raw.
   std::map<std::string, std::string> Snapshot() const {
     std::map<std::string, std::string> out;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() / "m/ProgramData")) {
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(dir.path() / "m/ProgramData")) {
       char buf[65536];
       const ssize_t n = ::lgetxattr(e.path().c_str(), "user.NTACL", buf, sizeof buf);
-      out[e.path().string()] = n < 0 ? std::string("<none>") : std::string(buf, static_cast<std::size_t>(n));
+      out[e.path().string()] =
+          n < 0 ? std::string("<none>") : std::string(buf, static_cast<std::size_t>(n));
     }
     return out;
   }

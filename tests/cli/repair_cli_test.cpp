@@ -20,7 +20,8 @@ TEST_CASE("seed 002: diagnose, repair exactly what is needed, diagnose again, re
   CHECK(diag.out.find("no ACE grants NETWORK SERVICE read") != std::string::npos);
   CHECK(diag.out.find("mkeys repair") != std::string::npos);
 
-  auto json = Mkeys({"--json", "diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
+  auto json =
+      Mkeys({"--json", "diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
   CHECK(json.exit_code == 1);
   const auto doc = nlohmann::json::parse(json.out);
   CHECK(doc["would_succeed"] == false);
@@ -49,14 +50,16 @@ TEST_CASE("seed 002: diagnose, repair exactly what is needed, diagnose again, re
   CHECK(std::find(changed.begin(), changed.end(), (m.keys / m.file).string()) != changed.end());
   auto sddl = Mkeys({"sd", "get", (m.keys / m.file).string()});
   CHECK(sddl.out == "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)\n");
-  CHECK(Mkeys({"sd", "get", m.keys.string()}).out == "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)\n");
+  CHECK(Mkeys({"sd", "get", m.keys.string()}).out ==
+        "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)\n");
 
   auto again = Mkeys({"diagnose", m.root, "--as", test::kNs, "--container", test::kArrayKey});
   CHECK(again.exit_code == 0);
   CHECK(again.out.find("would succeed") != std::string::npos);
   // Nothing left to repair; the journal is not overwritten.
   CHECK(Mkeys({"repair", m.root, "--service", service}).exit_code == 0);
-  auto overwrite = Mkeys({"repair", m.root, "--service", service, "--rule", "MK001", "--apply", "--journal", journal});
+  auto overwrite = Mkeys(
+      {"repair", m.root, "--service", service, "--rule", "MK001", "--apply", "--journal", journal});
   CHECK(overwrite.exit_code == 0);  // nothing to do, so no journal is written at all
 
   auto restore = Mkeys({"restore", journal});

@@ -35,15 +35,18 @@ TEST_CASE("sddl encode expands domain-relative aliases with --domain-sid", "[cli
   CHECK(without.out.find("domain") != std::string::npos);
   auto with = Mkeys({"sddl", "encode", "--domain-sid", "S-1-5-21-1-2-3"}, "O:DA\n");
   CHECK(with.exit_code == 0);
-  CHECK(with.out == "010000801400000000000000000000000000000001050000000000051500000001000000020000000300000000020000\n");
+  CHECK(with.out ==
+        "010000801400000000000000000000000000000001050000000000051500000001000000020000000300000000"
+        "020000\n");
   auto bad = Mkeys({"sddl", "encode", "--domain-sid", "S-1-nope"}, "O:DA\n");
   CHECK(bad.exit_code == 2);
 }
 
 TEST_CASE("sddl decode prints Windows-canonical SDDL", "[cli][sddl]") {
-  auto r = Mkeys({"sddl", "decode"},
-                 "010004800000000000000000000000001400000002001c000100000000001400ff011f00010100000000"
-                 "000100000000\nzz\n0100\n");
+  auto r =
+      Mkeys({"sddl", "decode"},
+            "010004800000000000000000000000001400000002001c000100000000001400ff011f00010100000000"
+            "000100000000\nzz\n0100\n");
   CHECK(r.exit_code == 1);
   std::istringstream in(r.out);
   std::string a, b, c;

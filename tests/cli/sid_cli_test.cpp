@@ -7,10 +7,12 @@
 using mkeys::test::Mkeys;
 
 TEST_CASE("sid resolve prints SID, full name and alias per name", "[cli][sid]") {
-  auto r = Mkeys({"sid", "resolve", "NT SERVICE\\TrustedInstaller", "NetworkService", "BUILTIN\\Administrators"});
+  auto r = Mkeys({"sid", "resolve", "NT SERVICE\\TrustedInstaller", "NetworkService",
+                  "BUILTIN\\Administrators"});
   CHECK(r.exit_code == 0);
   CHECK(r.out ==
-        "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464\tNT SERVICE\\TrustedInstaller\t-\n"
+        "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464\tNT "
+        "SERVICE\\TrustedInstaller\t-\n"
         "S-1-5-20\tNT AUTHORITY\\NETWORK SERVICE\tNS\n"
         "S-1-5-32-544\tBUILTIN\\Administrators\tBA\n");
 }

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include <type_traits>
 #include <sstream>
+#include <type_traits>
 
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/secret_bytes.hpp"

@@ -48,9 +48,9 @@ void RejoinSucceeds(const std::filesystem::path& manager, const std::filesystem:
 
 TEST_CASE("killing the member at each step of a join leaves both sides consistent",
           "[integration][array][fault]") {
-  const char* steps[] = {"before-hello",  "after-receive", "before-install", "after-install",
-                         "before-rename", "after-rename",  "before-confirm", "after-confirm",
-                         "after-state"};
+  const char* steps[] = {"before-hello",   "after-receive", "before-install",
+                         "after-install",  "before-rename", "after-rename",
+                         "before-confirm", "after-confirm", "after-state"};
   for (const char* step : steps) {
     DYNAMIC_SECTION("member:" << step) {
       TempDir work;
@@ -71,8 +71,8 @@ TEST_CASE("killing the member at each step of a join leaves both sides consisten
       REQUIRE(status.exit_code == 0);
       const bool joined = RequireConsistent(manager, member, "node1");
       if (std::string(step) == "after-state") CHECK(joined);
-      if (std::string(step).rfind("before-", 0) == 0 || std::string(step).find("-install") !=
-                                                            std::string::npos) {
+      if (std::string(step).rfind("before-", 0) == 0 ||
+          std::string(step).find("-install") != std::string::npos) {
         CHECK_FALSE(joined);
       }
       RejoinSucceeds(manager, member, server.Address(), token, joined);

@@ -43,8 +43,8 @@ TEST_CASE("a member joins over TCP, is listed, and its service identity opens th
   CHECK(members[0]["name"] == "node1");
   CHECK(members[0]["key_version"] == 1);
   for (const char* c : {"mkeys-array-web-rsa-v1", "mkeys-array-web-config-v1"}) {
-    auto open = Mkeys({"store", "open", p.member.string(), c, "--as",
-                       "NT AUTHORITY\\NETWORK SERVICE"});
+    auto open =
+        Mkeys({"store", "open", p.member.string(), c, "--as", "NT AUTHORITY\\NETWORK SERVICE"});
     INFO(open.out << open.err);
     CHECK(open.exit_code == 0);
     // LOCAL SERVICE was not granted anything.
@@ -138,7 +138,8 @@ TEST_CASE("a join stops at preflight, before any traffic, when the service could
   const std::string token = IssueToken(p.manager);
   // Hardened: Everyone may only list MachineKeys and Administrators lost their entry, so no one
   // can create a container there.
-  auto sd = Mkeys({"sd", "set", MachineKeysDir(p.member).string(), "O:SYG:SYD:PAI(A;;0x1200a9;;;WD)"});
+  auto sd =
+      Mkeys({"sd", "set", MachineKeysDir(p.member).string(), "O:SYG:SYD:PAI(A;;0x1200a9;;;WD)"});
   INFO(sd.out << sd.err);
   REQUIRE(sd.exit_code == 0);
   auto join = JoinWith(p.member, server.Address(), token, "node1");

@@ -8,7 +8,9 @@ using namespace mkeys::test;
 
 namespace {
 
-int Sh(const std::vector<std::string>& argv) { return Run(argv).exit_code; }
+int Sh(const std::vector<std::string>& argv) {
+  return Run(argv).exit_code;
+}
 
 // Two namespaces and a veth pair, removed on destruction whatever happened.
 class NetnsPair {
@@ -75,10 +77,10 @@ TEST_CASE("a member joins across two network namespaces with their own addresses
   const std::string token = IssueToken(manager);
   // Loopback inside the member's namespace does not reach the manager: the join must use the
   // manager's own address over the veth pair.
-  auto join = Run({"ip", "netns", "exec", ns.b(), MKEYS_BINARY, "array", "join", member.string(),
-                   "--manager", server.Address(ns.addr_a()), "--token", "-", "--member-name",
-                   "node-b"},
-                  token + "\n");
+  auto join =
+      Run({"ip", "netns", "exec", ns.b(), MKEYS_BINARY, "array", "join", member.string(),
+           "--manager", server.Address(ns.addr_a()), "--token", "-", "--member-name", "node-b"},
+          token + "\n");
   INFO(join.out << join.err << server.Log());
   REQUIRE(join.exit_code == 0);
   auto members = Members(manager);

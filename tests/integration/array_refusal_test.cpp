@@ -86,9 +86,9 @@ TEST_CASE("a wrong, expired, revoked or used-up token is refused with its reason
   }
   SECTION("revoked") {
     auto issued = JsonOf(Mkeys({"--json", "array", "token", s.manager.string()}));
-    REQUIRE(Mkeys({"array", "token", s.manager.string(), "--revoke",
-                   issued["id"].get<std::string>()})
-                .exit_code == 0);
+    REQUIRE(
+        Mkeys({"array", "token", s.manager.string(), "--revoke", issued["id"].get<std::string>()})
+            .exit_code == 0);
     const auto before = s.RegistryView();
     RequireRefused(s, JoinWith(s.member, server.Address(), issued["token"], "node1"),
                    "was revoked at", before);
@@ -116,8 +116,8 @@ TEST_CASE("a replayed join request from another TLS session is refused",
   // Session A: the genuine request, as an eavesdropper with the plaintext would record it.
   std::vector<std::uint8_t> recorded;
   {
-    auto a = aj::internal::TlsClient::Connect("127.0.0.1", static_cast<std::uint16_t>(server.port()),
-                                              10, nullptr);
+    auto a = aj::internal::TlsClient::Connect(
+        "127.0.0.1", static_cast<std::uint16_t>(server.port()), 10, nullptr);
     REQUIRE(a);
     auto wrap = aj::X25519Key::Generate();
     auto key = aj::GenerateEcP256();
@@ -168,11 +168,11 @@ TEST_CASE("clients sending garbage are refused and the server keeps serving",
     close(fd);
   }
   // TLS, then frames that are not frames.
-  for (std::vector<std::uint8_t> junk :
-       {std::vector<std::uint8_t>{9, 9, 9, 9, 9, 9}, std::vector<std::uint8_t>{1, 1, 0, 0, 0, 3, '{', '{', '{'},
-        std::vector<std::uint8_t>{1, 1, 0xff, 0xff, 0xff, 0xff}}) {
-    auto c = aj::internal::TlsClient::Connect("127.0.0.1",
-                                              static_cast<std::uint16_t>(server.port()), 10, nullptr);
+  for (std::vector<std::uint8_t> junk : {std::vector<std::uint8_t>{9, 9, 9, 9, 9, 9},
+                                         std::vector<std::uint8_t>{1, 1, 0, 0, 0, 3, '{', '{', '{'},
+                                         std::vector<std::uint8_t>{1, 1, 0xff, 0xff, 0xff, 0xff}}) {
+    auto c = aj::internal::TlsClient::Connect(
+        "127.0.0.1", static_cast<std::uint16_t>(server.port()), 10, nullptr);
     REQUIRE(c);
     REQUIRE((*c)->SendRaw(junk));
     auto reply = (*c)->Receive(10);

@@ -2,13 +2,13 @@
 // Shared helpers of the array integration tests: model machines, a manager server process,
 // and checks that a member or a registry is unchanged.
 
-#include <catch2/catch.hpp>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -80,9 +80,9 @@ class ServerProcess {
         log_(port_file_.string() + ".log") {
     std::filesystem::remove(port_file_);
     std::vector<std::string> argv = prefix;
-    for (const auto& a : std::vector<std::string>{MKEYS_BINARY, "array", "serve", root.string(),
-                                                  "--listen", listen, "--port-file",
-                                                  port_file_.string()}) {
+    for (const auto& a :
+         std::vector<std::string>{MKEYS_BINARY, "array", "serve", root.string(), "--listen", listen,
+                                  "--port-file", port_file_.string()}) {
       argv.push_back(a);
     }
     pid_ = fork();
@@ -114,7 +114,8 @@ class ServerProcess {
     std::ifstream in(log_);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
-  // SIGTERM and wait; returns the exit code (128 + signal when killed). Bounded: SIGKILL after 10 s.
+  // SIGTERM and wait; returns the exit code (128 + signal when killed). Bounded: SIGKILL after 10
+  // s.
   int Stop() {
     if (pid_ <= 0) return status_;
     ::kill(pid_, SIGTERM);
@@ -159,8 +160,8 @@ class ServerProcess {
 inline RunResult JoinWith(const std::filesystem::path& member_root, const std::string& manager,
                           const std::string& token, const std::string& name,
                           const std::vector<std::string>& env = {}) {
-  return Run({MKEYS_BINARY, "array", "join", member_root.string(), "--manager", manager,
-              "--token", "-", "--member-name", name},
+  return Run({MKEYS_BINARY, "array", "join", member_root.string(), "--manager", manager, "--token",
+              "-", "--member-name", name},
              token + "\n", env);
 }
 

@@ -21,7 +21,8 @@ constexpr const char* kOtherGuid = "0d7e0c3a-1111-4222-8333-944455556666";
 
 void WriteFile(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 void SetSddl(const fs::path& path, std::string_view sddl) {
@@ -94,8 +95,8 @@ TEST_CASE("store list/open and sd get/set work on an ntfs-3g volume with CAPI ke
   CHECK(denied.err.find("NTE_BAD_KEYSET (0x80090016)") != std::string::npos);
   CHECK(denied.err.find("read denied") != std::string::npos);
 
-  auto clone = test::Mkeys({"store", "open", root.string(), "ClonedKey", "--as", "SYSTEM",
-                            "--machine-guid", kGuid});
+  auto clone = test::Mkeys(
+      {"store", "open", root.string(), "ClonedKey", "--as", "SYSTEM", "--machine-guid", kGuid});
   CHECK(clone.exit_code == 1);
   CHECK(clone.err.find(kOtherGuid) != std::string::npos);
 

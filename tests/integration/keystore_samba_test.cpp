@@ -54,14 +54,15 @@ TEST_CASE("Samba reads the user.NTACL mkeys writes as the same descriptor",
   }
   test::TempDir dir;
   const std::string root = (dir.path() / "m").string();
-  REQUIRE(test::Mkeys({"machine", "init", root, "--machine-guid",
-                       "c49c7513-8b86-4d0e-90bf-4805804a9318"})
+  REQUIRE(test::Mkeys(
+              {"machine", "init", root, "--machine-guid", "c49c7513-8b86-4d0e-90bf-4805804a9318"})
               .exit_code == 0);
   auto created = test::Mkeys({"store", "create", root, "ArrayKey", "--as", "SYSTEM", "--grant",
                               "NT AUTHORITY\\NETWORK SERVICE:R"});
   REQUIRE(created.exit_code == 0);
-  const fs::path file = fs::path(root) / "ProgramData/Microsoft/Crypto/RSA/MachineKeys" /
-                        keystore::ContainerFileName("ArrayKey", "c49c7513-8b86-4d0e-90bf-4805804a9318");
+  const fs::path file =
+      fs::path(root) / "ProgramData/Microsoft/Crypto/RSA/MachineKeys" /
+      keystore::ContainerFileName("ArrayKey", "c49c7513-8b86-4d0e-90bf-4805804a9318");
   auto peer = test::Run({kPython, "-c", kReadScript, file.string()});
   INFO(peer.err);
   REQUIRE(peer.exit_code == 0);
@@ -75,8 +76,9 @@ TEST_CASE("Samba reads the user.NTACL mkeys writes as the same descriptor",
         "ace 0 0 0x120089 S-1-5-20\n");
 
   // The MachineKeys directory: Windows' default, as Samba sees it.
-  auto dirpeer = test::Run({kPython, "-c", kReadScript,
-                            (fs::path(root) / "ProgramData/Microsoft/Crypto/RSA/MachineKeys").string()});
+  auto dirpeer =
+      test::Run({kPython, "-c", kReadScript,
+                 (fs::path(root) / "ProgramData/Microsoft/Crypto/RSA/MachineKeys").string()});
   REQUIRE(dirpeer.exit_code == 0);
   CHECK(dirpeer.out ==
         "repacked-identical True\n"
@@ -105,9 +107,10 @@ TEST_CASE("mkeys reads a user.NTACL that Samba wrote", "[integration][keystore][
   CHECK(get.exit_code == 0);
   CHECK(get.out == "O:BAG:SYD:PAI(D;;FA;;;BG)(A;OICI;0x1200a9;;;BU)(A;;FA;;;SY)\n");
   // A malformed attribute is a clear error naming the file, exit 3.
-  auto bad = test::Run({kPython, "-c",
-                        "import os,sys; os.setxattr(sys.argv[1], 'user.NTACL', b'\\x01\\x00\\x01\\x00')",
-                        target.string()});
+  auto bad =
+      test::Run({kPython, "-c",
+                 "import os,sys; os.setxattr(sys.argv[1], 'user.NTACL', b'\\x01\\x00\\x01\\x00')",
+                 target.string()});
   REQUIRE(bad.exit_code == 0);
   auto broken = test::Mkeys({"sd", "get", target.string()});
   CHECK(broken.exit_code == 3);

@@ -50,9 +50,10 @@ test::RunResult Apply(const fs::path& root, const fs::path& journal, const std::
 
 }  // namespace
 
-TEST_CASE("repair --apply killed at random points: restore gives the state before, re-apply the "
-          "state after",
-          "[integration][repair][crash]") {
+TEST_CASE(
+    "repair --apply killed at random points: restore gives the state before, re-apply the "
+    "state after",
+    "[integration][repair][crash]") {
   test::TempDir dir;
   keystore::MachineInitOptions init;
   init.machine_guid = kGuid;
@@ -67,7 +68,8 @@ TEST_CASE("repair --apply killed at random points: restore gives the state befor
     const auto path = machine->machine_keys_dir() / keystore::ContainerFileName(name, kGuid);
     const auto bytes = keystore::MakeSyntheticCapiContainerFile(name, 1024);
     std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
     REQUIRE(machine->writable_security().Write(path, *system_only));
   }
   const auto before = State(root);
@@ -98,7 +100,8 @@ TEST_CASE("repair --apply killed at random points: restore gives the state befor
     CHECK(State(root) == before);
     // Killed, then applied again: exactly the state after; the killed journal still undoes it.
     const auto killed2 = next_journal();
-    REQUIRE(Apply(root, killed2, "MKEYS_FAULT_AFTER_N=" + std::to_string(point(rng))).exit_code == 137);
+    REQUIRE(Apply(root, killed2, "MKEYS_FAULT_AFTER_N=" + std::to_string(point(rng))).exit_code ==
+            137);
     REQUIRE(Apply(root, next_journal()).exit_code == 0);
     CHECK(State(root) == after);
     REQUIRE(test::Mkeys({"restore", killed2.string()}).exit_code == 0);

@@ -22,7 +22,8 @@ constexpr const char* kNs = "NT AUTHORITY\\NETWORK SERVICE";
 
 void WriteFile(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 void SetSddl(const fs::path& path, std::string_view sddl) {
@@ -68,8 +69,8 @@ TEST_CASE("diagnose, audit, repair and restore on an ntfs-3g volume with CAPI ke
   SetSddl(array_key, "O:SYG:SYD:P(A;;FA;;;SY)");
   const auto before = Descriptors(root);
 
-  auto diag = test::Mkeys({"diagnose", root.string(), "--as", kNs, "--container", name,
-                           "--machine-guid", kGuid});
+  auto diag = test::Mkeys(
+      {"diagnose", root.string(), "--as", kNs, "--container", name, "--machine-guid", kGuid});
   CHECK(diag.exit_code == 1);
   CHECK(diag.out.find("NTE_BAD_KEYSET (0x80090016)") != std::string::npos);
   CHECK(diag.out.find(array_key.filename().string()) != std::string::npos);
@@ -101,8 +102,8 @@ TEST_CASE("diagnose, audit, repair and restore on an ntfs-3g volume with CAPI ke
   CHECK(acl::FormatSddl(*acl::SecurityDescriptor::Decode(after.at(array_key.string()))) ==
         "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)");
 
-  auto again = test::Mkeys({"diagnose", root.string(), "--as", kNs, "--container", name,
-                            "--machine-guid", kGuid});
+  auto again = test::Mkeys(
+      {"diagnose", root.string(), "--as", kNs, "--container", name, "--machine-guid", kGuid});
   CHECK(again.exit_code == 0);
 
   auto restore = test::Mkeys({"restore", journal.string()});

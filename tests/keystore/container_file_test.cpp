@@ -83,7 +83,7 @@ TEST_CASE("mkeys private parts are bound to the master key and the unique name",
   REQUIRE(opened);
   CHECK(opened->plaintext == secret);
   CHECK(opened->kind == SealedKind::kPkcs8);
-  CHECK_FALSE(UnsealPrivatePart(master, "bbbb_guid", *sealed));            // renamed file
+  CHECK_FALSE(UnsealPrivatePart(master, "bbbb_guid", *sealed));                   // renamed file
   CHECK_FALSE(UnsealPrivatePart(SecretBytes::Random(32), "aaaa_guid", *sealed));  // other machine
   auto tampered = *sealed;
   tampered[tampered.size() / 2] ^= 1;

@@ -29,7 +29,9 @@ namespace mkeys::repair::internal {
 using RuleSet = std::array<bool, kRuleCount>;
 RuleSet AllRules();
 RuleSet RulesFrom(const std::vector<RuleId>& ids);  // empty: every auto-fixable rule
-inline bool Has(const RuleSet& set, RuleId id) { return set[static_cast<std::size_t>(id)]; }
+inline bool Has(const RuleSet& set, RuleId id) {
+  return set[static_cast<std::size_t>(id)];
+}
 
 struct ServiceCheck {
   ServiceDeclaration declaration;
@@ -145,8 +147,7 @@ class Engine final {
                              const acl::SecurityDescriptor* sd, std::string_view sd_problem) const;
   // Descriptor-only findings of one key file (MK004-7, MK011-12).
   void CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
-                              const acl::SecurityDescriptor& sd,
-                              std::vector<Finding>& out) const;
+                              const acl::SecurityDescriptor& sd, std::vector<Finding>& out) const;
   // The same findings from a verdict (DescriptorCache), which computes the per-service checks
   // on first use.
   void CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,

@@ -40,7 +40,7 @@ std::string_view ReasonKindName(ReasonKind kind);
 std::string ReasonText(const RightReason& reason);
 
 struct AccessCheckResult {
-  AccessMask desired = 0;  // after generic mapping, without MAXIMUM_ALLOWED
+  AccessMask desired = 0;        // after generic mapping, without MAXIMUM_ALLOWED
   bool maximum_allowed = false;  // MAXIMUM_ALLOWED was asked for
   AccessMask granted = 0;
   bool allowed = false;  // every desired bit granted (or MAXIMUM_ALLOWED and anything granted)

@@ -11,15 +11,15 @@ using AccessMask = std::uint32_t;
 
 namespace rights {
 // File and directory specific rights (winnt.h).
-inline constexpr AccessMask kReadData = 0x0001;        // FILE_READ_DATA / FILE_LIST_DIRECTORY
-inline constexpr AccessMask kWriteData = 0x0002;       // FILE_WRITE_DATA / FILE_ADD_FILE
-inline constexpr AccessMask kAppendData = 0x0004;      // FILE_APPEND_DATA / FILE_ADD_SUBDIRECTORY
-inline constexpr AccessMask kReadEa = 0x0008;          // FILE_READ_EA
-inline constexpr AccessMask kWriteEa = 0x0010;         // FILE_WRITE_EA
-inline constexpr AccessMask kExecute = 0x0020;         // FILE_EXECUTE / FILE_TRAVERSE
-inline constexpr AccessMask kDeleteChild = 0x0040;     // FILE_DELETE_CHILD
-inline constexpr AccessMask kReadAttributes = 0x0080;  // FILE_READ_ATTRIBUTES
-inline constexpr AccessMask kWriteAttributes = 0x0100; // FILE_WRITE_ATTRIBUTES
+inline constexpr AccessMask kReadData = 0x0001;         // FILE_READ_DATA / FILE_LIST_DIRECTORY
+inline constexpr AccessMask kWriteData = 0x0002;        // FILE_WRITE_DATA / FILE_ADD_FILE
+inline constexpr AccessMask kAppendData = 0x0004;       // FILE_APPEND_DATA / FILE_ADD_SUBDIRECTORY
+inline constexpr AccessMask kReadEa = 0x0008;           // FILE_READ_EA
+inline constexpr AccessMask kWriteEa = 0x0010;          // FILE_WRITE_EA
+inline constexpr AccessMask kExecute = 0x0020;          // FILE_EXECUTE / FILE_TRAVERSE
+inline constexpr AccessMask kDeleteChild = 0x0040;      // FILE_DELETE_CHILD
+inline constexpr AccessMask kReadAttributes = 0x0080;   // FILE_READ_ATTRIBUTES
+inline constexpr AccessMask kWriteAttributes = 0x0100;  // FILE_WRITE_ATTRIBUTES
 inline constexpr AccessMask kListDirectory = kReadData;
 inline constexpr AccessMask kAddFile = kWriteData;
 inline constexpr AccessMask kAddSubdirectory = kAppendData;
@@ -60,7 +60,9 @@ inline constexpr GenericMapping kFileGenericMapping = {
 AccessMask MapGeneric(AccessMask mask, const GenericMapping& mapping = kFileGenericMapping);
 
 // True when every bit of `wanted` is in `mask` ((mask & wanted) == wanted; never != 0).
-constexpr bool HasAll(AccessMask mask, AccessMask wanted) { return (mask & wanted) == wanted; }
+constexpr bool HasAll(AccessMask mask, AccessMask wanted) {
+  return (mask & wanted) == wanted;
+}
 
 // The names of the rights set in `mask`, one per bit, in bit order: "READ_DATA",
 // "WRITE_DATA", ..., "DELETE", "READ_CONTROL", "WRITE_DAC", "WRITE_OWNER", "SYNCHRONIZE",

@@ -79,9 +79,9 @@ struct Ace {
   // ACE: bytes past the SID that AceSize covers. Kept as is so that encode(decode(x)) == x.
   std::vector<std::uint8_t> application_data;
 
-  bool IsAllow() const;        // allowed / allowed-object / allowed-callback(-object)
-  bool IsDeny() const;         // denied / denied-object / denied-callback(-object)
-  bool IsObjectAce() const;    // carries the object flags and GUIDs
+  bool IsAllow() const;      // allowed / allowed-object / allowed-callback(-object)
+  bool IsDeny() const;       // denied / denied-object / denied-callback(-object)
+  bool IsObjectAce() const;  // carries the object flags and GUIDs
   bool IsInheritOnly() const { return (flags & ace_flags::kInheritOnly) != 0; }
   bool IsInherited() const { return (flags & ace_flags::kInherited) != 0; }
 

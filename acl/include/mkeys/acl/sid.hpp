@@ -22,7 +22,8 @@ class Sid final {
   // S-1-0-0 (the NULL SID).
   Sid() = default;
   // Fails if there are more than 15 sub-authorities or the authority exceeds 48 bits.
-  static Result<Sid> Create(std::uint64_t authority, std::span<const std::uint32_t> sub_authorities);
+  static Result<Sid> Create(std::uint64_t authority,
+                            std::span<const std::uint32_t> sub_authorities);
   // Builds a SID known to be valid (for constants); asserts on misuse.
   static Sid Of(std::uint64_t authority, std::initializer_list<std::uint32_t> sub_authorities);
 

@@ -24,7 +24,7 @@ inline constexpr std::string_view kDefaultServiceIdentity = "NT AUTHORITY\\NETWO
 std::string CaContainerName(std::string_view array);                    // mkeys-array-NAME-ca
 std::string RsaContainerName(std::string_view array, std::uint32_t v);  // mkeys-array-NAME-rsa-vN
 std::string ConfigContainerName(std::string_view array, std::uint32_t v);  // ...-config-vN
-std::string MemberKeyContainerName(std::string_view array);             // ...-member (members)
+std::string MemberKeyContainerName(std::string_view array);                // ...-member (members)
 
 struct CreatedArray {
   ArrayInfo info;

@@ -36,8 +36,8 @@ inline constexpr std::size_t kEkmSize = 32;
 using Ekm = std::array<std::uint8_t, kEkmSize>;
 
 // Item kinds in an offer.
-inline constexpr std::string_view kItemRsa = "rsa-pkcs8";       // the array RSA key pair
-inline constexpr std::string_view kItemConfig = "config-key";   // 256-bit config storage key
+inline constexpr std::string_view kItemRsa = "rsa-pkcs8";      // the array RSA key pair
+inline constexpr std::string_view kItemConfig = "config-key";  // 256-bit config storage key
 
 Digest JoinProof(const SecretBytes& token_secret, const Ekm& ekm, std::string_view member,
                  std::span<const std::uint8_t, 32> wrap_key);
@@ -48,8 +48,8 @@ struct JoinHello {
   SecretBytes token_secret;
   Digest proof{};
   std::string member;
-  std::array<std::uint8_t, 32> wrap_key{};     // the member's fresh X25519 public key
-  std::vector<std::uint8_t> member_key_der;    // the member's EC P-256 SPKI, for its certificate
+  std::array<std::uint8_t, 32> wrap_key{};   // the member's fresh X25519 public key
+  std::vector<std::uint8_t> member_key_der;  // the member's EC P-256 SPKI, for its certificate
 };
 
 struct OfferItem {

@@ -37,7 +37,7 @@ struct ArrayInfo {
 struct KeyVersion {
   std::uint32_t version = 0;
   std::int64_t created_at = 0;
-  std::string rsa_container;     // container names in the manager's store
+  std::string rsa_container;  // container names in the manager's store
   std::string config_container;
 };
 

@@ -29,13 +29,13 @@ inline constexpr std::size_t kFrameHeaderSize = 6;
 inline constexpr std::size_t kMaxFrameBody = 256 * 1024;
 
 enum class MessageType : std::uint8_t {
-  kJoinHello = 1,     // member -> manager: token id + secret + session-bound proof, member keys
-  kJoinOffer = 2,     // manager -> member: wrapped key material, member and CA certificates
-  kJoinConfirm = 3,   // member -> manager: installed and verified; proof of unwrapping
-  kJoinDone = 4,      // manager -> member: recorded
-  kError = 5,         // either way: a refusal with a code, a message and a hint
-  kMemberRequest = 6, // member -> manager over mutual TLS: status, leave, sync
-  kMemberReply = 7,   // manager -> member
+  kJoinHello = 1,      // member -> manager: token id + secret + session-bound proof, member keys
+  kJoinOffer = 2,      // manager -> member: wrapped key material, member and CA certificates
+  kJoinConfirm = 3,    // member -> manager: installed and verified; proof of unwrapping
+  kJoinDone = 4,       // manager -> member: recorded
+  kError = 5,          // either way: a refusal with a code, a message and a hint
+  kMemberRequest = 6,  // member -> manager over mutual TLS: status, leave, sync
+  kMemberReply = 7,    // manager -> member
 };
 
 std::string_view MessageTypeName(MessageType type);

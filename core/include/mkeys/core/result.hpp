@@ -16,13 +16,12 @@ class [[nodiscard]] Result final {
   static_assert(!std::is_same_v<T, Error>, "Result<Error> is ambiguous");
 
  public:
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
-  template <typename U,
-            typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
-                                        !std::is_same_v<std::decay_t<U>, T> &&
-                                        !std::is_same_v<std::decay_t<U>, Error> &&
-                                        !std::is_same_v<std::decay_t<U>, Result>>>
+  template <typename U, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
+                                                    !std::is_same_v<std::decay_t<U>, T> &&
+                                                    !std::is_same_v<std::decay_t<U>, Error> &&
+                                                    !std::is_same_v<std::decay_t<U>, Result>>>
   Result(U&& value) : data_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT
 
   bool ok() const { return data_.index() == 0; }
@@ -81,7 +80,9 @@ class [[nodiscard]] Result<void> final {
   std::optional<Error> error_;
 };
 
-inline Result<void> Ok() { return {}; }
+inline Result<void> Ok() {
+  return {};
+}
 
 }  // namespace mkeys
 
@@ -90,12 +91,12 @@ inline Result<void> Ok() { return {}; }
 #define MKEYS_CONCAT(a, b) MKEYS_CONCAT_INNER(a, b)
 
 // MKEYS_TRY(expr): evaluates a Result<void>-like expression, returns its error if it failed.
-#define MKEYS_TRY(expr)                                    \
-  do {                                                     \
-    auto&& mkeys_try_result_ = (expr);                     \
-    if (!mkeys_try_result_) {                              \
-      return std::move(mkeys_try_result_).error();         \
-    }                                                      \
+#define MKEYS_TRY(expr)                            \
+  do {                                             \
+    auto&& mkeys_try_result_ = (expr);             \
+    if (!mkeys_try_result_) {                      \
+      return std::move(mkeys_try_result_).error(); \
+    }                                              \
   } while (false)
 
 // MKEYS_ASSIGN_OR_RETURN(decl, expr): `decl = value` of a Result<T>, or returns its error.

@@ -16,7 +16,7 @@ namespace mkeys::repair {
 
 struct AuditOptions {
   Baseline baseline;
-  std::size_t threads = 0;        // 0: one per core
+  std::size_t threads = 0;         // 0: one per core
   std::size_t evidence_cap = 200;  // findings kept per rule (the count is always exact)
   // Called now and then from the scanning thread with the number of key files done so far.
   std::function<void(std::uint64_t files_done)> progress;
@@ -33,8 +33,8 @@ struct RuleResult {
 struct AuditReport {
   std::string root;
   std::string machine_guid;
-  std::uint64_t key_files = 0;   // files scanned in MachineKeys
-  std::uint64_t directories = 0;  // directories checked (the chain above and at MachineKeys)
+  std::uint64_t key_files = 0;      // files scanned in MachineKeys
+  std::uint64_t directories = 0;    // directories checked (the chain above and at MachineKeys)
   std::vector<RuleResult> results;  // rules with findings or accepted deviations, in ID order
   double seconds = 0;
 

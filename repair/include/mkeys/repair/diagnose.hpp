@@ -32,21 +32,21 @@ struct DiagnoseRequest {
 
 // One link of the chain of evidence: an object, its owner, the check made and what decided it.
 struct EvidenceItem {
-  std::string object;    // "ProgramData", ..., "MachineKeys/<file>", "file contents"
-  std::string check;     // "traverse", "read", "write", "delete", "create", "exists", "integrity"
+  std::string object;  // "ProgramData", ..., "MachineKeys/<file>", "file contents"
+  std::string check;   // "traverse", "read", "write", "delete", "create", "exists", "integrity"
   bool passed = false;
-  std::string owner;     // display name of the owner ("" when not applicable)
+  std::string owner;       // display name of the owner ("" when not applicable)
   std::string decided_by;  // "ACE #0 (A;;FA;;;SY)", "SeChangeNotifyPrivilege", "no ACE", ...
-  std::string detail;    // the sentence: "no ACE grants NETWORK SERVICE read"
-  std::string sddl;      // the object's descriptor ("" when not applicable)
+  std::string detail;      // the sentence: "no ACE grants NETWORK SERVICE read"
+  std::string sddl;        // the object's descriptor ("" when not applicable)
 };
 
 struct Diagnosis {
-  std::string identity;       // display name ("NT AUTHORITY\NETWORK SERVICE")
+  std::string identity;  // display name ("NT AUTHORITY\NETWORK SERVICE")
   std::string identity_sid;
-  std::string short_name;     // "NETWORK SERVICE"
-  std::string container;      // "" when only the file was given and it could not be read
-  std::string file_name;      // <hash>_<MachineGuid>
+  std::string short_name;  // "NETWORK SERVICE"
+  std::string container;   // "" when only the file was given and it could not be read
+  std::string file_name;   // <hash>_<MachineGuid>
   std::string machine_guid;
   bool file_exists = false;
   // The same hash under other MachineGuids (a cloned image): file names and their GUIDs.
@@ -83,8 +83,7 @@ struct PreflightOptions {
   std::optional<acl::SecurityDescriptor> container_descriptor;
   std::string container_name = "mkeys-preflight-probe";
 };
-Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root,
-                                      const acl::Token& service,
+Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root, const acl::Token& service,
                                       const PreflightOptions& options = {});
 
 }  // namespace mkeys::repair

@@ -23,7 +23,7 @@ struct JournalHeader {
   std::string attribute;  // xattr name
   bool ntfs = false;      // raw descriptors (system.ntfs_acl)
   std::uint64_t planned = 0;
-  std::string created;    // UTC, ISO 8601
+  std::string created;  // UTC, ISO 8601
 };
 
 struct JournalEntry {
@@ -53,11 +53,11 @@ struct RestoreOptions {
 };
 
 struct RestoreReport {
-  Journal journal;              // as read (entries included)
-  std::size_t restored = 0;     // descriptors written back
-  std::size_t unchanged = 0;    // already held their "before" bytes
+  Journal journal;                             // as read (entries included)
+  std::size_t restored = 0;                    // descriptors written back
+  std::size_t unchanged = 0;                   // already held their "before" bytes
   std::vector<std::string> changed_by_others;  // held neither "before" nor "after" bytes
-  bool nothing_to_do = false;   // the journal was never sealed: no change had begun
+  bool nothing_to_do = false;                  // the journal was never sealed: no change had begun
 };
 
 // Puts every descriptor the journal lists back to its "before" bytes, byte for byte. Works on a

@@ -31,24 +31,24 @@ using RawBytes = std::shared_ptr<const std::vector<std::uint8_t>>;
 
 // One descriptor to change.
 struct PlanStep {
-  std::string object;               // "ProgramData/.../MachineKeys", "MachineKeys/<file>"
-  std::string relative_path;        // relative to the root, '/' separated
+  std::string object;         // "ProgramData/.../MachineKeys", "MachineKeys/<file>"
+  std::string relative_path;  // relative to the root, '/' separated
   bool is_directory = false;
-  std::string container_name;       // key files: the name stored in the file ("" if unknown)
-  std::vector<RuleId> rules;        // the rules whose fixes this step applies, in ID order
-  std::string why;                  // the evidence, one line per rule
-  RawBytes before_raw;              // the attribute exactly as stored now (never null)
-  RawBytes after_raw;               // what the step writes (never null)
+  std::string container_name;  // key files: the name stored in the file ("" if unknown)
+  std::vector<RuleId> rules;   // the rules whose fixes this step applies, in ID order
+  std::string why;             // the evidence, one line per rule
+  RawBytes before_raw;         // the attribute exactly as stored now (never null)
+  RawBytes after_raw;          // what the step writes (never null)
 };
 
 struct Plan {
   std::string root;  // absolute
   std::string machine_guid;
-  std::string attribute;  // the xattr the store uses ("user.NTACL", "system.ntfs_acl")
-  bool ntfs = false;      // raw descriptors (system.ntfs_acl) rather than NTACL blobs
-  std::vector<PlanStep> steps;       // directories first (outermost first), then key files by name
-  std::vector<Finding> unfixable;    // findings of rules repair cannot fix (a person must act),
-                                     // the first 1000
+  std::string attribute;           // the xattr the store uses ("user.NTACL", "system.ntfs_acl")
+  bool ntfs = false;               // raw descriptors (system.ntfs_acl) rather than NTACL blobs
+  std::vector<PlanStep> steps;     // directories first (outermost first), then key files by name
+  std::vector<Finding> unfixable;  // findings of rules repair cannot fix (a person must act),
+                                   // the first 1000
   std::uint64_t unfixable_total = 0;
   std::vector<RuleId> rules_considered;
 
@@ -84,8 +84,7 @@ struct ApplyReport {
 // For crash tests: MKEYS_FAULT_AFTER_N=k kills the process (SIGKILL) after k descriptor
 // writes; MKEYS_FAULT_JOURNAL_BYTES=n kills it after n journal bytes.
 Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
-                              const std::filesystem::path& journal,
-                              const RepairOptions& options);
+                              const std::filesystem::path& journal, const RepairOptions& options);
 
 // Scripts for the live Windows server, instead of applying. `windows_root` is the drive the
 // root stands for ("C:\").

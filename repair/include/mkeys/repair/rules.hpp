@@ -41,7 +41,7 @@ inline constexpr std::size_t kRuleCount = 17;
 
 struct RuleInfo {
   RuleId id;
-  std::string_view code;   // "MK001"
+  std::string_view code;  // "MK001"
   Severity severity;
   std::string_view title;  // one line
   std::string_view fix;    // what the fix does (or what a person must do)

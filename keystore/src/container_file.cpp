@@ -111,14 +111,14 @@ std::string_view ContainerFormatName(ContainerFormat format) {
   return format == ContainerFormat::kCapi ? "capi" : "mkeys";
 }
 
-Result<ContainerFile> ContainerFile::Parse(std::span<const std::uint8_t> bytes) {
+Result<ContainerFileView> ContainerFileView::Parse(std::span<const std::uint8_t> bytes) {
   const std::size_t size = bytes.size();
   if (size < kContainerHeaderSize) {
     return Error(ErrorCode::kCorrupt,
                  fmt::format("container file of {} bytes is shorter than its 40-byte header", size))
         .At(size);
   }
-  ContainerFile file;
+  ContainerFileView file;
   file.version = le::Read32(bytes, 0);
   file.flags = le::Read32(bytes, 4);
   if (file.version == kMkeysContainerVersion) {
@@ -176,16 +176,16 @@ Result<ContainerFile> ContainerFile::Parse(std::span<const std::uint8_t> bytes) 
       return Error(ErrorCode::kCorrupt, "container name has a NUL inside it").At(starts[0] + i);
     }
   }
-  file.name.assign(reinterpret_cast<const char*>(name.data()), name.size() - 1);
-  file.hash.assign(parts[1].begin(), parts[1].end());
-  auto slot = [&](std::size_t first, std::optional<KeyPairRecord>& out) -> Result<void> {
+  file.name = std::string_view(reinterpret_cast<const char*>(name.data()), name.size() - 1);
+  file.hash = parts[1];
+  auto slot = [&](std::size_t first, std::optional<KeyPairView>& out) -> Result<void> {
     if (parts[first].empty() && parts[first + 1].empty() && parts[first + 2].empty()) {
       return Ok();
     }
-    KeyPairRecord rec;
-    rec.public_blob.assign(parts[first].begin(), parts[first].end());
-    rec.private_blob.assign(parts[first + 1].begin(), parts[first + 1].end());
-    rec.export_flag.assign(parts[first + 2].begin(), parts[first + 2].end());
+    KeyPairView rec;
+    rec.public_blob = parts[first];
+    rec.private_blob = parts[first + 1];
+    rec.export_flag = parts[first + 2];
     if (!rec.public_blob.empty()) {
       auto info = ParsePublicBlob(rec.public_blob);
       if (!info) {
@@ -195,11 +195,33 @@ Result<ContainerFile> ContainerFile::Parse(std::span<const std::uint8_t> bytes) 
       }
       rec.info = *info;
     }
-    out = std::move(rec);
+    out = rec;
     return Ok();
   };
   MKEYS_TRY(slot(2, file.signature));
   MKEYS_TRY(slot(5, file.exchange));
+  return file;
+}
+
+Result<ContainerFile> ContainerFile::Parse(std::span<const std::uint8_t> bytes) {
+  MKEYS_ASSIGN_OR_RETURN(const ContainerFileView view, ContainerFileView::Parse(bytes));
+  ContainerFile file;
+  file.format = view.format;
+  file.version = view.version;
+  file.flags = view.flags;
+  file.name.assign(view.name);
+  file.hash.assign(view.hash.begin(), view.hash.end());
+  auto copy = [](const std::optional<KeyPairView>& in, std::optional<KeyPairRecord>& out) {
+    if (!in) return;
+    KeyPairRecord rec;
+    rec.public_blob.assign(in->public_blob.begin(), in->public_blob.end());
+    rec.private_blob.assign(in->private_blob.begin(), in->private_blob.end());
+    rec.export_flag.assign(in->export_flag.begin(), in->export_flag.end());
+    rec.info = in->info;
+    out = std::move(rec);
+  };
+  copy(view.signature, file.signature);
+  copy(view.exchange, file.exchange);
   return file;
 }
 

@@ -1,42 +1,110 @@
 #include "mkeys/keystore/container_name.hpp"
 
-#include <openssl/evp.h>
+#include <array>
+#include <cstdint>
 
-#include <cctype>
 #include <fmt/format.h>
 
+#include "md5.hpp"
 #include "mkeys/core/error.hpp"
 
 namespace mkeys::keystore {
 namespace {
 
-bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+// ASCII only. mkeys never calls setlocale, so these are what std::tolower / std::isxdigit do in
+// the "C" locale, without the locale lookup per character.
+constexpr char AsciiLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+constexpr bool IsHexSlow(unsigned c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+// One table lookup per character: a scan checks 68 characters of every file name.
+constexpr std::array<bool, 256> kIsHex = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = IsHexSlow(c);
+  return t;
+}();
+constexpr bool IsHex(char c) { return kIsHex[static_cast<unsigned char>(c)]; }
+constexpr bool IsGuidDash(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+
+// Hex digits in [begin, end) of `s` (bounds checked by the callers).
+bool AllHex(std::string_view s, std::size_t begin, std::size_t end) {
+  bool ok = true;
+  for (std::size_t i = begin; i < end; ++i) ok &= IsHex(s[i]);
+  return ok;
+}
+
+// 36 characters in the xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx shape (hex digits of either case).
+bool IsGuidBody(std::string_view s) {
+  return s.size() == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' &&
+         AllHex(s, 0, 8) && AllHex(s, 9, 13) && AllHex(s, 14, 18) && AllHex(s, 19, 23) &&
+         AllHex(s, 24, 36);
+}
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// MD5 of the lower-cased name followed by its NUL, without copying the name.
+std::array<std::uint8_t, 16> Md5OfLoweredName(std::string_view name) {
+  md5::Md5 md5;
+  std::uint8_t chunk[64];
+  std::size_t n = 0;
+  for (const char c : name) {
+    chunk[n++] = static_cast<std::uint8_t>(AsciiLower(c));
+    if (n == sizeof chunk) {
+      md5.Update(chunk, n);
+      n = 0;
+    }
+  }
+  chunk[n++] = 0;
+  md5.Update(chunk, n);
+  return md5.Final();
+}
 
 }  // namespace
 
-std::string ContainerHash(std::string_view container_name) {
+void ContainerHashTo(std::string_view container_name, std::span<char, 32> out) {
   // The CSP lower-cases the name, appends its NUL and hashes the ASCII bytes with MD5; the
-  // digest is printed as four little-endian 32-bit words.
-  std::string lowered(container_name);
-  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  lowered.push_back('\0');
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(lowered.data(), lowered.size(), digest, &len, EVP_md5(), nullptr);
-  std::string out;
-  out.reserve(32);
-  for (int word = 0; word < 4; ++word) {
-    const unsigned char* w = digest + 4 * word;
-    const std::uint32_t v = static_cast<std::uint32_t>(w[0]) | (static_cast<std::uint32_t>(w[1]) << 8) |
-                            (static_cast<std::uint32_t>(w[2]) << 16) |
-                            (static_cast<std::uint32_t>(w[3]) << 24);
-    out += fmt::format("{:08x}", v);
+  // digest is printed as four little-endian 32-bit words, each as 8 hex digits.
+  const auto digest = Md5OfLoweredName(container_name);
+  std::size_t o = 0;
+  for (std::size_t word = 0; word < 4; ++word) {
+    for (std::size_t k = 4; k-- > 0;) {  // most significant byte of the LE word first
+      const std::uint8_t b = digest[4 * word + k];
+      out[o++] = kHexDigits[b >> 4];
+      out[o++] = kHexDigits[b & 0x0f];
+    }
   }
+}
+
+std::string ContainerHash(std::string_view container_name) {
+  std::string out(32, '0');
+  ContainerHashTo(container_name, std::span<char, 32>(out.data(), 32));
   return out;
 }
 
+bool ContainerHashMatches(std::string_view container_name, std::string_view hash_hex) {
+  if (hash_hex.size() != 32) return false;
+  char hash[32];
+  ContainerHashTo(container_name, hash);
+  for (std::size_t i = 0; i < 32; ++i) {
+    if (hash[i] != AsciiLower(hash_hex[i])) return false;
+  }
+  return true;
+}
+
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
 std::string ContainerFileName(std::string_view container_name, std::string_view machine_guid) {
-  std::string out = ContainerHash(container_name);
+  std::string out(32, '0');
+  ContainerHashTo(container_name, std::span<char, 32>(out.data(), 32));
+  out.reserve(33 + machine_guid.size());
   out.push_back('_');
   out.append(machine_guid);
   return out;
@@ -59,29 +127,34 @@ Result<std::string> NormalizeMachineGuid(std::string_view text) {
   out.reserve(36);
   for (std::size_t i = 0; i < body.size(); ++i) {
     const char c = body[i];
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const bool dash = IsGuidDash(i);
     if (dash ? c != '-' : !IsHex(c)) {
       return Error(ErrorCode::kInvalidArgument,
                    fmt::format("MachineGuid '{}': expected {} at offset {}", text,
                                dash ? "'-'" : "a hex digit", i + shift))
           .At(i + shift);
     }
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(AsciiLower(c));
   }
   return out;
 }
 
-std::optional<ContainerFileNameParts> SplitContainerFileName(std::string_view file_name) {
+std::optional<ContainerFileNameView> SplitContainerFileNameView(std::string_view file_name) {
   if (file_name.size() != 32 + 1 + 36 || file_name[32] != '_') return std::nullopt;
-  for (std::size_t i = 0; i < 32; ++i) {
-    if (!IsHex(file_name[i])) return std::nullopt;
-  }
-  auto guid = NormalizeMachineGuid(file_name.substr(33));
-  if (!guid) return std::nullopt;
+  if (!AllHex(file_name, 0, 32)) return std::nullopt;
+  const std::string_view guid = file_name.substr(33);
+  if (!IsGuidBody(guid)) return std::nullopt;
+  return ContainerFileNameView{file_name.substr(0, 32), guid};
+}
+
+std::optional<ContainerFileNameParts> SplitContainerFileName(std::string_view file_name) {
+  const auto view = SplitContainerFileNameView(file_name);
+  if (!view) return std::nullopt;
   ContainerFileNameParts parts;
-  parts.hash.assign(file_name.substr(0, 32));
-  for (char& c : parts.hash) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  parts.machine_guid = std::move(guid).value();
+  parts.hash.resize(32);
+  for (std::size_t i = 0; i < 32; ++i) parts.hash[i] = AsciiLower(view->hash[i]);
+  parts.machine_guid.resize(36);
+  for (std::size_t i = 0; i < 36; ++i) parts.machine_guid[i] = AsciiLower(view->machine_guid[i]);
   return parts;
 }
 

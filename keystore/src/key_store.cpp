@@ -508,10 +508,10 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
                                 RawDescriptorReader& reader) {
   ContainerSummary s;
   s.file_name.assign(file_name);
-  const auto parts = SplitContainerFileName(file_name);
+  const auto parts = SplitContainerFileNameView(file_name);
   if (!parts) {
     s.not_a_container_name = true;
-  } else if (parts->machine_guid != root.machine_guid()) {
+  } else if (!EqualsIgnoreAsciiCase(parts->machine_guid, root.machine_guid())) {
     s.foreign_machine_guid = true;
   }
   auto raw = reader.Read(file_name);
@@ -547,7 +547,7 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
   s.keys = file->DescribeKeys();
   if (file->exchange && !file->exchange->public_blob.empty()) s.exchange = file->exchange->info;
   if (file->signature && !file->signature->public_blob.empty()) s.signature = file->signature->info;
-  if (parts && ContainerHash(s.name) != parts->hash) s.name_hash_mismatch = true;
+  if (parts && !ContainerHashMatches(s.name, parts->hash)) s.name_hash_mismatch = true;
   return s;
 }
 
@@ -561,8 +561,10 @@ std::vector<std::string> FindForeignGuidFiles(const MachineRoot& root, std::stri
   const std::string prefix = std::string(hash) + "_";
   (void)ForEachKeyFile(root, [&](std::string_view name) {
     if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) {
-      const auto parts = SplitContainerFileName(name);
-      if (parts && parts->machine_guid != root.machine_guid()) out.emplace_back(name);
+      const auto parts = SplitContainerFileNameView(name);
+      if (parts && !EqualsIgnoreAsciiCase(parts->machine_guid, root.machine_guid())) {
+        out.emplace_back(name);
+      }
     }
     return true;
   });

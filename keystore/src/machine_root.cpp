@@ -362,7 +362,13 @@ std::string MachineRoot::Relative(const fs::path& path) const {
 }
 
 std::string MachineRoot::KeyFileLabel(std::string_view file_name) {
-  return fmt::format("MachineKeys/{}", file_name);
+  // Built for every file a scan reports on: plain appends, no format parsing.
+  constexpr std::string_view kPrefix = "MachineKeys/";
+  std::string out;
+  out.reserve(kPrefix.size() + file_name.size());
+  out.append(kPrefix);
+  out.append(file_name);
+  return out;
 }
 
 }  // namespace mkeys::keystore

@@ -57,6 +57,28 @@ struct ContainerFile {
   std::string DescribeKeys() const;
 };
 
+// A container file's fields as views into the bytes it was parsed from (valid while they are):
+// ContainerFile::Parse's checks and errors without copying a byte, for scans that look at
+// every file of a store.
+struct KeyPairView {
+  std::span<const std::uint8_t> public_blob;
+  std::span<const std::uint8_t> private_blob;
+  std::span<const std::uint8_t> export_flag;
+  PublicKeyInfo info;  // parsed from public_blob (empty blob: no info)
+};
+struct ContainerFileView {
+  ContainerFormat format = ContainerFormat::kMkeys;
+  std::uint32_t version = kMkeysContainerVersion;
+  std::uint32_t flags = 0;
+  std::string_view name;  // as stored (no NUL)
+  std::span<const std::uint8_t> hash;
+  std::optional<KeyPairView> signature;
+  std::optional<KeyPairView> exchange;
+
+  // Accepts exactly what ContainerFile::Parse accepts, with the same errors and offsets.
+  static Result<ContainerFileView> Parse(std::span<const std::uint8_t> bytes);
+};
+
 // mkeys' private parts: "MKP1" | kind (1 = PKCS#8, 2 = raw symmetric key) | 12-byte nonce |
 // AES-256-GCM ciphertext | 16-byte tag; associated data = the first 8 bytes + the container's
 // unique name (its file name).

@@ -3,6 +3,7 @@
 // container"): <MD5 of the lower-cased name + NUL as 4 LE words>_<MachineGuid>.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,16 @@ namespace mkeys::keystore {
 // The 32 lower-case hex digits Windows uses for `container_name`
 // ("MyCoolContainer" -> "52ab417621a9d74c73e3e0f1bc374e0a").
 std::string ContainerHash(std::string_view container_name);
+
+// ContainerHash without allocating: the same 32 lower-case hex digits, written to `out`.
+void ContainerHashTo(std::string_view container_name, std::span<char, 32> out);
+
+// Whether `hash_hex` (32 hex digits, either case) is ContainerHash(container_name). Allocates
+// nothing: for scans that check every file's name against its contents.
+bool ContainerHashMatches(std::string_view container_name, std::string_view hash_hex);
+
+// ASCII case-insensitive equality (hex digests, MachineGuids).
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b);
 
 // "<hash>_<machine_guid>" (the unique container name, PP_UNIQUE_CONTAINER). `machine_guid` is
 // used as given; pass it through NormalizeMachineGuid first.
@@ -29,5 +40,14 @@ struct ContainerFileNameParts {
   std::string machine_guid;  // lower-case
 };
 std::optional<ContainerFileNameParts> SplitContainerFileName(std::string_view file_name);
+
+// The same check as SplitContainerFileName, allocation-free: views into `file_name`, in the case
+// the file name has them (compare with EqualsIgnoreAsciiCase, or lower-case them through
+// SplitContainerFileName when a message needs them).
+struct ContainerFileNameView {
+  std::string_view hash;          // 32 hex digits
+  std::string_view machine_guid;  // 36 characters, GUID-shaped
+};
+std::optional<ContainerFileNameView> SplitContainerFileNameView(std::string_view file_name);
 
 }  // namespace mkeys::keystore

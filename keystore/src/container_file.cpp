@@ -78,15 +78,14 @@ std::vector<std::uint8_t> SyntheticRsa1(std::uint32_t bits) {
   const std::size_t at = out.size();
   out.resize(at + modulus_bytes + 8, 0);
   RandomFill(out.data() + at, modulus_bytes);
-  out[at] |= 1;                      // odd
+  out[at] |= 1;                         // odd
   out[at + modulus_bytes - 1] |= 0x80;  // full length
   return out;
 }
 
-std::vector<std::uint8_t> CapiFile(std::string_view name,
-                                   const std::vector<std::uint8_t>& sig_pub,
-                                   const std::vector<std::uint8_t>& exch_pub, std::uint32_t sig_bits,
-                                   std::uint32_t exch_bits) {
+std::vector<std::uint8_t> CapiFile(std::string_view name, const std::vector<std::uint8_t>& sig_pub,
+                                   const std::vector<std::uint8_t>& exch_pub,
+                                   std::uint32_t sig_bits, std::uint32_t exch_bits) {
   ContainerFile file;
   file.format = ContainerFormat::kCapi;
   file.version = kCapiContainerVersion;
@@ -169,7 +168,8 @@ Result<ContainerFileView> ContainerFileView::Parse(std::span<const std::uint8_t>
   }
   const auto name = parts[0];
   if (name.empty() || name.back() != 0) {
-    return Error(ErrorCode::kCorrupt, "container name is not NUL-terminated").At(starts[0] + name.size());
+    return Error(ErrorCode::kCorrupt, "container name is not NUL-terminated")
+        .At(starts[0] + name.size());
   }
   for (std::size_t i = 0; i + 1 < name.size(); ++i) {
     if (name[i] == 0) {
@@ -258,7 +258,8 @@ std::string ContainerFile::DescribeKeys() const {
   auto add = [&](const char* slot, const std::optional<KeyPairRecord>& rec) {
     if (!rec) return;
     if (!out.empty()) out += ", ";
-    out += fmt::format("{} {}", slot, rec->public_blob.empty() ? "(no public key)" : rec->info.Describe());
+    out += fmt::format("{} {}", slot,
+                       rec->public_blob.empty() ? "(no public key)" : rec->info.Describe());
   };
   add("exchange", exchange);
   add("signature", signature);
@@ -286,11 +287,14 @@ Result<std::vector<std::uint8_t>> SealPrivatePart(const SecretBytes& master_key,
   const auto pt = plaintext.RevealSecret();
   const std::size_t at = out.size();
   out.resize(at + pt.size() + kTagSize);
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1 ||
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), out.data() + at, &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.data() + at, &len, pt.data(), static_cast<int>(pt.size())) !=
+          1 ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + at + static_cast<std::size_t>(len), &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, out.data() + at + pt.size()) != 1) {
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, out.data() + at + pt.size()) !=
+          1) {
     return Error(ErrorCode::kCrypto, "AES-256-GCM sealing failed");
   }
   return out;
@@ -317,8 +321,8 @@ Result<UnsealedPart> UnsealPrivatePart(const SecretBytes& master_key, std::strin
   std::vector<std::uint8_t> aad(sealed.begin(), sealed.begin() + kSealHeader);
   aad.insert(aad.end(), unique_name.begin(), unique_name.end());
   const auto nonce = sealed.subspan(kSealHeader, kNonceSize);
-  const auto body = sealed.subspan(kSealHeader + kNonceSize,
-                                   sealed.size() - kSealHeader - kNonceSize - kTagSize);
+  const auto body =
+      sealed.subspan(kSealHeader + kNonceSize, sealed.size() - kSealHeader - kNonceSize - kTagSize);
   std::array<std::uint8_t, kTagSize> tag{};
   std::copy(sealed.end() - kTagSize, sealed.end(), tag.begin());
   SecretBytes plain(body.size());
@@ -329,7 +333,8 @@ Result<UnsealedPart> UnsealPrivatePart(const SecretBytes& master_key, std::strin
   if (!ctx ||
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), out.data(), &len, body.data(), static_cast<int>(body.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out.data(), &len, body.data(), static_cast<int>(body.size())) !=
+          1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &len) != 1) {
     return Error(ErrorCode::kCrypto,
@@ -347,19 +352,18 @@ Result<std::vector<std::uint8_t>> MakeCapiContainerFile(std::string_view name,
       return Error(ErrorCode::kInvalidArgument, "CAPI container files hold RSA keys only");
     }
   }
-  return CapiFile(name,
-                  signature_key ? signature_key->PublicBlob(KeySlot::kSignature)
-                                : std::vector<std::uint8_t>{},
-                  exchange_key ? exchange_key->PublicBlob(KeySlot::kExchange)
-                               : std::vector<std::uint8_t>{},
-                  signature_key ? signature_key->spec().bits : 0,
-                  exchange_key ? exchange_key->spec().bits : 0);
+  return CapiFile(
+      name,
+      signature_key ? signature_key->PublicBlob(KeySlot::kSignature) : std::vector<std::uint8_t>{},
+      exchange_key ? exchange_key->PublicBlob(KeySlot::kExchange) : std::vector<std::uint8_t>{},
+      signature_key ? signature_key->spec().bits : 0, exchange_key ? exchange_key->spec().bits : 0);
 }
 
 std::vector<std::uint8_t> MakeSyntheticCapiContainerFile(std::string_view name,
                                                          std::uint32_t exchange_bits,
                                                          std::uint32_t signature_bits) {
-  return CapiFile(name, signature_bits ? SyntheticRsa1(signature_bits) : std::vector<std::uint8_t>{},
+  return CapiFile(name,
+                  signature_bits ? SyntheticRsa1(signature_bits) : std::vector<std::uint8_t>{},
                   exchange_bits ? SyntheticRsa1(exchange_bits) : std::vector<std::uint8_t>{},
                   signature_bits, exchange_bits);
 }

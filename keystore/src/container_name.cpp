@@ -25,8 +25,12 @@ constexpr std::array<bool, 256> kIsHex = [] {
   for (unsigned c = 0; c < 256; ++c) t[c] = IsHexSlow(c);
   return t;
 }();
-constexpr bool IsHex(char c) { return kIsHex[static_cast<unsigned char>(c)]; }
-constexpr bool IsGuidDash(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+constexpr bool IsHex(char c) {
+  return kIsHex[static_cast<unsigned char>(c)];
+}
+constexpr bool IsGuidDash(std::size_t i) {
+  return i == 8 || i == 13 || i == 18 || i == 23;
+}
 
 // Hex digits in [begin, end) of `s` (bounds checked by the callers).
 bool AllHex(std::string_view s, std::size_t begin, std::size_t end) {
@@ -118,10 +122,9 @@ Result<std::string> NormalizeMachineGuid(std::string_view text) {
     shift = 1;
   }
   if (body.size() != 36) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("MachineGuid '{}' must have the form "
-                             "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
-                             text));
+    return Error(ErrorCode::kInvalidArgument, fmt::format("MachineGuid '{}' must have the form "
+                                                          "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+                                                          text));
   }
   std::string out;
   out.reserve(36);

@@ -6,16 +6,16 @@
 
 #include <openssl/rand.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "mkeys/core/hex.hpp"
 
 namespace mkeys::keystore::fsutil {
 
 Error IoError(int err, const std::filesystem::path& path, std::string_view what) {
-  const ErrorCode code = err == ENOENT ? ErrorCode::kNotFound
+  const ErrorCode code = err == ENOENT   ? ErrorCode::kNotFound
                          : err == EEXIST ? ErrorCode::kExists
                                          : ErrorCode::kIo;
   return Error(code, fmt::format("{}: {}", what, std::strerror(err))).On(path.string());
@@ -77,7 +77,8 @@ std::string RandomHex(std::size_t bytes) {
   if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) {
     // The CSPRNG failing is not recoverable; fall back to the pid so names stay distinct.
     const auto pid = static_cast<std::uint32_t>(::getpid());
-    for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<std::uint8_t>(pid >> (8 * (i % 4)));
+    for (std::size_t i = 0; i < buf.size(); ++i)
+      buf[i] = static_cast<std::uint8_t>(pid >> (8 * (i % 4)));
   }
   return HexEncode(buf);
 }

@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "fs_util.hpp"
 #include "le.hpp"
@@ -29,8 +29,8 @@ Error BadKeyset(ErrorCode code, std::string message, std::string_view file_name)
 }
 
 Error Exists(std::string_view name, std::string_view file_name) {
-  return Error(ErrorCode::kExists,
-               fmt::format("{}: container '{}' exists already", FormatWindowsCode(kNteExists), name))
+  return Error(ErrorCode::kExists, fmt::format("{}: container '{}' exists already",
+                                               FormatWindowsCode(kNteExists), name))
       .On(MachineRoot::KeyFileLabel(file_name))
       .WithWindowsCode(kNteExists);
 }
@@ -60,9 +60,9 @@ Result<std::vector<acl::SecurityDescriptor>> DirectoryDescriptors(const MachineR
     auto sd = root.security().Read(dirs[i]);
     if (!sd) {
       const Error& e = sd.error();
-      return Error(e.code() == ErrorCode::kNotFound ? ErrorCode::kNotFound : ErrorCode::kCorrupt,
-                   fmt::format("cannot read the descriptor of {}: {}", root.Relative(dirs[i]),
-                               e.message()));
+      return Error(
+          e.code() == ErrorCode::kNotFound ? ErrorCode::kNotFound : ErrorCode::kCorrupt,
+          fmt::format("cannot read the descriptor of {}: {}", root.Relative(dirs[i]), e.message()));
     }
     out.push_back(std::move(sd).value());
   }
@@ -113,12 +113,23 @@ ContainerSummary SummaryOf(std::string file_name, const ContainerFile& file,
 std::string FormatWindowsCode(std::uint32_t code) {
   const char* name = nullptr;
   switch (code) {
-    case kNteBadKeyset: name = "NTE_BAD_KEYSET"; break;
-    case kNteExists: name = "NTE_EXISTS"; break;
-    case kNteBadKeysetParam: name = "NTE_BAD_KEYSET_PARAM"; break;
-    case 0x80090019: name = "NTE_KEYSET_NOT_DEF"; break;
-    case 0x80070005: name = "E_ACCESSDENIED"; break;
-    default: break;
+    case kNteBadKeyset:
+      name = "NTE_BAD_KEYSET";
+      break;
+    case kNteExists:
+      name = "NTE_EXISTS";
+      break;
+    case kNteBadKeysetParam:
+      name = "NTE_BAD_KEYSET_PARAM";
+      break;
+    case 0x80090019:
+      name = "NTE_KEYSET_NOT_DEF";
+      break;
+    case 0x80070005:
+      name = "E_ACCESSDENIED";
+      break;
+    default:
+      break;
   }
   if (name == nullptr) return fmt::format("0x{:08X}", code);
   return fmt::format("{} (0x{:08X})", name, code);
@@ -191,8 +202,8 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
     MKEYS_ASSIGN_OR_RETURN(const auto dir_sd, root_.security().Read(root_.machine_keys_dir()));
     const auto check = acl::CheckAccess(dir_sd, creator, acl::rights::kAddFile);
     if (!check.allowed) {
-      return Error(ErrorCode::kAccessDenied,
-                   fmt::format("cannot create files in MachineKeys: {}", check.Explain(creator, dir_sd)))
+      return Error(ErrorCode::kAccessDenied, fmt::format("cannot create files in MachineKeys: {}",
+                                                         check.Explain(creator, dir_sd)))
           .On(root_.Relative(root_.machine_keys_dir()))
           .WithWindowsCode(0x80070005);
     }
@@ -232,8 +243,9 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
       }
       KeyPairRecord rec;
       rec.public_blob = SymmetricBlob(m.symmetric->size());
-      MKEYS_ASSIGN_OR_RETURN(rec.private_blob, SealPrivatePart(master, file_name,
-                                                               SealedKind::kSymmetric, *m.symmetric));
+      MKEYS_ASSIGN_OR_RETURN(
+          rec.private_blob,
+          SealPrivatePart(master, file_name, SealedKind::kSymmetric, *m.symmetric));
       MKEYS_ASSIGN_OR_RETURN(rec.info, ParsePublicBlob(rec.public_blob));
       file.exchange = std::move(rec);
     }
@@ -253,9 +265,10 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
   staged.final_path_ = final_path;
   staged.staging_path_ =
       root_.machine_keys_dir() / (std::string(kStagingPrefix) + fsutil::RandomHex(8));
-  staged.descriptor_ = options.descriptor ? *options.descriptor
-                                          : CspContainerDescriptor(creator, options.grants);
-  const int fd = ::open(staged.staging_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  staged.descriptor_ =
+      options.descriptor ? *options.descriptor : CspContainerDescriptor(creator, options.grants);
+  const int fd =
+      ::open(staged.staging_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return fsutil::IoError(errno, staged.staging_path_, "cannot create");
   staged.active_ = true;  // from here on, the destructor removes the staging file
   auto fail = [&](Error e) -> Result<StagedContainer> {
@@ -270,7 +283,8 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
     if (n < 0) return fail(fsutil::IoError(errno, staged.staging_path_, "cannot write"));
     done += static_cast<std::size_t>(n);
   }
-  if (auto w = root_.writable_security().WriteFd(fd, staged.staging_path_, staged.descriptor_); !w) {
+  if (auto w = root_.writable_security().WriteFd(fd, staged.staging_path_, staged.descriptor_);
+      !w) {
     return fail(std::move(w).error());
   }
   if (::fsync(fd) != 0) return fail(fsutil::IoError(errno, staged.staging_path_, "cannot fsync"));
@@ -331,8 +345,8 @@ Result<OpenedContainer> KeyStore::Open(std::string_view name, const acl::Token& 
   const fs::path path = root_.machine_keys_dir() / file_name;
   const std::string code = FormatWindowsCode(kNteBadKeyset);
   // Windows walks the path first: traverse on every directory down to MachineKeys.
-  if (auto t = CheckTraverseTo(root_, token, root_.store_directories().size(), file_name,
-                               kNteBadKeyset);
+  if (auto t =
+          CheckTraverseTo(root_, token, root_.store_directories().size(), file_name, kNteBadKeyset);
       !t) {
     return std::move(t).error();
   }
@@ -355,19 +369,21 @@ Result<OpenedContainer> KeyStore::Open(std::string_view name, const acl::Token& 
   }
   auto sd = root_.security().Read(path);
   if (!sd) {
-    return BadKeyset(ErrorCode::kCorrupt,
-                     fmt::format("{}: the key file's descriptor is unreadable: {}", code,
-                                 sd.error().message()),
-                     file_name);
+    return BadKeyset(
+        ErrorCode::kCorrupt,
+        fmt::format("{}: the key file's descriptor is unreadable: {}", code, sd.error().message()),
+        file_name);
   }
   const acl::AccessCheckResult check = acl::CheckAccess(*sd, token, desired);
   if (!check.allowed) {
     return BadKeyset(ErrorCode::kAccessDenied,
-                     fmt::format("{}: read denied: {}", code, check.Explain(token, *sd)), file_name);
+                     fmt::format("{}: read denied: {}", code, check.Explain(token, *sd)),
+                     file_name);
   }
   auto bytes = fsutil::ReadFile(path);
   if (!bytes) {
-    return BadKeyset(ErrorCode::kIo, fmt::format("{}: {}", code, bytes.error().message()), file_name);
+    return BadKeyset(ErrorCode::kIo, fmt::format("{}: {}", code, bytes.error().message()),
+                     file_name);
   }
   auto file = ContainerFile::Parse(*bytes);
   if (!file) {
@@ -399,7 +415,9 @@ Result<OpenedContainer> KeyStore::Open(std::string_view name, const acl::Token& 
         return Ok();
       }
       auto k = PrivateKey::FromPkcs8(part->plaintext);
-      if (!k) return Error(k.error().code(), k.error().message()).On(MachineRoot::KeyFileLabel(file_name));
+      if (!k)
+        return Error(k.error().code(), k.error().message())
+            .On(MachineRoot::KeyFileLabel(file_name));
       key = std::move(k).value();
       return Ok();
     };
@@ -413,8 +431,8 @@ Result<void> KeyStore::Delete(std::string_view name, const acl::Token& token) {
   MKEYS_TRY(ValidateName(name));
   const std::string file_name = ContainerFileName(name, root_.machine_guid());
   const fs::path path = root_.machine_keys_dir() / file_name;
-  MKEYS_TRY(CheckTraverseTo(root_, token, root_.store_directories().size(), file_name,
-                            kNteBadKeyset));
+  MKEYS_TRY(
+      CheckTraverseTo(root_, token, root_.store_directories().size(), file_name, kNteBadKeyset));
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     return BadKeyset(ErrorCode::kNotFound,
@@ -464,7 +482,7 @@ Result<void> KeyStore::Export(std::string_view name, const acl::Token& token, co
                  "off that machine")
         .On(MachineRoot::KeyFileLabel(opened.file_name));
   }
-  const PrivateKey* key = opened.exchange ? &*opened.exchange
+  const PrivateKey* key = opened.exchange    ? &*opened.exchange
                           : opened.signature ? &*opened.signature
                                              : nullptr;
   if (key == nullptr) {
@@ -522,8 +540,8 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
     auto sd = root.security().DecodeRaw(*raw);
     if (!sd) {
       s.descriptor_unreadable = true;
-      s.problem = fmt::format("{} is malformed: {}", root.security().attribute(),
-                              sd.error().ToString());
+      s.problem =
+          fmt::format("{} is malformed: {}", root.security().attribute(), sd.error().ToString());
     } else {
       s.owner = sd->owner;
     }

@@ -9,10 +9,10 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "fs_util.hpp"
 #include "le.hpp"
@@ -121,9 +121,12 @@ Result<KeySpec> KeySpec::Parse(std::string_view text) {
 
 std::string KeySpec::ToString() const {
   switch (algorithm) {
-    case KeyAlgorithm::kRsa: return fmt::format("rsa:{}", bits);
-    case KeyAlgorithm::kEcP256: return "ec:p256";
-    case KeyAlgorithm::kSymmetric: return fmt::format("aes:{}", bits);
+    case KeyAlgorithm::kRsa:
+      return fmt::format("rsa:{}", bits);
+    case KeyAlgorithm::kEcP256:
+      return "ec:p256";
+    case KeyAlgorithm::kSymmetric:
+      return fmt::format("aes:{}", bits);
   }
   return "unknown";
 }
@@ -134,9 +137,12 @@ std::string_view KeySlotName(KeySlot slot) {
 
 std::string PublicKeyInfo::Describe() const {
   switch (algorithm) {
-    case KeyAlgorithm::kRsa: return fmt::format("RSA {} (e={})", bits, public_exponent);
-    case KeyAlgorithm::kEcP256: return "EC P-256";
-    case KeyAlgorithm::kSymmetric: return fmt::format("symmetric {}", bits);
+    case KeyAlgorithm::kRsa:
+      return fmt::format("RSA {} (e={})", bits, public_exponent);
+    case KeyAlgorithm::kEcP256:
+      return "EC P-256";
+    case KeyAlgorithm::kSymmetric:
+      return fmt::format("symmetric {}", bits);
   }
   return "unknown";
 }
@@ -156,9 +162,9 @@ Result<PublicKeyInfo> ParsePublicBlob(std::span<const std::uint8_t> blob) {
     const std::uint32_t len = le::Read32(blob, 4);
     const std::uint32_t bits = le::Read32(blob, 8);
     if (len > blob.size() - 20) {
-      return Error(ErrorCode::kParse,
-                   fmt::format("RSA1 modulus length {} runs past the {}-byte blob", len,
-                               blob.size()))
+      return Error(
+                 ErrorCode::kParse,
+                 fmt::format("RSA1 modulus length {} runs past the {}-byte blob", len, blob.size()))
           .At(4);
     }
     if (bits == 0 || bits % 8 != 0 || bits / 8 > len) {
@@ -174,8 +180,7 @@ Result<PublicKeyInfo> ParsePublicBlob(std::span<const std::uint8_t> blob) {
   if (magic == kMagicEcs1 || magic == kMagicEck1) {
     const std::uint32_t cb = le::Read32(blob, 4);
     if (cb != 32) {
-      return Error(ErrorCode::kParse,
-                   fmt::format("EC blob coordinate size {} (P-256 has 32)", cb))
+      return Error(ErrorCode::kParse, fmt::format("EC blob coordinate size {} (P-256 has 32)", cb))
           .At(4);
     }
     if (blob.size() < 8 + 2 * 32) {
@@ -196,7 +201,9 @@ Result<PublicKeyInfo> ParsePublicBlob(std::span<const std::uint8_t> blob) {
   return Error(ErrorCode::kParse, fmt::format("unknown public key magic 0x{:08x}", magic)).At(0);
 }
 
-void PrivateKey::Free::operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+void PrivateKey::Free::operator()(EVP_PKEY* p) const {
+  EVP_PKEY_free(p);
+}
 
 PrivateKey::PrivateKey(std::unique_ptr<EVP_PKEY, Free> pkey, KeySpec spec)
     : pkey_(std::move(pkey)), spec_(spec) {}
@@ -208,7 +215,8 @@ Result<PrivateKey> PrivateKey::Generate(const KeySpec& spec) {
   EVP_PKEY* pkey = nullptr;
   if (spec.algorithm == KeyAlgorithm::kRsa) {
     if (spec.bits != 2048 && spec.bits != 3072) {
-      return Error(ErrorCode::kInvalidArgument, fmt::format("RSA {} bits (use 2048 or 3072)", spec.bits));
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("RSA {} bits (use 2048 or 3072)", spec.bits));
     }
     pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(spec.bits));
   } else if (spec.algorithm == KeyAlgorithm::kEcP256) {
@@ -336,7 +344,8 @@ Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const Secre
     }
     std::unique_ptr<X509, X509Free> cert_owned(cert);
     std::unique_ptr<STACK_OF(X509), X509StackFree> ca_owned(ca);
-    if (pkey == nullptr) return Error(ErrorCode::kNotFound, "the PKCS#12 file holds no private key").On(file.string());
+    if (pkey == nullptr)
+      return Error(ErrorCode::kNotFound, "the PKCS#12 file holds no private key").On(file.string());
     if (cert) cert_der(cert);
     for (int i = 0; ca && i < sk_X509_num(ca); ++i) cert_der(sk_X509_value(ca, i));
     auto key = PrivateKey::Adopt(pkey);
@@ -347,8 +356,9 @@ Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const Secre
     BioPtr bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
     EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, pass.c_str());
     if (pkey == nullptr) {
-      return Error(ErrorCode::kParse,
-                   "no readable private key in the PEM file (or wrong password): " + OpenSslErrors())
+      return Error(
+                 ErrorCode::kParse,
+                 "no readable private key in the PEM file (or wrong password): " + OpenSslErrors())
           .On(file.string());
     }
     BioPtr certs_bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
@@ -386,9 +396,9 @@ Result<void> ExportKeyFile(const std::filesystem::path& file, const PrivateKey& 
       sk_X509_push(ca.get(), certs[i].get());
     }
     // NID 0: OpenSSL 3's defaults, AES-256-CBC with PBKDF2 and a SHA-256 MAC.
-    std::unique_ptr<PKCS12, P12Free> p12(
-        PKCS12_create(pass.c_str(), nullptr, key.get(), certs.empty() ? nullptr : certs[0].get(),
-                      ca.get(), 0, 0, 0, 0, 0));
+    std::unique_ptr<PKCS12, P12Free> p12(PKCS12_create(pass.c_str(), nullptr, key.get(),
+                                                       certs.empty() ? nullptr : certs[0].get(),
+                                                       ca.get(), 0, 0, 0, 0, 0));
     if (!p12) return CryptoError("cannot build the PKCS#12 file");
     if (i2d_PKCS12_bio(mem.get(), p12.get()) != 1) return CryptoError("cannot encode PKCS#12");
   } else if (ext == ".pem") {

@@ -8,9 +8,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "fs_util.hpp"
@@ -104,7 +104,9 @@ Result<MachineFacts> FactsFromJson(const fs::path& file, std::string_view text) 
       for (const auto& holder : entry["holders"]) {
         if (!holder.is_string()) return bad("a privilege holder is not a string");
         auto sid = acl::Sid::Parse(holder.get<std::string>());
-        if (!sid) return bad(fmt::format("holder '{}': {}", holder.get<std::string>(), sid.error().message()));
+        if (!sid)
+          return bad(
+              fmt::format("holder '{}': {}", holder.get<std::string>(), sid.error().message()));
         assignment.holders.push_back(*sid);
       }
       facts.privileges.push_back(std::move(assignment));
@@ -196,7 +198,8 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
   std::error_code ec;
   const fs::path root = fs::absolute(root_in, ec).lexically_normal();
   if (!fs::is_directory(root, ec)) {
-    return Error(ErrorCode::kNotFound, "not a machine root: no such directory").On(root_in.string());
+    return Error(ErrorCode::kNotFound, "not a machine root: no such directory")
+        .On(root_in.string());
   }
   std::optional<std::string> guid_override;
   if (options.machine_guid) {
@@ -209,8 +212,8 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
     MKEYS_ASSIGN_OR_RETURN(auto bytes, fsutil::ReadFile(facts_path, 1u << 20));
     MKEYS_ASSIGN_OR_RETURN(
         machine.facts_,
-        FactsFromJson(facts_path, std::string_view(reinterpret_cast<const char*>(bytes.data()),
-                                                   bytes.size())));
+        FactsFromJson(facts_path,
+                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
     machine.kind_ = RootKind::kModel;
     if (options.xattr_name) machine.facts_.ntacl_attribute = *options.xattr_name;
     machine.security_ = MakeXattrNtaclStore(machine.facts_.ntacl_attribute);
@@ -292,8 +295,8 @@ Result<MachineRoot> MachineRoot::Init(const fs::path& root_in, const MachineInit
       auto written = store->Write(dir, sd);
       if (!written) {
         const Error& e = written.error();
-        return Error(e.code(), e.message() +
-                                   (e.message().find("not support") != std::string::npos
+        return Error(e.code(),
+                     e.message() + (e.message().find("not support") != std::string::npos
                                         ? " (model machines need a file system with extended "
                                           "attributes, e.g. ext4, xfs, btrfs or tmpfs)"
                                         : ""))

@@ -39,11 +39,13 @@ class Md5 {
       used_ = 0;
     }
     std::memset(block_.data() + used_, 0, kBlock - 8 - used_);
-    for (std::size_t i = 0; i < 8; ++i) block_[kBlock - 8 + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+    for (std::size_t i = 0; i < 8; ++i)
+      block_[kBlock - 8 + i] = static_cast<std::uint8_t>(bits >> (8 * i));
     Compress(block_.data());
     std::array<std::uint8_t, 16> out{};
     for (std::size_t w = 0; w < 4; ++w) {
-      for (std::size_t i = 0; i < 4; ++i) out[4 * w + i] = static_cast<std::uint8_t>(state_[w] >> (8 * i));
+      for (std::size_t i = 0; i < 4; ++i)
+        out[4 * w + i] = static_cast<std::uint8_t>(state_[w] >> (8 * i));
     }
     return out;
   }
@@ -51,7 +53,9 @@ class Md5 {
  private:
   static constexpr std::size_t kBlock = 64;
 
-  static constexpr std::uint32_t Rotl(std::uint32_t x, unsigned s) { return (x << s) | (x >> (32 - s)); }
+  static constexpr std::uint32_t Rotl(std::uint32_t x, unsigned s) {
+    return (x << s) | (x >> (32 - s));
+  }
 
   void Compress(const std::uint8_t* p) {
     // RFC 1321 section 3.4: T[i] = floor(2^32 * |sin(i + 1)|); per-round shift amounts.
@@ -68,12 +72,17 @@ class Md5 {
         0xeb86d391};
     std::uint32_t m[16];
     for (std::size_t i = 0; i < 16; ++i) {
-      m[i] = static_cast<std::uint32_t>(p[4 * i]) | (static_cast<std::uint32_t>(p[4 * i + 1]) << 8) |
+      m[i] = static_cast<std::uint32_t>(p[4 * i]) |
+             (static_cast<std::uint32_t>(p[4 * i + 1]) << 8) |
              (static_cast<std::uint32_t>(p[4 * i + 2]) << 16) |
              (static_cast<std::uint32_t>(p[4 * i + 3]) << 24);
     }
-    const auto F = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return (x & y) | (~x & z); };
-    const auto G = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return (x & z) | (y & ~z); };
+    const auto F = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) {
+      return (x & y) | (~x & z);
+    };
+    const auto G = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) {
+      return (x & z) | (y & ~z);
+    };
     const auto H = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return x ^ y ^ z; };
     const auto I = [](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return y ^ (x | ~z); };
     std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];

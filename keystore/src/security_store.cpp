@@ -2,17 +2,17 @@
 
 #include <sys/xattr.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "le.hpp"
 
 namespace mkeys::keystore {
 namespace {
 
-constexpr std::size_t kNtaclHeader = 8;     // version, level, unique-pointer referent
-constexpr std::size_t kSdHeader = 20;       // revision, sbz1, control, 4 offsets
+constexpr std::size_t kNtaclHeader = 8;  // version, level, unique-pointer referent
+constexpr std::size_t kSdHeader = 20;    // revision, sbz1, control, 4 offsets
 constexpr std::uint32_t kUniqueReferent = 0x00020000;
 
 Error XattrError(int err, const std::string& path, const std::string& attribute,
@@ -26,14 +26,14 @@ Error XattrError(int err, const std::string& path, const std::string& attribute,
     return Error(ErrorCode::kNotFound, "no such file or directory").On(path);
   }
   if (err == ENOTSUP) {
-    return Error(ErrorCode::kIo, fmt::format("cannot {} extended attribute {}: the file system does "
-                                             "not support it",
-                                             verb, attribute))
+    return Error(ErrorCode::kIo,
+                 fmt::format("cannot {} extended attribute {}: the file system does "
+                             "not support it",
+                             verb, attribute))
         .On(path);
   }
-  return Error(ErrorCode::kIo,
-               fmt::format("cannot {} extended attribute {}: {}", verb, attribute,
-                           std::strerror(err)))
+  return Error(ErrorCode::kIo, fmt::format("cannot {} extended attribute {}: {}", verb, attribute,
+                                           std::strerror(err)))
       .On(path);
 }
 
@@ -106,7 +106,8 @@ class XattrNtaclStore final : public SecurityStore {
   Result<acl::SecurityDescriptor> DecodeRaw(std::span<const std::uint8_t> raw) const override {
     return DecodeNtacl(raw);
   }
-  Result<void> Write(const std::filesystem::path& path, const acl::SecurityDescriptor& sd) override {
+  Result<void> Write(const std::filesystem::path& path,
+                     const acl::SecurityDescriptor& sd) override {
     const auto bytes = EncodeNtaclV1(sd);
     return SetXattr(path, attribute_, bytes);
   }
@@ -148,7 +149,8 @@ class NtfsAclStore final : public SecurityStore {
   Result<acl::SecurityDescriptor> DecodeRaw(std::span<const std::uint8_t> raw) const override {
     return acl::SecurityDescriptor::Decode(raw);
   }
-  Result<void> Write(const std::filesystem::path& path, const acl::SecurityDescriptor& sd) override {
+  Result<void> Write(const std::filesystem::path& path,
+                     const acl::SecurityDescriptor& sd) override {
     return SetXattr(path, attribute_, sd.Encode());
   }
   Result<void> WriteFd(int fd, const std::filesystem::path& path,
@@ -173,7 +175,9 @@ std::unique_ptr<SecurityStore> MakeXattrNtaclStore(std::string attribute) {
   return std::make_unique<XattrNtaclStore>(std::move(attribute));
 }
 
-std::unique_ptr<SecurityStore> MakeNtfsAclStore() { return std::make_unique<NtfsAclStore>(); }
+std::unique_ptr<SecurityStore> MakeNtfsAclStore() {
+  return std::make_unique<NtfsAclStore>();
+}
 
 std::vector<std::uint8_t> EncodeNtaclV1(const acl::SecurityDescriptor& sd) {
   // Samba's ndr_push of xattr_NTACL v1: the descriptor in NDR field order (owner, group, SACL,
@@ -214,9 +218,9 @@ std::vector<std::uint8_t> EncodeNtaclV1(const acl::SecurityDescriptor& sd) {
 
 Result<acl::SecurityDescriptor> DecodeNtacl(std::span<const std::uint8_t> blob) {
   if (blob.size() < kNtaclHeader) {
-    return Error(ErrorCode::kParse,
-                 fmt::format("NTACL blob of {} bytes is shorter than its 8-byte header",
-                             blob.size()))
+    return Error(
+               ErrorCode::kParse,
+               fmt::format("NTACL blob of {} bytes is shorter than its 8-byte header", blob.size()))
         .At(blob.size());
   }
   const std::uint16_t version = le::Read16(blob, 0);
@@ -235,9 +239,9 @@ Result<acl::SecurityDescriptor> DecodeNtacl(std::span<const std::uint8_t> blob) 
     return Error(ErrorCode::kParse, "NTACL holds a NULL descriptor pointer").At(4);
   }
   if (blob.size() < kNtaclHeader + kSdHeader) {
-    return Error(ErrorCode::kParse,
-                 fmt::format("NTACL blob of {} bytes ends inside the descriptor header",
-                             blob.size()))
+    return Error(
+               ErrorCode::kParse,
+               fmt::format("NTACL blob of {} bytes ends inside the descriptor header", blob.size()))
         .At(blob.size());
   }
   // Rebase the four offsets onto the descriptor so the self-relative decoder can check them.

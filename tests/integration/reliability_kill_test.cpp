@@ -163,9 +163,8 @@ TEST_CASE("a corrupt journal is an error, not a crash", "[integration][reliabili
   const auto root = work.path() / "machine";
   InitMachine(root);
   const auto journal = work.path() / "repair.journal";
-  for (const std::string& bytes :
-       {Garbage(300, 3), std::string("MKEYSJNL") + Garbage(300, 5), std::string("MKEYSJNL"),
-        std::string("")}) {
+  for (const std::string& bytes : {Garbage(300, 3), std::string("MKEYSJNL") + Garbage(300, 5),
+                                   std::string("MKEYSJNL"), std::string("")}) {
     WriteBytes(journal, bytes);
     auto r = Mkeys({"restore", journal.string(), "--root", root.string()});
     INFO(r.out << r.err);

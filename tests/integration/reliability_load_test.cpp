@@ -12,8 +12,8 @@
 #include <atomic>
 #include <random>
 
-#include "array_support.hpp"
 #include "../../arrayjoin/src/tls.hpp"
+#include "array_support.hpp"
 #include "mkeys/arrayjoin/crypto.hpp"
 #include "mkeys/arrayjoin/join_token.hpp"
 #include "mkeys/arrayjoin/protocol.hpp"
@@ -55,9 +55,15 @@ bool GarbageClient(const std::string& source, int port, unsigned seed) {
   std::mt19937 rng(seed);
   std::string junk;
   switch (seed % 3) {
-    case 0: junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"; break;
-    case 1: junk = std::string("\x16\x03\x01\xff\xff", 5); break;  // a TLS record claiming 64 KiB
-    default: junk.resize(1 + rng() % 4096); for (auto& c : junk) c = static_cast<char>(rng());
+    case 0:
+      junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+      break;
+    case 1:
+      junk = std::string("\x16\x03\x01\xff\xff", 5);
+      break;  // a TLS record claiming 64 KiB
+    default:
+      junk.resize(1 + rng() % 4096);
+      for (auto& c : junk) c = static_cast<char>(rng());
   }
   (void)!write(fd, junk.data(), junk.size());
   char buf[4096];
@@ -102,7 +108,8 @@ std::string WrongTokenClient(const std::string& source, int port, const std::str
       if (frame && SSL_write(ssl, frame->data(), static_cast<int>(frame->size())) > 0) {
         char buf[4096];
         int n = 0;
-        while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) reply.append(buf, static_cast<std::size_t>(n));
+        while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
+          reply.append(buf, static_cast<std::size_t>(n));
       }
     }
   }

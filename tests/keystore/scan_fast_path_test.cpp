@@ -21,7 +21,8 @@ namespace {
 // FORMATS.md's rule, spelled out with the one-shot API: MD5(lower(name) + NUL), four LE words.
 std::string ReferenceHash(std::string_view name) {
   std::string bytes;
-  for (char c : name) bytes.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : name)
+    bytes.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   bytes.push_back('\0');
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -49,7 +50,8 @@ std::string NameOfLength(std::size_t n) {
 TEST_CASE("ContainerHash agrees with MD5 of the lower-cased name at every chunk boundary",
           "[keystore][name][fast]") {
   CHECK(ReferenceHash("MyCoolContainer") == "52ab417621a9d74c73e3e0f1bc374e0a");
-  for (std::size_t n : {0u, 1u, 15u, 54u, 55u, 56u, 63u, 64u, 255u, 256u, 257u, 511u, 512u, 513u, 5000u}) {
+  for (std::size_t n :
+       {0u, 1u, 15u, 54u, 55u, 56u, 63u, 64u, 255u, 256u, 257u, 511u, 512u, 513u, 5000u}) {
     const std::string name = NameOfLength(n);
     INFO("name length " << n);
     CHECK(ContainerHash(name) == ReferenceHash(name));
@@ -69,7 +71,9 @@ TEST_CASE("ContainerHash agrees with MD5 of the lower-cased name at every chunk 
     CHECK(ContainerHash(name) == ReferenceHash(name));
   }
   // Bytes outside ASCII are hashed as they are (the C locale lower-cases ASCII only).
-  const std::string high = "Schl\xc3\xbc" "ssel\xff";
+  const std::string high =
+      "Schl\xc3\xbc"
+      "ssel\xff";
   CHECK(ContainerHash(high) == ReferenceHash(high));
 }
 
@@ -83,11 +87,13 @@ TEST_CASE("ContainerHashMatches compares case-insensitively and rejects other le
   CHECK(ContainerHashMatches("iisConfigurationKey", "6de9cb26d2b98c01ec4e9e8b34824aa2"));
 }
 
-TEST_CASE("ContainerHash gives the same digests on many threads at once", "[keystore][name][fast]") {
+TEST_CASE("ContainerHash gives the same digests on many threads at once",
+          "[keystore][name][fast]") {
   std::vector<std::string> names;
   std::vector<std::string> expected;
   for (int i = 0; i < 200; ++i) {
-    names.push_back("Container-" + std::to_string(i) + NameOfLength(static_cast<std::size_t>(i * 3)));
+    names.push_back("Container-" + std::to_string(i) +
+                    NameOfLength(static_cast<std::size_t>(i * 3)));
     expected.push_back(ReferenceHash(names.back()));
   }
   std::vector<int> wrong(4, 0);
@@ -149,7 +155,8 @@ TEST_CASE("ContainerFileView::Parse fails where ContainerFile::Parse fails, at t
   CHECK(view->exchange->info.bits == 2048u);
   CHECK(view->signature->info.bits == 1024u);
   CHECK(std::vector<std::uint8_t>(view->exchange->private_blob.begin(),
-                                  view->exchange->private_blob.end()) == file->exchange->private_blob);
+                                  view->exchange->private_blob.end()) ==
+        file->exchange->private_blob);
   // Views point into the input: nothing was copied.
   CHECK(view->hash.data() >= bytes.data());
   CHECK(view->hash.data() < bytes.data() + bytes.size());
@@ -163,7 +170,8 @@ TEST_CASE("ContainerFileView::Parse fails where ContainerFile::Parse fails, at t
       CHECK(v.error().position() == f.error().position());
     }
   };
-  for (std::size_t n = 0; n < bytes.size(); n += (n < 120 ? 1 : 37)) same(std::span(bytes).first(n));
+  for (std::size_t n = 0; n < bytes.size(); n += (n < 120 ? 1 : 37))
+    same(std::span(bytes).first(n));
   for (std::size_t i = 0; i < 80; ++i) {
     auto damaged = bytes;
     damaged[i] = static_cast<std::uint8_t>(damaged[i] ^ 0x5a);

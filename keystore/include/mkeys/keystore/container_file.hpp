@@ -42,8 +42,8 @@ struct ContainerFile {
   ContainerFormat format = ContainerFormat::kMkeys;
   std::uint32_t version = kMkeysContainerVersion;
   std::uint32_t flags = 0;
-  std::string name;                 // the container name, as stored (no NUL)
-  std::vector<std::uint8_t> hash;   // CAPI: usually 20 zero bytes
+  std::string name;                // the container name, as stored (no NUL)
+  std::vector<std::uint8_t> hash;  // CAPI: usually 20 zero bytes
   std::optional<KeyPairRecord> signature;
   std::optional<KeyPairRecord> exchange;
 

@@ -47,6 +47,7 @@ inline constexpr std::array<DefaultDirectory, 5> kDefaultDirectories = {{
     {"ProgramData/Microsoft/Crypto/RSA/MachineKeys", kMachineKeysSddl},
 }};
 
-inline constexpr std::string_view kMachineKeysRelative = "ProgramData/Microsoft/Crypto/RSA/MachineKeys";
+inline constexpr std::string_view kMachineKeysRelative =
+    "ProgramData/Microsoft/Crypto/RSA/MachineKeys";
 
 }  // namespace mkeys::keystore

@@ -84,7 +84,7 @@ struct OpenedContainer {
   std::filesystem::path path;
   ContainerFile file;
   acl::SecurityDescriptor descriptor;
-  std::optional<PrivateKey> exchange;   // mkeys files only; CAPI private parts stay DPAPI blobs
+  std::optional<PrivateKey> exchange;  // mkeys files only; CAPI private parts stay DPAPI blobs
   std::optional<PrivateKey> signature;
   std::optional<SecretBytes> symmetric;
 };
@@ -99,7 +99,7 @@ class StagedContainer final {
   ~StagedContainer();
 
   const std::string& name() const { return name_; }
-  const std::string& file_name() const { return file_name_; }       // the final name
+  const std::string& file_name() const { return file_name_; }  // the final name
   const std::filesystem::path& staging_path() const { return staging_path_; }
   const acl::SecurityDescriptor& descriptor() const { return descriptor_; }
 

@@ -21,8 +21,10 @@ namespace mkeys::keystore {
 
 inline constexpr std::string_view kMachineFactsFile = "mkeys-machine.json";
 inline constexpr int kMachineFactsFormatVersion = 1;
-// Relative to the root; 32 random bytes, mode 0600, descriptor SYSTEM-only (O:SYG:SYD:P(A;;FA;;;SY)).
-inline constexpr std::string_view kDefaultMasterKeyPath = "Windows/System32/mkeys/machine-master.key";
+// Relative to the root; 32 random bytes, mode 0600, descriptor SYSTEM-only
+// (O:SYG:SYD:P(A;;FA;;;SY)).
+inline constexpr std::string_view kDefaultMasterKeyPath =
+    "Windows/System32/mkeys/machine-master.key";
 
 enum class RootKind : std::uint8_t {
   kModel,   // created by `mkeys machine init`
@@ -43,11 +45,11 @@ struct MachineInitOptions {
 // What `mkeys machine show` prints.
 struct MachineFacts {
   int format_version = kMachineFactsFormatVersion;
-  std::string machine_guid;       // lower case
-  std::string guid_source;        // "facts file", "SOFTWARE hive", "--machine-guid"
+  std::string machine_guid;  // lower case
+  std::string guid_source;   // "facts file", "SOFTWARE hive", "--machine-guid"
   std::vector<acl::PrivilegeAssignment> privileges;
-  std::string master_key_path;    // relative to the root; empty on ntfs-3g volumes
-  std::string ntacl_attribute;    // the attribute the security store uses
+  std::string master_key_path;  // relative to the root; empty on ntfs-3g volumes
+  std::string ntacl_attribute;  // the attribute the security store uses
 };
 
 class MachineRoot final {
@@ -108,9 +110,9 @@ class MachineRoot final {
 
 // Parses the text of a facts file (what Open reads from mkeys-machine.json); errors are kParse
 // or kUnsupported and name `file_for_errors`. Never throws, whatever the text.
-Result<MachineFacts> ParseMachineFacts(std::string_view json_text,
-                                       const std::filesystem::path& file_for_errors =
-                                           std::filesystem::path(kMachineFactsFile));
+Result<MachineFacts> ParseMachineFacts(
+    std::string_view json_text,
+    const std::filesystem::path& file_for_errors = std::filesystem::path(kMachineFactsFile));
 
 // Reads HKLM\SOFTWARE\Microsoft\Cryptography\MachineGuid from a SOFTWARE hive file.
 Result<std::string> ReadMachineGuidFromHive(const std::filesystem::path& software_hive);

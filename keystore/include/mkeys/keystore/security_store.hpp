@@ -60,7 +60,8 @@ class SecurityStore : public ReadOnlySecurityStore {
                                 std::span<const std::uint8_t> raw) = 0;
 };
 
-std::unique_ptr<SecurityStore> MakeXattrNtaclStore(std::string attribute = std::string(kDefaultNtaclXattr));
+std::unique_ptr<SecurityStore> MakeXattrNtaclStore(
+    std::string attribute = std::string(kDefaultNtaclXattr));
 std::unique_ptr<SecurityStore> MakeNtfsAclStore();
 
 // Samba xattr_NTACL version 1 (librpc/idl/xattr.idl): uint16 version = 1, uint16 level = 1,

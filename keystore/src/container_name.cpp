@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -48,20 +49,28 @@ bool IsGuidBody(std::string_view s) {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-// MD5 of the lower-cased name followed by its NUL, without copying the name.
+// MD5 of the lower-cased name followed by its NUL, without copying the name: lowered a block
+// at a time into a buffer on the stack (a branch-free loop the compiler vectorises).
 std::array<std::uint8_t, 16> Md5OfLoweredName(std::string_view name) {
   md5::Md5 md5;
   std::uint8_t chunk[64];
-  std::size_t n = 0;
-  for (const char c : name) {
-    chunk[n++] = static_cast<std::uint8_t>(AsciiLower(c));
-    if (n == sizeof chunk) {
-      md5.Update(chunk, n);
-      n = 0;
+  const auto* src = reinterpret_cast<const std::uint8_t*>(name.data());
+  std::size_t left = name.size();
+  for (;;) {
+    const std::size_t take = left < sizeof chunk ? left : sizeof chunk;
+    for (std::size_t i = 0; i < take; ++i) {
+      const std::uint8_t c = src[i];
+      chunk[i] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(c - 'A') < 26 ? c | 0x20 : c);
     }
+    src += take;
+    left -= take;
+    if (take < sizeof chunk) {
+      chunk[take] = 0;  // the NUL the CSP hashes after the name
+      md5.Update(chunk, take + 1);
+      break;
+    }
+    md5.Update(chunk, take);
   }
-  chunk[n++] = 0;
-  md5.Update(chunk, n);
   return md5.Final();
 }
 
@@ -91,6 +100,7 @@ bool ContainerHashMatches(std::string_view container_name, std::string_view hash
   if (hash_hex.size() != 32) return false;
   char hash[32];
   ContainerHashTo(container_name, hash);
+  if (std::memcmp(hash, hash_hex.data(), 32) == 0) return true;  // file names are lower case
   for (std::size_t i = 0; i < 32; ++i) {
     if (hash[i] != AsciiLower(hash_hex[i])) return false;
   }
@@ -98,6 +108,7 @@ bool ContainerHashMatches(std::string_view container_name, std::string_view hash
 }
 
 bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
+  if (a == b) return true;
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i] != b[i] && AsciiLower(a[i]) != AsciiLower(b[i])) return false;

@@ -109,14 +109,16 @@ Result<SecretBytes> ReadAll(std::istream& in, const std::string& what) {
 
 // Reads a line from the terminal; with `secret`, without echo.
 std::string Prompt(const std::string& question, bool secret) {
-  std::cerr << question << std::flush;
   termios old{};
   const bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
   if (secret && tty) {
+    // Echo goes off before the prompt appears: a secret typed or pasted as soon as the prompt
+    // shows must never be echoed.
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
+  std::cerr << question << std::flush;
   std::string line;
   std::getline(std::cin, line);
   if (secret && tty) {

@@ -14,7 +14,7 @@ packages=(
   # what the tests use
   attr ntfs-3g fuse3 python3 python3-samba iproute2 tmux bc xxd
   # what the benchmarks use
-  libbenchmark-dev hyperfine
+  libbenchmark-dev hyperfine time
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "app.hpp"
+#include "commands/baseline_args.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/audit.hpp"
 #include "output/audit_render.hpp"
@@ -29,21 +30,9 @@ struct AuditArgs {
 
 int RunAudit(Context& ctx, const AuditArgs& args) {
   repair::AuditOptions options;
-  if (!args.baseline.empty()) {
-    auto baseline = repair::LoadBaseline(args.baseline);
-    if (!baseline) {
-      ctx.out.PrintError(baseline.error());
-      return kExitInput;
-    }
-    options.baseline = std::move(*baseline);
-  }
-  for (const auto& s : args.services) {
-    auto decl = repair::ParseServiceDeclaration(s);
-    if (!decl) {
-      ctx.out.PrintError(decl.error());
-      return kExitUsage;
-    }
-    options.baseline.services.push_back(std::move(*decl));
+  if (const int code = LoadBaselineArgs(ctx.out, args.baseline, args.services, options.baseline);
+      code != kExitOk) {
+    return code;
   }
   auto fail_on = repair::ParseSeverity(args.fail_on);
   if (!fail_on) {

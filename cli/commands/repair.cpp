@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "app.hpp"
+#include "commands/baseline_args.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/plan.hpp"
 #include "output/audit_render.hpp"
@@ -72,21 +73,9 @@ void PrintSteps(const Context& ctx, const repair::Plan& plan, const keystore::Ma
 
 int RunRepair(Context& ctx, const RepairArgs& args) {
   repair::RepairOptions options;
-  if (!args.baseline.empty()) {
-    auto baseline = repair::LoadBaseline(args.baseline);
-    if (!baseline) {
-      ctx.out.PrintError(baseline.error());
-      return kExitInput;
-    }
-    options.baseline = std::move(*baseline);
-  }
-  for (const auto& s : args.services) {
-    auto decl = repair::ParseServiceDeclaration(s);
-    if (!decl) {
-      ctx.out.PrintError(decl.error());
-      return kExitUsage;
-    }
-    options.baseline.services.push_back(std::move(*decl));
+  if (const int code = LoadBaselineArgs(ctx.out, args.baseline, args.services, options.baseline);
+      code != kExitOk) {
+    return code;
   }
   for (const auto& r : args.rules) {
     auto id = repair::ParseRuleId(r);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The README's two commands are `make demo` and `make test`; everything else is for developers.
 # `make build CXX=clang++` builds with Clang in its own build directory.
 SHELL := /bin/bash

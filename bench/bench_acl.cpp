@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // B3: the acl library per operation, over the Windows-verified SDDL corpus
-// (../shared/conformance/windows-sddl/windows-sddl-bytes.tsv, or $MKEYS_CONFORMANCE_DIR).
+// (tests/data/windows-sddl/windows-sddl-bytes.tsv in the repository).
 // Each iteration handles one case, cycling through the corpus, so "Time" is ns per operation.
 // The key-file cases use the descriptors a MachineKeys file really carries.
 
@@ -46,16 +47,11 @@ std::vector<std::uint8_t> FromHex(const std::string& hex) {
 const Corpus& LoadCorpus() {
   static const Corpus corpus = [] {
     Corpus c;
-    std::filesystem::path dir;
-    if (const char* env = std::getenv("MKEYS_CONFORMANCE_DIR")) {
-      dir = env;
-    } else {
-      dir = std::filesystem::path(MKEYS_SOURCE_DIR) / ".." / "shared" / "conformance";
-    }
+    const auto dir = std::filesystem::path(MKEYS_SOURCE_DIR) / "tests" / "data";
     c.path = (dir / "windows-sddl" / "windows-sddl-bytes.tsv").lexically_normal().string();
     std::ifstream in(c.path);
     if (!in) {
-      std::fprintf(stderr, "bench_acl: cannot read %s (set MKEYS_CONFORMANCE_DIR)\n",
+      std::fprintf(stderr, "bench_acl: cannot read %s (part of the repository)\n",
                    c.path.c_str());
       std::exit(3);
     }

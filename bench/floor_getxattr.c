@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The syscall floor of an audit: readdir over one directory and one getxattr per entry,
  * single-threaded, nothing else. Usage: floor_getxattr DIR ATTRNAME
  * Prints the number of files and of attribute bytes read. */

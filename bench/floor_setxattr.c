@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 /* The syscall floor of a repair: readdir over one directory and one setxattr per entry with
  * a fixed value read from VALUEFILE. Usage: floor_setxattr DIR ATTRNAME VALUEFILE */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // gen_machine: makes a model machine root (or fills an ntfs-3g mount) with N key containers
 // for the benchmarks, as fast as the file system takes them.
 //

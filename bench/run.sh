@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # `make bench`: builds the benchmarks in build/bench, runs B1–B5 and prints one table with each
 # figure and its ratio to the peers measured in the same run on the same tree (medians of
 # BENCH_RUNS runs). See docs/benchmarks.md.

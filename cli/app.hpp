@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The mkeys command line: global options, command registration and the output helpers every
 // command shares. Commands live in cli/commands/*.cpp and register themselves with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Baseline files (repair's JSON: services, accepted deviations, thresholds, expected owners):
 // parse or fail with an error naming the offset or member, never throw. The input is tried as
 // it is and spliced into a valid baseline (json_splice.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Key container files (Windows CAPI and mkeys' own): parse or fail cleanly; what parses
 // serialises to bytes that parse to the same file; public key blobs and sealed private parts
 // are decoded as the key store does.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The join protocol as a member reads it: a stream of frames from a manager it does not trust
 // yet (JoinOffer, JoinDone, Error, MemberReply), parsed header first and body second as the
 // client does, then decoded strictly; and the join token the user pastes. Whatever decodes

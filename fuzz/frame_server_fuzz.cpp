@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The join protocol as the manager reads it: a stream of frames from an untrusted member
 // (JoinHello, JoinConfirm, Error, MemberRequest), parsed header first and body second exactly
 // as the server does, then decoded strictly. Whatever decodes re-encodes to a frame that

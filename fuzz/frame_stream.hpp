@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Shared by the join protocol targets: split fuzz input into frames the way a peer's reader
 // does (6-byte header, then exactly the body length it announces), and re-encode a message.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // An invariant a fuzz target checks beyond "no crash": when it breaks, say which and abort so
 // that libFuzzer saves the input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // icacls /save files (UTF-16LE) and icacls grant specs: parse or fail cleanly.
 // fuzz-links: mkeys::acl
 #include <cstdint>

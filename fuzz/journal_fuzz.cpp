@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Repair journals: decode or fail with an error naming the offset (a torn last record is
 // reported, not an error); what decodes encodes to bytes that decode to the same journal.
 // fuzz-links: mkeys::repair

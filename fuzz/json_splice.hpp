@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Structure-aware help for the JSON formats: byte mutations rarely keep a document valid, so
 // type confusion deep inside one ("master_key_path": 7) is out of a plain fuzzer's reach.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The machine facts file (mkeys-machine.json at a model machine's root): parse or fail with an
 // error, never throw; what parses has a normalised GUID and SIDs that print and parse again.
 // The input is tried as it is and spliced into a valid facts file (json_splice.hpp).

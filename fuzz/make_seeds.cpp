@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Writes the committed seed corpora, fuzz/corpus/<target>/<name>, from mkeys' own encoders:
 // every seed is a valid input (checked here by parsing it back) so that the fuzzers start from
 // the real formats. Not part of CI; rerun it when a format changes:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // NTACL extended attributes: Samba xattr_NTACL blobs (user.NTACL / security.NTACL) and raw
 // system.ntfs_acl descriptors, as the two security stores decode them. Decode or fail cleanly;
 // a decoded blob encodes as version 1 and decodes again to the same descriptor.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Builds the libFuzzer targets (preset `fuzz`, Clang 14, ASan + UBSan) and runs each for SECONDS
 # (default 60) on its seed corpus, FUZZ_JOBS (default: the number of cores) at a time.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SDDL parser: any text either parses or fails with an error; what parses formats to SDDL
 // that parses again to the same descriptor, and encodes to bytes that decode again.
 // fuzz-links: mkeys::acl

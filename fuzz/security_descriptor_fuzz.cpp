@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Self-relative descriptor bytes: decode or fail cleanly; a decoded descriptor encodes and
 // formats as SDDL without trouble, and re-decodes to the same value.
 // fuzz-links: mkeys::acl

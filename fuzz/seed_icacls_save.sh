@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Seeds the icacls fuzzer with /save files (UTF-16LE, CRLF, path line then SDDL line) built from
 # the Windows SDDL vectors, a few descriptors per file.
 set -euo pipefail
 out=$1
-dir=${MKEYS_CONFORMANCE_DIR:-$(dirname "$0")/../../shared/conformance}/windows-sddl
+dir=$(dirname "$0")/../tests/data/windows-sddl
 [ -f "$dir/windows-sddl-bytes.tsv" ] || exit 0
 [ -n "$(ls -A "$out" 2>/dev/null)" ] && exit 0
 python3 - "$dir/windows-sddl-bytes.tsv" "$out" <<'PY'

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Seeds the NTACL fuzzer with Windows' own descriptor bytes, both raw (as system.ntfs_acl holds
 # them) and wrapped as Samba xattr_NTACL version 1 blobs (8-byte header, offsets from the blob
 # start).
 set -euo pipefail
 out=$1
-dir=${MKEYS_CONFORMANCE_DIR:-$(dirname "$0")/../../shared/conformance}/windows-sddl
+dir=$(dirname "$0")/../tests/data/windows-sddl
 [ -f "$dir/windows-sddl-bytes.tsv" ] || exit 0
 [ -n "$(ls -A "$out" 2>/dev/null)" ] && exit 0
 python3 - "$dir/windows-sddl-bytes.tsv" "$out" <<'PY'

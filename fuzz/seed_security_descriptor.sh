@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Seeds the descriptor-bytes fuzzer with Windows' own descriptor bytes.
 set -euo pipefail
 out=$1
-dir=${MKEYS_CONFORMANCE_DIR:-$(dirname "$0")/../../shared/conformance}/windows-sddl
+dir=$(dirname "$0")/../tests/data/windows-sddl
 [ -d "$dir" ] || exit 0
 [ -n "$(ls -A "$out" 2>/dev/null)" ] && exit 0
 i=0

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Seeds the SID fuzzer with the distinct SIDs and SID aliases of the Windows SDDL vectors.
 set -euo pipefail
 out=$1
-dir=${MKEYS_CONFORMANCE_DIR:-$(dirname "$0")/../../shared/conformance}/windows-sddl
+dir=$(dirname "$0")/../tests/data/windows-sddl
 [ -f "$dir/windows-sddl-bytes.tsv" ] || exit 0
 [ -n "$(ls -A "$out" 2>/dev/null)" ] && exit 0
 i=0

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SID strings and SID bytes: parse or fail cleanly; what parses round-trips.
 // fuzz-links: mkeys::acl
 #include <cstdint>

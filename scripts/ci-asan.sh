@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # CI stage: the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer (preset
 # `asan`, warnings as errors). Any sanitizer report fails the test that triggered it.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # CI stage: every libFuzzer target for 60 s (FUZZ_SECONDS to change it), one after the other.
 # Fails if any target crashes, leaks, times out, breaks an invariant or does not build.
 set -euo pipefail

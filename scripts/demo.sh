@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The mkeys story on one machine (what `make demo` runs): a manager and a member node, the
 # member hardened the way the appliance vendor in the TMG case hardened it; the join stops at
 # preflight with the KEYSET DOES NOT EXIST diagnosis; mkeys repairs the store with a journal;

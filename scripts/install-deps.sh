@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Installs, from Debian's packages only, exactly what mkeys needs to build, test,
 # benchmark and fuzz that is not there yet. Idempotent: when everything is present it
 # only runs dpkg queries and returns in well under a second.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MS-DTYP 2.4.4: ACEs and their binary form. One struct for every ACE type; object ACEs carry
 // their flags and GUIDs, everything past the SID (conditional expressions, resource
 // attributes) is kept as opaque bytes so that encode(decode(x)) == x.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MS-DTYP 2.4.5: ACLs, their binary form (with the slack Windows sometimes leaves after the
 // last ACE) and the canonical-order check.
 #include "mkeys/acl/acl.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Conditional-ACE expressions (MS-DTYP 2.4.4.17): the binary form is a postfix program after
 // the signature "artx"; the SDDL form is infix with every operation in parentheses, as Windows
 // writes it: (@User.Title == "PM"), ((a) && (b)), (Member_of {SID(BA), SID(BU)}), (!(x)).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MS-DTYP 2.5.1: SDDL, parsed and formatted as Windows' ConvertStringSecurityDescriptorTo...
 // and ConvertSecurityDescriptorToStringSecurityDescriptorW do. The rules below were checked
 // against the Windows-recorded vectors in ../shared/conformance/windows-sddl:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MS-DTYP 2.4.6: self-relative security descriptors. Encoding lays the parts out as Windows
 // does when it builds a descriptor from SDDL: header, SACL, DACL, owner, group.
 #include "mkeys/acl/security_descriptor.hpp"

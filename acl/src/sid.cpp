@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MS-DTYP 2.4.2 SID: construction, binary form, string form, well-known SIDs and the
 // NT SERVICE / IIS APPPOOL derivations. Parsing of the string form is in sid_parse.cpp.
 #include "mkeys/acl/sid.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Names for SIDs: the well-known table (names as LookupAccountSid returns them on an English
 // Windows Server), the SDDL aliases of MS-DTYP 2.5.1.1 (including the domain-relative ones),
 // and resolution of the names administrators type.

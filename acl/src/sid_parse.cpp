@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Sid::Parse: the string form of a SID, read the way Windows' ConvertStringSidToSidW reads it
 // (conformance/windows-sddl: windows_is_weird.txt, windows_is_less_fussy.txt):
 //  - "S-" or "s-", then revision, identifier authority and sub-authorities separated by '-';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The one place Boost.Asio is included. <utility> must come first: Boost 1.74's awaitable.hpp
 // uses std::exchange without including it, which GCC 12 in C++20 rejects (STYLE.md).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The manager's TLS 1.3 server: Boost.Asio coroutines on one thread, OpenSSL underneath.
 // GCC 12 reports a false -Wmismatched-new-delete on Asio 1.74's coroutine frames, whose
 // class-specific operator new/delete pair is correct (it recycles frames in a thread cache).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // TLS 1.3 pieces both sides share: contexts, the exported keying material, and a blocking
 // client connection with timeouts (the member side).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys access check --sd SDDL --as IDENTITY [--want RIGHTS] [--privilege NAME]...
 // [--domain-sid SID]`: the rights an identity's token is granted on a descriptor, and for
 // --want the verdict with the reason for each right (which ACE, which privilege, or none).

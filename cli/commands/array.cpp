@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys array create|token|serve|members|remove|rotate|join|status|leave|sync`: joining member
 // nodes to an array run by a manager, over pinned TLS 1.3 (docs/arrayjoin.md).
 #include <fmt/format.h>

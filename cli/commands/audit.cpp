@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys audit ROOT`: every rule over the root in one parallel, read-only pass; text, JSON,
 // SARIF 2.1.0 or JUnit XML.
 #include <chrono>

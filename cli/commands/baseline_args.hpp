@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The baseline that audit and repair share: --baseline FILE, then each --service IDENTITY=GLOB
 // added to its declared services.

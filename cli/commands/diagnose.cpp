@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys diagnose ROOT --as IDENTITY (--container NAME | --file FILE)`: why CryptAcquireContext
 // would fail with NTE_BAD_KEYSET, and the fix.
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys machine init ROOT [--machine-guid GUID] [--xattr-name NAME]` and
 // `mkeys machine show ROOT [--machine-guid GUID]`: create and describe machine roots.
 #include <fmt/format.h>

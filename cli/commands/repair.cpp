@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys repair ROOT`: the plan (dry run), or --apply with a journal, or --emit a script for the
 // live Windows server.
 #include <ctime>

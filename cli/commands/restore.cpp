@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys restore JOURNAL`: every descriptor a repair changed, back byte for byte.
 #include <memory>
 #include <string>

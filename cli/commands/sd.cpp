@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sd get PATH [--format sddl|icacls|hex]` and `mkeys sd set PATH SDDL`: the security
 // descriptor of any object under a machine root, on both backends (model machines' NTACL
 // attribute, ntfs-3g's system.ntfs_acl).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sd export-icacls DIR --output FILE` and `mkeys sd import-icacls FILE --root ROOT`:
 // `icacls /save` files (UTF-16LE), so ACLs saved on a Windows machine can be diagnosed here.
 #include <sys/xattr.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sddl encode|decode|canon`: SDDL and self-relative descriptor bytes, one per line on
 // stdin, one result per line on stdout. (`sddl icacls` and `sddl inherit` are added to the
 // same group by cli/commands/sddl_inherit.cpp.)

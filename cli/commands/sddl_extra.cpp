@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sddl icacls SDDL` (the DACL as icacls prints it) and `mkeys sddl inherit --parent SDDL
 // --as IDENTITY [--directory] [--explicit SDDL]` (the descriptor Windows gives a new file or
 // directory, MS-DTYP 2.5.3.4). Added to the "sddl" group that cli/commands/sddl.cpp registers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sid resolve NAME...`: what administrators type -> SID, full name and SDDL alias.
 #include <memory>
 #include <string>

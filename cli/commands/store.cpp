@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys store name|create|open|list|delete|import|export`: the MachineKeys store of a root,
 // every operation run as an identity (--as) and gated as Windows gates it.
 #include <fmt/format.h>

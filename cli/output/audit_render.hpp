@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Rendering of diagnoses, audit reports and repair plans: text for people, JSON, SARIF 2.1.0 and
 // JUnit XML. Used by the diagnose/audit/repair commands and by `array join`'s preflight.

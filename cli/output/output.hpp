@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Everything mkeys prints goes through Output: text or one JSON document on stdout, errors on
 // stderr, colour only on a terminal and never with --no-color / NO_COLOR.

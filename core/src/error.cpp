@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "mkeys/core/error.hpp"
 
 #include <fmt/format.h>

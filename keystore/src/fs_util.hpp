@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // File helpers for the keystore (private): whole-file reads with a size cap, atomic writes.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "mkeys/keystore/machine_root.hpp"
 
 #include <dirent.h>

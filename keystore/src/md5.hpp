@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MD5 (RFC 1321), private to the keystore: the CSPs name container files by the MD5 of the
 // lower-cased container name, and a scan recomputes it for every file of a store that may hold

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Scripts that apply a plan on the live Windows server (icacls / PowerShell).
 #include <algorithm>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <catch2/catch.hpp>
 
 #include "mkeys/acl/access_check.hpp"
@@ -116,7 +117,7 @@ TEST_CASE("Deny-only groups match deny ACEs and never allow ACEs", "[acl][access
   CHECK(CheckAccess(owned_by_ba, elevated, rights::kWriteDac).allowed);
 }
 
-TEST_CASE("Enabled privileges grant rights regardless of the DACL; disabled ones do not",
+TEST_CASE("Enabled privileges grant rights regardless of the DACL - disabled ones do not",
           "[acl][access]") {
   const auto sd = Sd("O:SYG:SYD:P(D;;FA;;;BA)(A;;FA;;;SY)");
   Token admin = TokenFor("administrator").value();
@@ -171,7 +172,7 @@ TEST_CASE("MAXIMUM_ALLOWED returns every right granted and none denied", "[acl][
   CHECK_FALSE(CheckAccess(Sd("O:SYG:SYD:(A;;FA;;;SY)"), Ns(), rights::kMaximumAllowed).allowed);
 }
 
-TEST_CASE("A NULL DACL grants everything; an empty DACL grants nothing but the owner's rights",
+TEST_CASE("A NULL DACL grants everything - an empty DACL grants nothing but the owner's rights",
           "[acl][access]") {
   const auto null_dacl = Sd("O:SYG:SYD:NO_ACCESS_CONTROL");
   REQUIRE(null_dacl.HasNullDacl());
@@ -197,7 +198,7 @@ TEST_CASE("Inherit-only ACEs do not take part in the check", "[acl][access]") {
   CHECK_FALSE(CheckAccess(sd, Ns(), rights::kWriteData).allowed);
 }
 
-TEST_CASE("Object ACEs apply only without an object type; callback allows are not trusted",
+TEST_CASE("Object ACEs apply only without an object type - callback allows are not trusted",
           "[acl][access]") {
   SecurityDescriptor sd;
   sd.owner = sids::LocalSystem();

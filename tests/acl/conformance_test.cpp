@@ -1,5 +1,6 @@
-// Windows-recorded SDDL vectors (../shared/conformance/windows-sddl, see its README): every file
-// is read from there, reported per file, and must pass in full.
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Windows-recorded SDDL vectors (tests/data/windows-sddl, see its README): every file is read
+// from there, reported per file, and must pass in full. A missing file fails the test.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -21,14 +22,15 @@ namespace {
 const char* kDomainSid = "S-1-5-21-2457507606-2709100691-398136650";
 
 std::filesystem::path VectorDir() {
-  return mkeys::test::ConformanceDir() / "windows-sddl";
+  return mkeys::test::TestDataDir() / "windows-sddl";
 }
 
 bool Available(const std::string& file) {
   const auto path = VectorDir() / file;
-  if (std::filesystem::exists(path)) return true;
-  WARN("SKIPPED: " << path.string() << " not found (set MKEYS_CONFORMANCE_DIR)");
-  return false;
+  INFO(path.string() << " is part of the repository: a clone without it is broken");
+  REQUIRE(std::filesystem::is_regular_file(path));
+  REQUIRE(std::filesystem::file_size(path) > 0);
+  return true;
 }
 
 std::vector<std::string> Lines(const std::string& file) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Inputs that crashed acl parsers, found by the fuzzers (fuzz/) or by the same pattern, kept as
 // hex exactly as the parser saw them. Each must now fail with a clean error.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <catch2/catch.hpp>
 
 #include "mkeys/acl/inheritance.hpp"
@@ -82,7 +83,7 @@ TEST_CASE("Every OI/CI/NP/IO combination, inherited by a file and by a directory
   }
 }
 
-TEST_CASE("CREATOR OWNER becomes the new owner; a directory also keeps an inherit-only copy",
+TEST_CASE("CREATOR OWNER becomes the new owner - a directory also keeps an inherit-only copy",
           "[acl][inheritance]") {
   const auto parent = Sd("O:SYG:SYD:AI(A;OICIIO;GA;;;CO)(A;OICIIO;GR;;;CG)");
   const Token ns = TokenFor("NETWORK SERVICE").value();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <catch2/catch.hpp>
 
 #include "mkeys/acl/sddl.hpp"
@@ -13,7 +14,7 @@ std::string Canon(const std::string& text, const SddlOptions& o = {}) {
 }
 }  // namespace
 
-TEST_CASE("SDDL encodes D:(A;;FA;;;WD) to Windows' bytes", "[acl][sddl]") {
+TEST_CASE("SDDL encodes Everyone full control (D:A..FA...WD) to Windows' bytes", "[acl][sddl]") {
   auto sd = ParseSddl("D:(A;;FA;;;WD)");
   REQUIRE(sd);
   CHECK(mkeys::HexEncode(sd->Encode()) ==

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <catch2/catch.hpp>
 
 #include "mkeys/acl/sddl.hpp"
@@ -53,7 +54,7 @@ TEST_CASE("Decoding checks every offset and length", "[acl][sd]") {
   CHECK_FALSE(SecurityDescriptor::Decode(bad_rev));
 }
 
-TEST_CASE("Every byte flip either decodes or fails; nothing crashes", "[acl][sd]") {
+TEST_CASE("Every byte flip either decodes or fails - nothing crashes", "[acl][sd]") {
   const auto good = Bytes(
       "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(OA;;CR;1131f6aa-9c07-11d1-f79f-00c04fc2dcd2;;ED)S:(AU;SA;FA;;;"
       "WD)");

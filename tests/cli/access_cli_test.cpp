@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +24,7 @@ TEST_CASE("access check: no ACE grants NETWORK SERVICE read -> exit 1 and says s
                  "SYNCHRONIZE (no ACE grants them; owner SYSTEM)"));
 }
 
-TEST_CASE("access check: with (A;;FR;;;NS) appended -> exit 0 and names that ACE",
+TEST_CASE("access check: with NETWORK SERVICE read (A..FR...NS) appended -> exit 0 and names that ACE",
           "[cli][access]") {
   auto r = Mkeys({"access", "check", "--sd", "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)", "--as",
                   "NT AUTHORITY\\NETWORK SERVICE", "--want", "R"});

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // audit through the binary: rule IDs, SARIF 2.1.0 required fields, JUnit XML parsed, exit codes.
 #include <catch2/catch.hpp>
 #include <fstream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // diagnose through the binary: a key file renamed to another MachineGuid (a cloned image) is
 // named with that GUID by diagnose and by audit; --want and usage errors.
 #include <catch2/catch.hpp>
@@ -40,7 +41,7 @@ TEST_CASE("a key file under another MachineGuid is reported with that GUID", "[c
   CHECK(found);
 }
 
-TEST_CASE("diagnose checks write and delete when asked; usage errors exit 2", "[cli][diagnose]") {
+TEST_CASE("diagnose checks write and delete when asked - usage errors exit 2", "[cli][diagnose]") {
   test::SeedMachine m;
   auto system = Mkeys({"diagnose", m.root, "--as", "SYSTEM", "--container", test::kArrayKey,
                        "--want", "read", "--want", "write", "--want", "delete"});

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Bad input a user types or feeds: each gets the input-error exit code (3) and a message that
 // says what is wrong and how to fix it.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The seed's machine, built through the mkeys binary: a model machine hardened as the TMG
 // appliance vendor did (Everyone's MachineKeys rights removed; the array key's DACL reduced to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The seed's case end to end through the binary: diagnose, repair --apply, diagnose again,
 // restore byte for byte, --emit icacls.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Killing the member or the manager at each step of a join leaves both sides consistent, and a
 // re-join then succeeds. MKEYS_FAULT=side:step makes the process _exit(86) at that step.
 #include "array_support.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Manager and member as separate processes joining over TCP on 127.0.0.1.
 #include <thread>
 

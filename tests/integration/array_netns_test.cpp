@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Manager and member in two network namespaces joined by a veth pair, each with its own address
 // (10.231.N.1 and .2, configured inside the namespaces only). Needs root and `ip`.
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Every refusal is clear and leaves no trace on the member or in the manager's registry.
 #include <thread>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Shared helpers of the array integration tests: model machines, a manager server process,
 // and checks that a member or a registry is unchanged.

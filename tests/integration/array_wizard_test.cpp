@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys array join ROOT` on a terminal with no token is a wizard: driven here through a pty.
 #include <fstream>
 

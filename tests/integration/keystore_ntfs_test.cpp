@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A Windows-like root on a real NTFS volume (mkntfs + ntfs-3g): CAPI-format key files with
 // descriptors in system.ntfs_acl, driven through the mkeys binary.
 #include <catch2/catch.hpp>

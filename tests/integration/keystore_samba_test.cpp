@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Samba's own NDR code (python3-samba) is the peer for the user.NTACL attribute mkeys writes
 // on model machines, in both directions.
 #include <catch2/catch.hpp>

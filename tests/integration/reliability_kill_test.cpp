@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Crash safety of the store, and corrupt state files: `store create` killed with SIGKILL at
 // random moments never leaves a partial container under its real name nor a container without
 // its descriptor; a damaged registry, baseline or journal gives a clear error (exit 3), never a

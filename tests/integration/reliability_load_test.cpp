@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The manager under load, loopback only: ~200 hostile clients (garbage bytes, slowloris
 // connections, wrong tokens) while 20 legitimate members join. All 20 succeed, the manager's
 // memory stays bounded, it keeps serving, and it stops cleanly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Crash safety of repair --apply (issue 8): 2000 containers that all need a change, the process
 // killed (SIGKILL) at 20 points; after each kill `mkeys restore JOURNAL` gives exactly the state
 // before and a re-run of `repair --apply` exactly the state after, byte for byte, with no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The seed's diagnose / audit / repair / restore flow on a real NTFS volume (mkntfs + ntfs-3g)
 // with CAPI-format key files and the volume's own descriptors (system.ntfs_acl).
 #include <catch2/catch.hpp>

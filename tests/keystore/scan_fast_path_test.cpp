@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The allocation-free helpers a scan of a large store uses (ContainerHashTo/Matches,
 // SplitContainerFileNameView, ContainerFileView::Parse) must agree exactly with the plain
 // functions and with an independent MD5 of the lower-cased name.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Inputs the fuzzers (fuzz/) found crashing repair parsers, kept as hex exactly as the parser
 // saw them. Each must now fail with a clean error. docs/fuzzing.md says how to add one.
 #include <catch2/catch.hpp>

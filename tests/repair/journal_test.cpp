@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The journal format, apply with a journal, and restore byte for byte.
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -31,7 +32,7 @@ TEST_CASE("CRC-32 matches the IEEE check value", "[repair][journal]") {
   CHECK(Crc32({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}) == 0xCBF43926u);
 }
 
-TEST_CASE("journals round-trip; a torn tail is reported, corruption is an error with its offset",
+TEST_CASE("journals round-trip - a torn tail is reported, corruption is an error with its offset",
           "[repair][journal]") {
   const auto bytes = EncodeJournal(Sample());
   auto decoded = DecodeJournal(bytes);
@@ -81,7 +82,7 @@ TEST_CASE("journal entries with unsafe paths are rejected", "[repair][journal]")
   CHECK(decoded.error().message().find("unsafe path") != std::string::npos);
 }
 
-TEST_CASE("apply writes the journal first, fixes, verifies; restore is byte for byte",
+TEST_CASE("apply writes the journal first, fixes, verifies - restore is byte for byte",
           "[repair][apply]") {
   ModelMachine m;
   const auto file = m.Create("TMG array key", "NT AUTHORITY\\NETWORK SERVICE");
@@ -165,7 +166,7 @@ TEST_CASE("emit icacls takes ownership first and grants NETWORK SERVICE read on 
         std::string::npos);
 }
 
-TEST_CASE("baseline files: the documented example parses; errors say where", "[repair][baseline]") {
+TEST_CASE("baseline files: the documented example parses - errors say where", "[repair][baseline]") {
   std::ifstream in(std::string(MKEYS_SOURCE_DIR) + "/docs/baseline.example.json");
   REQUIRE(in);
   std::stringstream text;

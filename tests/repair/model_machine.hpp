@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // A model machine for repair tests: MachineRoot::Init, containers created with KeyStore, and
 // helpers to damage descriptors on purpose.

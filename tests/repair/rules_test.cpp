@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Each rule against a model machine damaged on purpose: the audit reports it with its ID and
 // evidence, and the plan fixes exactly what the rule needs.
 #include <sys/xattr.h>
@@ -66,7 +67,7 @@ TEST_CASE("a default machine with CSP-created containers has no findings", "[rep
   CHECK(PlanFor(m, Service("NT AUTHORITY\\NETWORK SERVICE", "c")).empty());
 }
 
-TEST_CASE("MK001: Everyone's folder rights removed; the fix restores the Windows default",
+TEST_CASE("MK001: Everyone's folder rights removed - the fix restores the Windows default",
           "[repair][rules]") {
   ModelMachine m;
   m.SetFolder("O:SYG:SYD:PAI(A;;FA;;;BA)");
@@ -94,7 +95,7 @@ TEST_CASE("MK002 and MK003: extra inheritable ACEs and lost protection on Machin
   CHECK(AfterSddl(m, plan.steps[0]) == "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)");
 }
 
-TEST_CASE("MK004: a declared service cannot read its container; the fix adds one ACE",
+TEST_CASE("MK004: a declared service cannot read its container - the fix adds one ACE",
           "[repair][rules]") {
   ModelMachine m;
   const auto file = m.Create("TMG array key", "SYSTEM");
@@ -113,7 +114,7 @@ TEST_CASE("MK004: a declared service cannot read its container; the fix adds one
   CHECK(Find(Audit(m), RuleId::kServiceCannotRead) == nullptr);
 }
 
-TEST_CASE("MK005: a deny ACE hits the declared identity; the fix removes it", "[repair][rules]") {
+TEST_CASE("MK005: a deny ACE hits the declared identity - the fix removes it", "[repair][rules]") {
   ModelMachine m;
   const auto file = m.Create("svc", "SYSTEM");
   m.SetFile(file, "O:SYG:SYD:P(D;;FR;;;WD)(A;;FA;;;SY)(A;;FR;;;NS)");

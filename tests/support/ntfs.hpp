@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Test helper: a fresh NTFS volume (mkntfs -F -Q on a sparse image) mounted with
 // `ntfs-3g -o permissions`, unmounted and removed when the object goes away. Needs root,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Test helper: run a program (normally the mkeys binary) as a user would, feeding stdin and
 // capturing stdout, stderr and the exit code. No shell is involved, so arguments are exact.
@@ -109,11 +110,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Where the Windows conformance vectors are: $MKEYS_CONFORMANCE_DIR, else ../shared/conformance.
-inline std::filesystem::path ConformanceDir() {
-  if (const char* env = std::getenv("MKEYS_CONFORMANCE_DIR"); env != nullptr && *env != '\0')
-    return env;
-  return MKEYS_CONFORMANCE_DEFAULT;
-}
+// The test data in the repository (tests/data): the Windows conformance vectors, real hives.
+inline std::filesystem::path TestDataDir() { return MKEYS_TEST_DATA_DIR; }
 
 }  // namespace mkeys::test

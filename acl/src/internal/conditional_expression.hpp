@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Internal to mkeys::acl: conditional-ACE expressions (MS-DTYP 2.4.4.17), between the SDDL text
 // "(@User.Title == \"PM\")" and the binary "artx" application data of callback ACEs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Internal to mkeys::acl: the SID string parser used by Sid::Parse and by the SDDL parser,
 // which needs to know where a SID ends inside a longer string.

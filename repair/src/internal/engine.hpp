@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The rules themselves: checks and fixes over one object at a time, shared by diagnose, audit
 // and repair. Private to the repair library.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Streams a journal to disk: buffered records, fsync at the points ApplyPlan needs them.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.5.3.2: the access check, returning the granted rights and, for each wanted right,
 // why: which ACE granted or denied it, that no ACE did, or which privilege granted it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.4.3: ACCESS_MASK, the file-specific rights and the file generic mapping.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.4.4: access control entries. One struct for every ACE type; the fields an ACE type
 // does not use stay empty. Object ACEs carry GUIDs; callback (conditional) ACEs, resource

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // icacls notation: a DACL rendered as icacls prints it, grant specs as administrators type
 // them, and `icacls /save` files (UTF-16LE, CRLF, path line + SDDL line per object).

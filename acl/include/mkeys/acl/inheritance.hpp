@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.5.3.4: the security descriptor of a new object from its parent's, the creator's
 // token and an optional explicit descriptor.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.5.1: Security Descriptor Definition Language, parsed and formatted exactly as
 // Windows' ConvertStringSecurityDescriptorToSecurityDescriptorW and

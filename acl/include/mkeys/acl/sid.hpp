@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.4.2: security identifiers. A Sid is a small value type (no heap allocation):
 // revision, 48-bit identifier authority, up to 15 sub-authorities.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Names for SIDs: the well-known table (name, domain, SDDL alias), domain-relative aliases,
 // and resolution of what administrators type.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // MS-DTYP 2.5.2: access tokens, and the catalogue of identities services run as.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The cryptography of a join, on OpenSSL 3 (EVP): hashes, the manager's key pin, the token
 // proof, the array CA and member certificates, and key wrapping to a member's fresh X25519 key

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Fault injection for tests: MKEYS_FAULT names steps ("member:after-install",
 // "manager:before-record", several separated by commas). When the process reaches a named step it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Join tokens: one copy-pasteable string that tells a member which manager to trust and proves
 // it may join.

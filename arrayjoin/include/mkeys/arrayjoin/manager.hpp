@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The manager side: create an array, issue and revoke join tokens, rotate key versions, and
 // serve joins over pinned TLS 1.3.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The member side: preflight, join (connect, verify the pin, prove the token, receive, install
 // under staging names, verify as the service identity, rename, confirm), status, leave, sync.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The join conversation, message by message, on top of wire.hpp's frames. Both sides and the
 // fuzz targets use these encoders and strict decoders.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The manager's registry: one SQLite database (WAL journal, versioned schema with migrations)
 // at <root>/mkeys-array/registry.db holding the array, its key versions, the join tokens (only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The one error type of mkeys. Every library returns Result<T>; no exception crosses a
 // library boundary. See docs/CONTRIBUTING.md for the conventions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Lower-case hex encoding and a strict decoder that says where the input went wrong.
 

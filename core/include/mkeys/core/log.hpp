@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Logging: spdlog to stderr, quiet by default. Libraries get a named logger and never print.
 // Never pass a secret to a logger: SecretBytes has no formatter, so it will not compile.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Result<T>: a value or an Error. In-house rather than std::expected (which Clang 14 cannot
 // compile with GCC 12's libstdc++) and of the same shape, so that it can be swapped later.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // SecretBytes: key material, tokens, passwords. Zeroed on destruction (and on move-from),
 // compared in constant time, never printable: there is no operator<<, no fmt formatter, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Key container files: Windows CAPI files (header, name, RSA1 public keys, DPAPI private blobs
 // kept as they are) and mkeys' own files (same layout, private keys sealed with AES-256-GCM

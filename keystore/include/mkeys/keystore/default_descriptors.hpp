@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The descriptors a default Windows Server installation gives the directories above and at the
 // machine key store, as SDDL (see docs/machine-root.md for the sources of each).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The MachineKeys store of a machine root, with every operation gated as Windows gates it:
 // the traverse check on the directories above the file, then the access check on the file.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Key material through OpenSSL 3 (EVP): RSA 2048/3072 and EC P-256, the CAPI public key blobs,
 // PKCS#8 for storage, and .p12/.pem import and export.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // A machine root: a directory laid out like a Windows system drive (ARCHITECTURE.md, "The
 // machine root"). Either a model machine mkeys created (facts in mkeys-machine.json at the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Where a root keeps the Windows security descriptor of each file and directory.
 //

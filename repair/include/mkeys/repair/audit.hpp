@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The audit: every rule over a machine root in one parallel pass over the store. Read-only by
 // construction: it gets a const MachineRoot, whose security store only reads.

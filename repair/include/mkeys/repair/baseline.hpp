@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // What an audit or a repair is told about the machine: the service identities and the
 // containers each must read, deviations accepted on purpose, and thresholds. Given on the

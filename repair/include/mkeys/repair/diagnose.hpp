@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Diagnose "KEYSET DOES NOT EXIST": walk what CryptAcquireContext does for an identity and a
 // container — the file name (MachineGuid), whether it exists (or exists under another

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The repair journal (docs/audit.md, "Journal"): a header, every planned change with the
 // complete descriptor bytes before and after, a "sealed" marker written and fsync'd before the

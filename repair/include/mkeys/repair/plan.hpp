@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Repair: the plan (which descriptors change, from what to what, and why), applying it with a
 // journal, and the scripts for a live Windows server.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The rules mkeys checks a machine root against (docs/audit.md has the table): each has a stable
 // ID, a severity, a one-line title and the fix it stands for. A Finding is one rule hitting one

@@ -12,6 +12,7 @@
 
 #include "app.hpp"
 #include "commands/baseline_args.hpp"
+#include "mkeys/core/time.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/plan.hpp"
 #include "output/audit_render.hpp"
@@ -34,12 +35,7 @@ struct RepairArgs {
 };
 
 std::string DefaultJournalName() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "mkeys-repair-%Y%m%dT%H%M%SZ.journal", &tm);
-  return buf;
+  return time::UtcTimestamp(std::time(nullptr), "mkeys-repair-%Y%m%dT%H%M%SZ.journal");
 }
 
 void PrintUnfixable(const Context& ctx, const repair::Plan& plan) {

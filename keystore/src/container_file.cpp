@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "le.hpp"
+#include "mkeys/core/le.hpp"
 
 namespace mkeys::keystore {
 namespace {

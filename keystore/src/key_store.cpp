@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "fs_util.hpp"
-#include "le.hpp"
+#include "mkeys/core/files.hpp"
+#include "mkeys/core/le.hpp"
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/core/log.hpp"
 #include "mkeys/keystore/container_name.hpp"
@@ -265,12 +265,12 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
   staged.file_name_ = file_name;
   staged.final_path_ = final_path;
   staged.staging_path_ =
-      root_.machine_keys_dir() / (std::string(kStagingPrefix) + fsutil::RandomHex(8));
+      root_.machine_keys_dir() / (std::string(kStagingPrefix) + files::RandomHex(8));
   staged.descriptor_ =
       options.descriptor ? *options.descriptor : CspContainerDescriptor(creator, options.grants);
   const int fd =
       ::open(staged.staging_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return fsutil::IoError(errno, staged.staging_path_, "cannot create");
+  if (fd < 0) return files::IoError(errno, staged.staging_path_, "cannot create");
   staged.active_ = true;  // from here on, the destructor removes the staging file
   auto fail = [&](Error e) -> Result<StagedContainer> {
     ::close(fd);
@@ -281,14 +281,14 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(fsutil::IoError(errno, staged.staging_path_, "cannot write"));
+    if (n < 0) return fail(files::IoError(errno, staged.staging_path_, "cannot write"));
     done += static_cast<std::size_t>(n);
   }
   if (auto w = root_.writable_security().WriteFd(fd, staged.staging_path_, staged.descriptor_);
       !w) {
     return fail(std::move(w).error());
   }
-  if (::fsync(fd) != 0) return fail(fsutil::IoError(errno, staged.staging_path_, "cannot fsync"));
+  if (::fsync(fd) != 0) return fail(files::IoError(errno, staged.staging_path_, "cannot fsync"));
   ::close(fd);
   return staged;
 }
@@ -308,14 +308,14 @@ Result<ContainerSummary> KeyStore::Commit(StagedContainer&& staged_in) {
     const int err = errno;
     if (err == EEXIST) return Exists(staged.name_, staged.file_name_);
     if (err != EPERM && err != ENOTSUP && err != ENOSYS && err != EMLINK) {
-      return fsutil::IoError(err, staged.final_path_, "cannot link into place");
+      return files::IoError(err, staged.final_path_, "cannot link into place");
     }
     // File systems without hard links: rename without replacing.
     if (::renameat2(AT_FDCWD, staged.staging_path_.c_str(), AT_FDCWD, staged.final_path_.c_str(),
                     RENAME_NOREPLACE) != 0) {
       const int err2 = errno;
       if (err2 == EEXIST) return Exists(staged.name_, staged.file_name_);
-      return fsutil::IoError(err2, staged.final_path_, "cannot rename into place");
+      return files::IoError(err2, staged.final_path_, "cannot rename into place");
     }
     staged.active_ = false;
   }
@@ -323,8 +323,8 @@ Result<ContainerSummary> KeyStore::Commit(StagedContainer&& staged_in) {
     ::unlink(staged.staging_path_.c_str());
     staged.active_ = false;
   }
-  MKEYS_TRY(fsutil::SyncDirectory(root_.machine_keys_dir()));
-  MKEYS_ASSIGN_OR_RETURN(const auto bytes, fsutil::ReadFile(staged.final_path_));
+  MKEYS_TRY(files::SyncDirectory(root_.machine_keys_dir()));
+  MKEYS_ASSIGN_OR_RETURN(const auto bytes, files::ReadFile(staged.final_path_));
   MKEYS_ASSIGN_OR_RETURN(const auto file, ContainerFile::Parse(bytes));
   return SummaryOf(staged.file_name_, file, staged.descriptor_);
 }
@@ -381,7 +381,7 @@ Result<OpenedContainer> KeyStore::Open(std::string_view name, const acl::Token& 
                      fmt::format("{}: read denied: {}", code, check.Explain(token, *sd)),
                      file_name);
   }
-  auto bytes = fsutil::ReadFile(path);
+  auto bytes = files::ReadFile(path);
   if (!bytes) {
     return BadKeyset(ErrorCode::kIo, fmt::format("{}: {}", code, bytes.error().message()),
                      file_name);
@@ -454,8 +454,8 @@ Result<void> KeyStore::Delete(std::string_view name, const acl::Token& token) {
                        file_name);
     }
   }
-  if (::unlink(path.c_str()) != 0) return fsutil::IoError(errno, path, "cannot delete");
-  return fsutil::SyncDirectory(root_.machine_keys_dir());
+  if (::unlink(path.c_str()) != 0) return files::IoError(errno, path, "cannot delete");
+  return files::SyncDirectory(root_.machine_keys_dir());
 }
 
 Result<ContainerSummary> KeyStore::Import(std::string_view name, const acl::Token& creator,
@@ -497,7 +497,7 @@ Result<void> ForEachKeyFile(const MachineRoot& root,
                             const std::function<bool(std::string_view file_name)>& visit) {
   const fs::path& dir_path = root.machine_keys_dir();
   DIR* dir = ::opendir(dir_path.c_str());
-  if (dir == nullptr) return fsutil::IoError(errno, dir_path, "cannot list MachineKeys");
+  if (dir == nullptr) return files::IoError(errno, dir_path, "cannot list MachineKeys");
   struct Closer {
     DIR* d;
     ~Closer() { ::closedir(d); }
@@ -519,7 +519,7 @@ Result<void> ForEachKeyFile(const MachineRoot& root,
     if (!visit(name)) return Ok();
     errno = 0;
   }
-  if (errno != 0) return fsutil::IoError(errno, dir_path, "cannot read MachineKeys");
+  if (errno != 0) return files::IoError(errno, dir_path, "cannot read MachineKeys");
   return Ok();
 }
 
@@ -547,7 +547,7 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
       s.owner = sd->owner;
     }
   }
-  auto bytes = fsutil::ReadFile(root.machine_keys_dir() / std::string(file_name));
+  auto bytes = files::ReadFile(root.machine_keys_dir() / std::string(file_name));
   if (!bytes) {
     s.corrupt = true;
     if (!s.problem.empty()) s.problem += "; ";

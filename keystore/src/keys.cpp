@@ -15,8 +15,8 @@
 #include <cctype>
 #include <cstring>
 
-#include "fs_util.hpp"
-#include "le.hpp"
+#include "mkeys/core/files.hpp"
+#include "mkeys/core/le.hpp"
 #include "mkeys/core/hex.hpp"
 
 namespace mkeys::keystore {
@@ -319,7 +319,7 @@ bool PrivateKey::SamePublicKey(const PrivateKey& other) const {
 }
 
 Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const SecretBytes& password) {
-  MKEYS_ASSIGN_OR_RETURN(auto bytes, fsutil::ReadFile(file, 1u << 20));
+  MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(file, 1u << 20));
   const std::string ext = Lower(file.extension().string());
   CPassword pass(password);
   std::vector<std::vector<std::uint8_t>> certs;
@@ -420,7 +420,7 @@ Result<void> ExportKeyFile(const std::filesystem::path& file, const PrivateKey& 
   SecretBytes out(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(data),
                                                 static_cast<std::size_t>(len)));
   OPENSSL_cleanse(data, static_cast<std::size_t>(len));
-  return fsutil::WriteFileAtomic(file, out.RevealSecret(), 0600);
+  return files::WriteFileAtomic(file, out.RevealSecret(), 0600);
 }
 
 }  // namespace mkeys::keystore

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "fs_util.hpp"
+#include "mkeys/core/files.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/log.hpp"
@@ -127,7 +127,7 @@ Result<MachineFacts> FactsFromJson(const fs::path& file, std::string_view text) 
 }
 
 std::string RandomGuid() {
-  auto bytes = HexDecode(fsutil::RandomHex(16)).value();
+  auto bytes = HexDecode(files::RandomHex(16)).value();
   bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
   bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
   const std::string hex = HexEncode(bytes);
@@ -137,7 +137,7 @@ std::string RandomGuid() {
 
 Result<void> MakeDir(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return fsutil::IoError(errno, dir, "cannot create directory");
+    return files::IoError(errno, dir, "cannot create directory");
   }
   return Ok();
 }
@@ -210,7 +210,7 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
   machine.root_ = root;
   const fs::path facts_path = root / kMachineFactsFile;
   if (fs::exists(facts_path, ec)) {
-    MKEYS_ASSIGN_OR_RETURN(auto bytes, fsutil::ReadFile(facts_path, 1u << 20));
+    MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(facts_path, 1u << 20));
     MKEYS_ASSIGN_OR_RETURN(
         machine.facts_,
         FactsFromJson(facts_path,
@@ -311,11 +311,11 @@ Result<MachineRoot> MachineRoot::Init(const fs::path& root_in, const MachineInit
       MKEYS_TRY(MakeDir(dir));
     }
     SecretBytes master = SecretBytes::Random(32);
-    MKEYS_TRY(fsutil::WriteFileAtomic(key_path, master.RevealSecret(), 0600));
+    MKEYS_TRY(files::WriteFileAtomic(key_path, master.RevealSecret(), 0600));
     MKEYS_ASSIGN_OR_RETURN(const auto key_sd, acl::ParseSddl(kMasterKeySddl));
     MKEYS_TRY(store->Write(key_path, key_sd));
     const std::string json = FactsToJson(facts).dump(2) + "\n";
-    return fsutil::WriteFileAtomic(
+    return files::WriteFileAtomic(
         root / kMachineFactsFile,
         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(json.data()),
                                       json.size()),
@@ -348,7 +348,7 @@ Result<SecretBytes> MachineRoot::ReadMasterKey() const {
         .On(root_.string());
   }
   const fs::path path = root_ / facts_.master_key_path;
-  MKEYS_ASSIGN_OR_RETURN(auto bytes, fsutil::ReadFile(path, 4096));
+  MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(path, 4096));
   SecretBytes key(bytes);
   std::fill(bytes.begin(), bytes.end(), 0);
   if (key.size() != 32) {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "le.hpp"
+#include "mkeys/core/le.hpp"
 
 namespace mkeys::keystore {
 namespace {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/journal_writer.hpp"
+#include "mkeys/core/time.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::repair {
@@ -57,12 +58,7 @@ void AppendRecord(std::vector<std::uint8_t>& out, internal::RecordType type, Fil
 }
 
 std::string NowUtc() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return time::UtcNowIso8601();
 }
 
 Error Corrupt(std::size_t offset, const std::string& what) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// File helpers for the keystore (private): whole-file reads with a size cap, atomic writes.
+// File helpers for every library: whole-file reads with a size cap, the one atomic writer.
 
 #include <cstdint>
 #include <filesystem>
@@ -10,7 +10,7 @@
 
 #include "mkeys/core/result.hpp"
 
-namespace mkeys::keystore::fsutil {
+namespace mkeys::files {
 
 // Reads a whole file (at most `max_size` bytes, else kCorrupt naming the size).
 Result<std::vector<std::uint8_t>> ReadFile(const std::filesystem::path& path,
@@ -26,4 +26,4 @@ std::string RandomHex(std::size_t bytes);
 // "strerror(err)" naming `path`.
 Error IoError(int err, const std::filesystem::path& path, std::string_view what);
 
-}  // namespace mkeys::keystore::fsutil
+}  // namespace mkeys::files

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "fs_util.hpp"
+#include "mkeys/core/files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 
 #include "mkeys/core/hex.hpp"
 
-namespace mkeys::keystore::fsutil {
+namespace mkeys::files {
 
 Error IoError(int err, const std::filesystem::path& path, std::string_view what) {
   const ErrorCode code = err == ENOENT   ? ErrorCode::kNotFound
@@ -113,4 +113,4 @@ Result<void> WriteFileAtomic(const std::filesystem::path& path, std::span<const 
   return SyncDirectory(dir);
 }
 
-}  // namespace mkeys::keystore::fsutil
+}  // namespace mkeys::files

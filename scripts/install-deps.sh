@@ -14,6 +14,8 @@ packages=(
   catch2 libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libhivex-dev
   # what the tests use
   attr ntfs-3g fuse3 python3 python3-samba iproute2 tmux bc xxd
+  # hives edited with hivex tools in tests; strace counts reads in tests
+  libhivex-bin libwin-hivex-perl python3-hivex xz-utils strace
   # what the benchmarks use
   libbenchmark-dev hyperfine time
 )

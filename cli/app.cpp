@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <vector>
 
+#include "docgen/docgen.hpp"
 #include "mkeys/core/error.hpp"
 #include "mkeys/core/log.hpp"
 
@@ -59,6 +61,10 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   app->add_flag("-v,--verbose", ctx.options.verbose, "Log more to stderr (repeatable)");
   app->add_flag("-q,--quiet", ctx.options.quiet, "Log errors only");
   app->add_flag("--version", ctx.options.version, "Print the version and exit");
+  // Hidden: the build writes the man page and the bash completion with it.
+  app->add_option("--generate", ctx.options.generate, "man | bash-completion")
+      ->check(CLI::IsMember({"man", "bash-completion"}))
+      ->group("");
   app->require_subcommand(0, 1);
   app->fallthrough();  // global flags may also follow the command
 
@@ -81,9 +87,25 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app->exit(e);
   } catch (const CLI::ParseError& e) {
-    // CLI11 prints "The following argument was not expected: ..." and friends.
+    // CLI11 says "The following argument was not expected: ..." and friends. With --json the
+    // usage error is one JSON document on stdout too, as every other error is.
     std::cerr << "mkeys: " << e.what() << "\nRun 'mkeys --help' for usage.\n";
+    if (std::any_of(argv + 1, argv + argc,
+                    [](const char* a) { return std::string_view(a) == "--json"; })) {
+      Output out;
+      out.Configure(true, false);
+      out.Json({{"error", Output::ErrorJson(Error(ErrorCode::kInvalidArgument, e.what()))}});
+    }
     return kExitUsage;
+  }
+
+  if (ctx.options.generate == "man") {
+    std::cout << ManPage(*app, MKEYS_VERSION);
+    return kExitOk;
+  }
+  if (ctx.options.generate == "bash-completion") {
+    std::cout << BashCompletion(*app);
+    return kExitOk;
   }
 
   SetVerbosity(ctx.options.quiet ? -1 : ctx.options.verbose);

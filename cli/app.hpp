@@ -21,6 +21,7 @@ struct GlobalOptions {
   int verbose = 0;
   bool quiet = false;
   bool version = false;
+  std::string generate;  // hidden --generate man|bash-completion
 };
 
 class Context final {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sd export-icacls DIR --output FILE` and `mkeys sd import-icacls FILE --root ROOT`:
 // `icacls /save` files (UTF-16LE), so ACLs saved on a Windows machine can be diagnosed here.
+#include <fcntl.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid.hpp"
+#include "mkeys/core/beneath.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
@@ -33,6 +35,8 @@ struct ImportArgs {
   std::string file;
   std::string root;
   std::string parent;
+  bool parent_given = false;
+  CLI::Option* parent_option = nullptr;
   std::string machine_guid;
 };
 
@@ -133,45 +137,78 @@ int RunImport(Context& ctx, const ImportArgs& args) {
     return root.error().ToExitCode();
   }
   // Paths in the file are relative to the parent of the directory saved; by default that is
-  // the parent of MachineKeys.
-  const fs::path base =
-      args.parent.empty() ? root->machine_keys_dir().parent_path() : root->root() / args.parent;
-  auto& store = root->writable_security();
+  // the parent of MachineKeys. Everything resolves beneath the root: an absolute or climbing
+  // path, or a symlink anywhere on the way, refuses the whole file before anything is written.
+  if (args.parent_given && args.parent.empty()) {
+    ctx.out.PrintError(Error(ErrorCode::kInvalidArgument,
+                             "--parent is empty: give a directory relative to the root, or omit "
+                             "it for the parent of MachineKeys"));
+    return kExitUsage;
+  }
+  std::string base_rel =
+      args.parent_given ? args.parent : root->Relative(root->machine_keys_dir().parent_path());
+  std::replace(base_rel.begin(), base_rel.end(), '\\', '/');
+  auto root_dir = files::RootDir::Open(root->root().string());
+  if (!root_dir) {
+    ctx.out.PrintError(root_dir.error());
+    return kExitInput;
+  }
+  if (auto base_fd = root_dir->OpenBeneath(base_rel, O_RDONLY | O_DIRECTORY); !base_fd) {
+    ctx.out.PrintError(Error(base_fd.error()).On("--parent " + base_rel));
+    return kExitInput;
+  }
+  struct Target {
+    std::string shown;  // as the file names it
+    files::UniqueFd fd;
+    acl::SecurityDescriptor sd;
+  };
+  std::vector<Target> targets;
   std::vector<std::string> missing;
-  std::size_t applied = 0;
   for (const auto& entry : *entries) {
     std::string rel = entry.path;
     std::replace(rel.begin(), rel.end(), '\\', '/');
-    const fs::path relative(rel);
-    if (relative.is_absolute() || std::any_of(relative.begin(), relative.end(),
-                                              [](const fs::path& p) { return p == ".."; })) {
+    const std::string full = base_rel.empty() ? rel : base_rel + "/" + rel;
+    if (!rel.empty() && rel.front() == '/') {
       ctx.out.PrintError(
           Error(ErrorCode::kParse, "unsafe path in icacls file: " + entry.path).On(args.file));
       return kExitInput;
     }
-    const fs::path path = base / relative;
-    std::error_code ec;
-    if (!fs::exists(fs::symlink_status(path, ec))) {
+    auto fd = root_dir->OpenBeneath(full, O_RDONLY);
+    if (!fd && fd.error().code() == ErrorCode::kNotFound) {
       missing.push_back(entry.path);
       continue;
+    }
+    if (!fd) {
+      ctx.out.PrintError(
+          Error(fd.error().code(), fd.error().message())
+              .On(args.file + ": " + entry.path + " (" + fd.error().object().value_or(full) + ")"));
+      return kExitInput;
     }
     auto parsed = acl::ParseSddl(entry.sddl);
     if (!parsed) {
       ctx.out.PrintError(Error(parsed.error()).On(args.file + ": " + entry.path));
       return kExitInput;
     }
-    // icacls /save holds no owner and group: keep the object's, else SYSTEM.
-    acl::SecurityDescriptor sd = *parsed;
-    auto current = store.Read(path);
+    targets.push_back({entry.path, std::move(*fd), *parsed});
+  }
+  auto& store = root->writable_security();
+  std::size_t applied = 0;
+  for (auto& target : targets) {
+    // icacls /save holds no owner and group: keep the object's, else SYSTEM. The object is
+    // read and written through the descriptor opened above, never by path again.
+    const std::string fd_path = "/proc/self/fd/" + std::to_string(target.fd.get());
+    auto current = store.Read(fd_path);
+    acl::SecurityDescriptor& sd = target.sd;
     sd.owner = current && current->owner ? *current->owner : acl::sids::LocalSystem();
     sd.group = current && current->group ? *current->group : acl::sids::LocalSystem();
-    auto written = store.Write(path, sd);
+    auto written = store.WriteFd(target.fd.get(), target.shown, sd);
     if (!written) {
       ctx.out.PrintError(written.error());
       return kExitInput;
     }
     ++applied;
   }
+  const fs::path base = root->root() / base_rel;
   if (ctx.out.json()) {
     ctx.out.Json({{"applied", applied}, {"missing", missing}});
   } else {
@@ -203,11 +240,15 @@ void Register(CLI::App& app, Context& ctx) {
       "Apply an `icacls /save` file (e.g. from a Windows server) to a machine root");
   imp->add_option("FILE", import_args->file, "The icacls save file")->required();
   imp->add_option("--root", import_args->root, "Machine root")->required();
-  imp->add_option("--parent", import_args->parent,
-                  "Directory (relative to the root) the saved paths are relative to (default: "
-                  "the parent of MachineKeys)");
+  import_args->parent_option =
+      imp->add_option("--parent", import_args->parent,
+                      "Directory (relative to the root) the saved paths are relative to (default: "
+                      "the parent of MachineKeys)");
   imp->add_option("--machine-guid", import_args->machine_guid, "Override the root's MachineGuid");
-  ctx.Bind(imp, [import_args](Context& c) { return RunImport(c, *import_args); });
+  ctx.Bind(imp, [import_args](Context& c) {
+    import_args->parent_given = import_args->parent_option->count() > 0;
+    return RunImport(c, *import_args);
+  });
 }
 
 }  // namespace

@@ -2,7 +2,15 @@
 // `mkeys sd get PATH [--format sddl|icacls|hex]` and `mkeys sd set PATH SDDL`: the security
 // descriptor of any object under a machine root, on both backends (model machines' NTACL
 // attribute, ntfs-3g's system.ntfs_acl).
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -14,6 +22,8 @@
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/core/beneath.hpp"
+#include "mkeys/core/files.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/keystore/security_store.hpp"
@@ -31,49 +41,101 @@ struct SdArgs {
   std::string xattr_name;
 };
 
-// The store for `path`: the NTACL attribute of the model machine it lies in (found by walking
-// up to mkeys-machine.json), else system.ntfs_acl when the file system offers it.
-Result<std::unique_ptr<ks::SecurityStore>> StoreFor(const SdArgs& args) {
+// The object of `sd get/set`: the store of the machine root it lies in, and the object opened
+// beneath that root (no symlink followed), so that it is read and written through its own
+// descriptor and never by path again.
+struct SdTarget {
+  std::unique_ptr<ks::SecurityStore> store;
+  files::UniqueFd fd;
+};
+
+// The machine root above `path`: the nearest directory with mkeys-machine.json (a model
+// machine), else the top of the ntfs-3g volume `path` is on (the highest ancestor on the same
+// device that still carries system.ntfs_acl).
+std::optional<std::pair<fs::path, bool>> RootAbove(const fs::path& path) {
+  std::error_code ec;
+  for (fs::path dir = path; !dir.empty(); dir = dir.parent_path()) {
+    if (fs::exists(dir / ks::kMachineFactsFile, ec)) return std::make_pair(dir, true);
+    if (dir == dir.root_path()) break;
+  }
+  struct stat st {};
+  if (::lgetxattr(path.c_str(), std::string(ks::kNtfsAclXattr).c_str(), nullptr, 0) <= 0 ||
+      ::lstat(path.c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  fs::path top = S_ISDIR(st.st_mode) ? path : path.parent_path();
+  while (top != top.root_path()) {
+    struct stat up {};
+    const fs::path parent = top.parent_path();
+    if (::stat(parent.c_str(), &up) != 0 || up.st_dev != st.st_dev) break;
+    top = parent;
+  }
+  return std::make_pair(top, false);
+}
+
+Result<SdTarget> TargetFor(const SdArgs& args) {
   std::error_code ec;
   const fs::path path = fs::absolute(args.path, ec).lexically_normal();
   if (!fs::exists(fs::symlink_status(path, ec))) {
     return Error(ErrorCode::kNotFound, "no such file or directory").On(args.path);
   }
-  for (fs::path dir = path; !dir.empty(); dir = dir.parent_path()) {
-    if (fs::exists(dir / ks::kMachineFactsFile, ec)) {
+  SdTarget target;
+  const auto root = RootAbove(path);
+  if (!root) {
+    if (args.xattr_name.empty()) {
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("not under a machine root: no {} above it and not on an ntfs-3g "
+                               "volume; pass --xattr-name to read an attribute of any file",
+                               ks::kMachineFactsFile))
+          .On(args.path);
+    }
+    // Outside any root, by explicit request: the attribute of this very file, never a link.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      return Error(ErrorCode::kIo, fmt::format("cannot open: {}", std::strerror(errno)))
+          .On(args.path);
+    }
+    target.fd = files::UniqueFd(fd);
+    target.store = ks::MakeXattrNtaclStore(args.xattr_name);
+  } else {
+    const auto& [root_dir, model] = *root;
+    if (model) {
       ks::MachineOpenOptions options;
       if (!args.xattr_name.empty()) options.xattr_name = args.xattr_name;
-      MKEYS_ASSIGN_OR_RETURN(auto machine, ks::MachineRoot::Open(dir, options));
-      return ks::MakeXattrNtaclStore(machine.security().attribute());
+      MKEYS_ASSIGN_OR_RETURN(auto machine, ks::MachineRoot::Open(root_dir, options));
+      target.store = ks::MakeXattrNtaclStore(machine.security().attribute());
+    } else {
+      target.store = args.xattr_name.empty() ? ks::MakeNtfsAclStore()
+                                             : ks::MakeXattrNtaclStore(args.xattr_name);
     }
-    if (dir == dir.root_path()) break;
+    MKEYS_ASSIGN_OR_RETURN(auto dir, files::RootDir::Open(root_dir.string()));
+    auto fd = dir.OpenBeneath(path.lexically_relative(root_dir).string(), O_RDONLY);
+    if (!fd) {
+      return Error(fd.error().code(),
+                   fmt::format("{}: {}", fd.error().object().value_or(""), fd.error().message()))
+          .On(args.path);
+    }
+    target.fd = std::move(*fd);
   }
-  if (!args.xattr_name.empty()) return ks::MakeXattrNtaclStore(args.xattr_name);
-  if (::lgetxattr(path.c_str(), std::string(ks::kNtfsAclXattr).c_str(), nullptr, 0) > 0) {
-    return ks::MakeNtfsAclStore();
-  }
-  return Error(ErrorCode::kNotFound,
-               fmt::format("not under a machine root: no {} above it and no {} (not an ntfs-3g "
-                           "mount); pass --xattr-name to read an attribute directly",
-                           ks::kMachineFactsFile, ks::kNtfsAclXattr))
-      .On(args.path);
+  return target;
 }
 
 int RunGet(Context& ctx, const SdArgs& args) {
-  auto store = StoreFor(args);
-  if (!store) {
-    ctx.out.PrintError(store.error());
+  auto target = TargetFor(args);
+  if (!target) {
+    ctx.out.PrintError(target.error());
     return kExitInput;
   }
-  auto raw = (*store)->ReadRaw(args.path);
+  auto& store = target->store;
+  auto raw = files::ReadXattrFd(target->fd.get(), store->attribute(), args.path);
   if (!raw) {
     ctx.out.PrintError(raw.error());
     return kExitInput;
   }
-  auto sd = (*store)->DecodeRaw(*raw);
+  auto sd = store->DecodeRaw(*raw);
   if (!sd) {
     ctx.out.PrintError(
-        Error(sd.error().code(), fmt::format("{} attribute is malformed: {}", (*store)->attribute(),
+        Error(sd.error().code(), fmt::format("{} attribute is malformed: {}", store->attribute(),
                                              sd.error().ToString()))
             .On(args.path));
     return kExitInput;
@@ -83,7 +145,7 @@ int RunGet(Context& ctx, const SdArgs& args) {
   if (sd->dacl) icacls = acl::FormatIcacls(*sd->dacl);
   if (ctx.out.json()) {
     ctx.out.Json({{"path", args.path},
-                  {"attribute", (*store)->attribute()},
+                  {"attribute", store->attribute()},
                   {"sddl", sddl},
                   {"owner", sd->owner ? acl::DisplayName(*sd->owner) : ""},
                   {"group", sd->group ? acl::DisplayName(*sd->group) : ""},
@@ -117,23 +179,26 @@ int RunSet(Context& ctx, const SdArgs& args) {
     ctx.out.PrintError(Error(parsed.error().code(), "SDDL: " + parsed.error().ToString()));
     return kExitInput;
   }
-  auto store = StoreFor(args);
-  if (!store) {
-    ctx.out.PrintError(store.error());
+  auto target = TargetFor(args);
+  if (!target) {
+    ctx.out.PrintError(target.error());
     return kExitInput;
   }
-  if (auto written = (*store)->Write(args.path, *parsed); !written) {
+  auto& store = target->store;
+  if (auto written = store->WriteFd(target->fd.get(), args.path, *parsed); !written) {
     ctx.out.PrintError(written.error());
     return kExitInput;
   }
-  auto back = (*store)->Read(args.path);
+  auto back_raw = files::ReadXattrFd(target->fd.get(), store->attribute(), args.path);
+  auto back =
+      back_raw ? store->DecodeRaw(*back_raw) : Result<acl::SecurityDescriptor>(back_raw.error());
   if (!back) {
     ctx.out.PrintError(back.error());
     return kExitInput;
   }
   const std::string sddl = acl::FormatSddl(*back);
   if (ctx.out.json()) {
-    ctx.out.Json({{"path", args.path}, {"attribute", (*store)->attribute()}, {"sddl", sddl}});
+    ctx.out.Json({{"path", args.path}, {"attribute", store->attribute()}, {"sddl", sddl}});
   } else {
     ctx.out.Line(sddl);
   }

@@ -17,6 +17,7 @@
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid.hpp"
 #include "mkeys/core/beneath.hpp"
+#include "mkeys/core/files.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
@@ -196,8 +197,8 @@ int RunImport(Context& ctx, const ImportArgs& args) {
   for (auto& target : targets) {
     // icacls /save holds no owner and group: keep the object's, else SYSTEM. The object is
     // read and written through the descriptor opened above, never by path again.
-    const std::string fd_path = "/proc/self/fd/" + std::to_string(target.fd.get());
-    auto current = store.Read(fd_path);
+    auto raw = files::ReadXattrFd(target.fd.get(), store.attribute(), target.shown);
+    auto current = raw ? store.DecodeRaw(*raw) : Result<acl::SecurityDescriptor>(raw.error());
     acl::SecurityDescriptor& sd = target.sd;
     sd.owner = current && current->owner ? *current->owner : acl::sids::LocalSystem();
     sd.group = current && current->group ? *current->group : acl::sids::LocalSystem();

@@ -3,11 +3,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -58,6 +60,31 @@ Result<std::vector<std::uint8_t>> ReadFile(const std::filesystem::path& path,
   out.resize(done);
   ::close(fd);
   return out;
+}
+
+Result<std::vector<std::uint8_t>> ReadXattrFd(int fd, const std::string& name,
+                                              const std::string& shown_path) {
+  constexpr std::size_t kMax = 64u << 10;
+  ssize_t size = ::fgetxattr(fd, name.c_str(), nullptr, 0);
+  std::size_t want = size > 0 ? static_cast<std::size_t>(size) : 256;
+  for (;;) {
+    if (size < 0 && errno == ENODATA) {
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("no security descriptor: extended attribute {} is missing", name))
+          .On(shown_path);
+    }
+    std::vector<std::uint8_t> buf(want);
+    size = ::fgetxattr(fd, name.c_str(), buf.data(), buf.size());
+    if (size >= 0) {
+      buf.resize(static_cast<std::size_t>(size));
+      return buf;
+    }
+    if ((errno != ERANGE && errno != EIO) || want >= kMax) {
+      if (errno == ENODATA) continue;
+      return IoError(errno, shown_path, fmt::format("cannot read {}", name));
+    }
+    want = std::min(kMax, want * 4);
+  }
 }
 
 Result<void> SyncDirectory(const std::filesystem::path& dir) {

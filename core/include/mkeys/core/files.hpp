@@ -19,6 +19,11 @@ Result<std::vector<std::uint8_t>> ReadFile(const std::filesystem::path& path,
 // and fsyncs the directory. Nothing is left behind on failure.
 Result<void> WriteFileAtomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                              unsigned mode = 0600);
+// The extended attribute `name` of the open file `fd`, sized by a size query first; a buffer that
+// turns out short (ERANGE, or EIO as ntfs-3g answers) is retried larger, up to 64 KiB.
+// kNotFound when the attribute is missing.
+Result<std::vector<std::uint8_t>> ReadXattrFd(int fd, const std::string& name,
+                                              const std::string& shown_path);
 // Fsyncs a directory (after a rename or link in it).
 Result<void> SyncDirectory(const std::filesystem::path& dir);
 // A random lower-case hex string of `bytes` random bytes (for temporary names).

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// sd import-icacls never writes outside the machine root: a symlink in a saved path, a --parent
-// that climbs out or an empty --parent refuse the whole file before anything is written.
+// sd import-icacls, sd get and sd set never write outside the machine root: a symlink in a path,
+// a --parent that climbs out or an empty --parent refuse before anything is written.
 #include <catch2/catch.hpp>
 
 #include <sys/xattr.h>
@@ -80,4 +80,31 @@ TEST_CASE("import-icacls refuses a --parent outside the root or empty", "[cli][s
   CHECK(
       Mkeys({"sd", "get", (root / "ProgramData/Microsoft/Crypto/RSA/MachineKeys").string()}).out ==
       "O:SYG:SYD:PAI(A;;FA;;;WD)\n");
+}
+
+TEST_CASE("sd get and sd set stay beneath the machine root above the path", "[cli][safety]") {
+  mkeys::test::TempDir tmp;
+  const auto root = tmp.path() / "root";
+  const auto outside = tmp.path() / "outside";
+  REQUIRE(Mkeys({"machine", "init", root.string()}).exit_code == 0);
+  fs::create_directories(outside / "dir");
+  const auto crypto = root / "ProgramData/Microsoft/Crypto";
+  // Crypto replaced by a link to a folder outside the root.
+  fs::rename(crypto, tmp.path() / "crypto-moved");
+  fs::create_directory_symlink(outside, crypto);
+  for (const char* walk : {"0", "1"}) {
+    INFO("MKEYS_FORCE_OPENAT_WALK=" << walk);
+    const std::vector<std::string> env = {std::string("MKEYS_FORCE_OPENAT_WALK=") + walk};
+    auto set = Run({MKEYS_BINARY, "sd", "set", (crypto / "dir").string(), "O:SYG:SYD:(A;;FA;;;WD)"},
+                   "", env);
+    CHECK(set.exit_code == 3);
+    CHECK_THAT(set.err, Catch::Contains("ProgramData/Microsoft/Crypto: a symbolic link"));
+    CHECK(Attr(outside / "dir") == "<none>");
+    auto get = Run({MKEYS_BINARY, "sd", "get", (crypto / "dir").string()}, "", env);
+    CHECK(get.exit_code == 3);
+  }
+  // Outside any machine root: said so, exit 3.
+  auto lone = Mkeys({"sd", "get", (outside / "dir").string()});
+  CHECK(lone.exit_code == 3);
+  CHECK_THAT(lone.err, Catch::Contains("not under a machine root"));
 }

@@ -12,10 +12,13 @@ packages=(
   # libraries
   libssl-dev openssl libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev
   catch2 libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libhivex-dev
+  ntfs-3g-dev libvhdi-dev
   # what the tests use
   attr ntfs-3g fuse3 python3 python3-samba iproute2 tmux bc xxd
   # hives edited with hivex tools in tests; strace counts reads in tests
   libhivex-bin libwin-hivex-perl python3-hivex xz-utils strace
+  # disk images built in tests: partition tables, VHDX conversion
+  fdisk qemu-utils
   # what the benchmarks use
   libbenchmark-dev hyperfine time
 )

@@ -14,6 +14,8 @@ packages=(
   catch2 libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libhivex-dev
   # what the tests use
   attr ntfs-3g fuse3 python3 python3-samba iproute2 tmux bc xxd
+  # report validators: oscap (XCCDF), headless Chromium (HTML)
+  openscap-scanner chromium
   # what the benchmarks use
   libbenchmark-dev hyperfine time
 )
@@ -24,6 +26,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# npm installs MITRE's inspecjs (the HDF reader) into the build directory for the tests. A
+# NodeSource nodejs ships its own npm and conflicts with Debian's: install it only when absent.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"

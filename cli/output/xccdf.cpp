@@ -126,7 +126,7 @@ std::string RuleResult(const ReportContext& ctx, const repair::RuleInfo& rule) {
 std::string TestResult(const ReportContext& ctx) {
   const auto& report = ctx.report();
   std::string x = fmt::format(
-      "  <TestResult id=\"{}\" start-time=\"{}\" end-time=\"{}\" test-system=\"mkeys {}\" "
+      "  <TestResult id=\"{}\" start-time=\"{}\" end-time=\"{}\" test-system=\"cpe:/a:mkeys:mkeys:{}\" "
       "version=\"{}\">\n",
       XccdfId("testresult", "audit"), ctx.start_time, ctx.end_time, MKEYS_VERSION, MKEYS_VERSION);
   x += fmt::format("    <title>mkeys audit of {}</title>\n", XmlText(report.root));

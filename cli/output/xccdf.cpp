@@ -71,7 +71,11 @@ std::string BenchmarkOpen(std::string_view date) {
   x += "  <description>The descriptors of the directories above MachineKeys, of MachineKeys and "
        "of each key file, checked offline against the Windows defaults and the declared "
        "service identities.</description>\n";
+  x += "  <platform idref=\"cpe:/o:microsoft:windows\"/>\n";
   x += fmt::format("  <version>{}</version>\n", MKEYS_VERSION);
+  x += "  <metadata>\n    <dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">mkeys"
+       "</dc:creator>\n    <dc:source xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+       "mkeys rules --format xccdf</dc:source>\n  </metadata>\n";
   x += fmt::format("  <Profile id=\"{}\">\n    <title>Every mkeys rule</title>\n",
                    XccdfId("profile", "all"));
   for (const auto& rule : repair::Rules()) {
@@ -126,7 +130,8 @@ std::string RuleResult(const ReportContext& ctx, const repair::RuleInfo& rule) {
 std::string TestResult(const ReportContext& ctx) {
   const auto& report = ctx.report();
   std::string x = fmt::format(
-      "  <TestResult id=\"{}\" start-time=\"{}\" end-time=\"{}\" test-system=\"cpe:/a:mkeys:mkeys:{}\" "
+      "  <TestResult id=\"{}\" start-time=\"{}\" end-time=\"{}\" "
+      "test-system=\"cpe:/a:mkeys:mkeys:{}\" "
       "version=\"{}\">\n",
       XccdfId("testresult", "audit"), ctx.start_time, ctx.end_time, MKEYS_VERSION, MKEYS_VERSION);
   x += fmt::format("    <title>mkeys audit of {}</title>\n", XmlText(report.root));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// audit --format html: one self-contained page, rendered by headless Chromium (to a PNG, kept in
-// the build directory) with JavaScript off; the DOM Chromium builds holds the summary counts
-// and every finding.
+// audit --format html: one self-contained page without scripts, rendered by headless Chromium (to
+// a PNG, kept in the build directory); the DOM Chromium builds holds the summary counts and every
+// finding.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -59,6 +59,9 @@ TEST_CASE("audit --format html of the demo's hardened member renders in headless
     INFO(outside);
     CHECK(page.find(outside) == std::string::npos);
   }
+  // No script may run even where JavaScript is on: the page works the same with it off.
+  CHECK(page.find("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+                  "style-src 'unsafe-inline'") != std::string::npos);
 
   // The PNG, kept next to the binary for people to look at.
   const auto artefacts = test::BuildToolsDir() / "artefacts";
@@ -77,7 +80,7 @@ TEST_CASE("audit --format html of the demo's hardened member renders in headless
   CHECK(png_bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n");
   CHECK(png_bytes.size() > 20000u);  // a rendered page, not a blank one
 
-  // The DOM Chromium built (JavaScript off) holds the summary counts and every finding.
+  // The DOM Chromium built holds the summary counts and every finding.
   auto dom = test::Chromium(profile, {"--dump-dom", url});
   REQUIRE(dom.exit_code == 0);
   const auto dom_file = m.dir.path() / "dom.html";

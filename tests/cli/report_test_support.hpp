@@ -92,7 +92,10 @@ inline RunResult LoadWithInspecjs(const std::filesystem::path& file) {
   return Run({"node", "-e", script, module.string(), file.string()});
 }
 
-// Headless Chromium (as root it needs --no-sandbox); JavaScript off.
+// Headless Chromium (as root it needs --no-sandbox). Its --screenshot and --dump-dom drive the
+// page through DevTools and hang with scripts disabled in Blink; the report's own
+// Content-Security-Policy (default-src 'none') keeps every script off instead, so what Chromium
+// renders is what a browser with JavaScript off shows.
 inline RunResult Chromium(const TempDir& profile, std::vector<std::string> args) {
   std::vector<std::string> argv = {"chromium",
                                    "--headless",
@@ -100,7 +103,6 @@ inline RunResult Chromium(const TempDir& profile, std::vector<std::string> args)
                                    "--disable-gpu",
                                    "--disable-dev-shm-usage",
                                    "--no-first-run",
-                                   "--blink-settings=scriptEnabled=false",
                                    "--user-data-dir=" + profile.str()};
   argv.insert(argv.end(), args.begin(), args.end());
   return Run(argv);

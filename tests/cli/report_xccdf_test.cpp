@@ -112,6 +112,12 @@ TEST_CASE("rules --format xccdf is a Benchmark oscap accepts and rules --json li
     CHECK_FALSE(r["description"].get<std::string>().empty());
     CHECK_FALSE(r["rationale"].get<std::string>().empty());
   }
+  // Every format is listed in audit --help.
+  auto help = Mkeys({"audit", "--help"});
+  for (const char* format : {"text", "json", "sarif", "junit", "xccdf", "hdf", "html"}) {
+    INFO(format);
+    CHECK(help.out.find(format) != std::string::npos);
+  }
   auto text = Mkeys({"--no-color", "rules"});
   CHECK(text.out.rfind("MK001 error", 0) == 0);
   CHECK(text.out.find("MK017") != std::string::npos);

@@ -3,6 +3,7 @@
 // means, why it matters and its fix; as XCCDF 1.2 the Benchmark compliance tools load.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,11 +17,24 @@ namespace {
 
 struct RulesArgs {
   std::string format = "text";
+  std::vector<std::string> only;  // MK codes or XCCDF rule ids; empty: every rule
 };
 
-nlohmann::json RulesJson() {
+// The rules to list: those named (an MK code or an XCCDF id), else all.
+Result<std::vector<repair::RuleInfo>> Selected(const RulesArgs& args) {
+  std::vector<repair::RuleInfo> rules;
+  for (const auto& name : args.only) {
+    auto id = repair::ParseRuleId(RuleCodeFromXccdfId(name));
+    if (!id) return id.error();
+    rules.push_back(repair::Rule(*id));
+  }
+  if (args.only.empty()) rules.assign(repair::Rules().begin(), repair::Rules().end());
+  return rules;
+}
+
+nlohmann::json RulesJson(const std::vector<repair::RuleInfo>& selected) {
   nlohmann::json rules = nlohmann::json::array();
-  for (const auto& rule : repair::Rules()) {
+  for (const auto& rule : selected) {
     const auto texts = RuleTextsOf(rule);
     rules.push_back({{"code", rule.code},
                      {"xccdf_id", XccdfRuleId(rule.code)},
@@ -34,8 +48,8 @@ nlohmann::json RulesJson() {
   return {{"rules", rules}};
 }
 
-void PrintRulesText(const Output& out) {
-  for (const auto& rule : repair::Rules()) {
+void PrintRulesText(const Output& out, const std::vector<repair::RuleInfo>& selected) {
+  for (const auto& rule : selected) {
     const auto texts = RuleTextsOf(rule);
     out.Line(fmt::format("{} {:<7} {}", out.Paint(rule.code, Color::kBold),
                          repair::SeverityName(rule.severity), rule.title));
@@ -47,16 +61,21 @@ void PrintRulesText(const Output& out) {
 }
 
 int RunRules(Context& ctx, const RulesArgs& args) {
+  auto selected = Selected(args);
+  if (!selected) {
+    ctx.out.PrintError(selected.error());
+    return kExitUsage;
+  }
   if (args.format == "xccdf") {
     const std::string xml = RulesXccdf();
     std::fwrite(xml.data(), 1, xml.size(), stdout);
     return kExitOk;
   }
   if (args.format == "json" || ctx.out.json()) {
-    ctx.out.Json(RulesJson());
+    ctx.out.Json(RulesJson(*selected));
     return kExitOk;
   }
-  PrintRulesText(ctx.out);
+  PrintRulesText(ctx.out, *selected);
   return kExitOk;
 }
 
@@ -66,7 +85,9 @@ void Register(CLI::App& app, Context& ctx) {
       "rules",
       "List the rules audit checks (severity, meaning, fix); --format xccdf writes "
       "them as an XCCDF 1.2 Benchmark");
-  cmd->add_option("--format", args->format, "text (default), json or xccdf")
+  cmd->add_option("RULE", args->only,
+                  "Only these rules: MK004 or xccdf_io.github.mkeys_rule_MK004 (repeatable)");
+  cmd->add_option("--format", args->format, "text (default), json or xccdf (always every rule)")
       ->check(CLI::IsMember({"text", "json", "xccdf"}));
   ctx.Bind(cmd, [args](Context& c) { return RunRules(c, *args); });
 }

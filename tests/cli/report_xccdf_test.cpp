@@ -118,6 +118,14 @@ TEST_CASE("rules --format xccdf is a Benchmark oscap accepts and rules --json li
     INFO(format);
     CHECK(help.out.find(format) != std::string::npos);
   }
+  // A rule named by its XCCDF id is the rule of that MK code.
+  auto one = Mkeys({"--json", "rules", "xccdf_io.github.mkeys_rule_MK004", "mk002"});
+  REQUIRE(one.exit_code == 0);
+  const auto picked = nlohmann::json::parse(one.out)["rules"];
+  REQUIRE(picked.size() == 2u);
+  CHECK(picked[0]["code"] == "MK004");
+  CHECK(picked[1]["code"] == "MK002");
+  CHECK(Mkeys({"rules", "xccdf_io.github.mkeys_rule_MK999"}).exit_code == 2);
   auto text = Mkeys({"--no-color", "rules"});
   CHECK(text.out.rfind("MK001 error", 0) == 0);
   CHECK(text.out.find("MK017") != std::string::npos);

@@ -2,8 +2,11 @@
 // Hostile file names in MachineKeys (bytes that are not UTF-8, an ESC sequence, HTML markup)
 // leave every audit format valid and inert: XML parses, the name appears escaped, text output
 // carries no raw control byte, JSON is valid UTF-8 with the raw bytes in hex.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/report_test_support.hpp"
 

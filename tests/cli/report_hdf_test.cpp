@@ -3,6 +3,7 @@
 // rule with the audit's statuses, and rejects a damaged copy.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/report_test_support.hpp"
 

@@ -2,8 +2,11 @@
 // audit --format html: one self-contained page without scripts, rendered by headless Chromium (to
 // a PNG, kept in the build directory); the DOM Chromium builds holds the summary counts and every
 // finding.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/report_test_support.hpp"
 

@@ -23,7 +23,8 @@ TEST_CASE("audit --format hdf loads in inspecjs with one control per rule", "[cl
   // The controls are the rules, and fail exactly where the JSON report has findings.
   auto json = Mkeys({"audit", m.root, "--service", test::ServiceArg(), "--format", "json"});
   std::set<std::string> with_findings;
-  for (const auto& r : nlohmann::json::parse(json.out)["results"]) {
+  const auto audit = nlohmann::json::parse(json.out);
+  for (const auto& r : audit["results"]) {
     if (r["count"].get<int>() > 0) with_findings.insert(r["rule"].get<std::string>());
   }
   REQUIRE_FALSE(with_findings.empty());

@@ -75,7 +75,7 @@ TEST_CASE("audit --format html of the demo's hardened member renders in headless
                              std::filesystem::copy_options::overwrite_existing);
   test::TempDir profile;
   const std::string url = "file://" + html.string();
-  auto shot = test::Chromium(profile, {"--hide-scrollbars", "--window-size=1280,2600",
+  auto shot = test::Chromium(profile, {"--hide-scrollbars", "--window-size=1280,3400",
                                        "--screenshot=" + png.string(), url});
   INFO(shot.err);
   REQUIRE(std::filesystem::exists(png));

@@ -27,7 +27,7 @@ dl.summary dt{font-weight:bold}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
 .name,.sddl,pre,code{font-family:ui-monospace,Consolas,monospace;font-size:.9em}
 .sddl{color:#555;word-break:break-all}pre{background:#f6f6f6;padding:.5em;overflow-x:auto;margin:.3em 0}
-pre.repair{white-space:pre-wrap;word-break:break-all}
+pre.repair,pre.icacls-fix{white-space:pre-wrap;word-break:break-all}
 ul.tree,ul.tree ul{list-style:none;padding-left:1.2em;border-left:1px dotted #aaa}
 .dir{font-weight:bold}.acl{margin:.2em 0 .6em 0}.ok{background:#e3f6e5}.bad{background:#fde2e1}
 .na{color:#777}.hex,.sid{color:#666;font-size:.85em}

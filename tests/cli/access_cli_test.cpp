@@ -24,9 +24,8 @@ TEST_CASE("access check: no ACE grants NETWORK SERVICE read -> exit 1 and says s
                  "SYNCHRONIZE (no ACE grants them; owner SYSTEM)"));
 }
 
-TEST_CASE(
-    "access check: with NETWORK SERVICE read (A..FR...NS) appended -> exit 0 and names that ACE",
-    "[cli][access]") {
+TEST_CASE("access check: with NETWORK SERVICE read (A..FR...NS) appended -> exit 0 and names that ACE",
+          "[cli][access]") {
   auto r = Mkeys({"access", "check", "--sd", "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)", "--as",
                   "NT AUTHORITY\\NETWORK SERVICE", "--want", "R"});
   CHECK(r.exit_code == 0);

@@ -19,6 +19,8 @@ packages=(
   libhivex-bin libwin-hivex-perl python3-hivex xz-utils strace
   # disk images built in tests: partition tables, VHDX conversion
   fdisk qemu-utils
+  # report validators: oscap (XCCDF), headless Chromium (HTML)
+  openscap-scanner chromium
   # what the benchmarks use
   libbenchmark-dev hyperfine time
 )
@@ -29,6 +31,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# npm installs MITRE's inspecjs (the HDF reader) into the build directory for the tests. A
+# NodeSource nodejs ships its own npm and conflicts with Debian's: install it only when absent.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys audit ROOT`: every rule over the root in one parallel, read-only pass; text, JSON,
-// SARIF 2.1.0 or JUnit XML.
+// SARIF 2.1.0, JUnit XML, XCCDF 1.2, HDF JSON or one HTML page.
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -11,9 +11,11 @@
 
 #include "app.hpp"
 #include "commands/baseline_args.hpp"
+#include "mkeys/core/time.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/audit.hpp"
 #include "output/audit_render.hpp"
+#include "output/report_formats.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -50,6 +52,7 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
     return opened.error().ToExitCode();
   }
   const keystore::MachineRoot& root = *opened;  // read-only by construction
+  const std::string start_time = mkeys::time::UtcNowIso8601();
   const auto start = std::chrono::steady_clock::now();
   bool progress_shown = false;
   options.progress = [&](std::uint64_t done) {
@@ -70,6 +73,9 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
     text = AuditSarif(*report);
   } else if (format == "junit") {
     text = AuditJunit(*report);
+  } else if (IsComplianceFormat(format)) {
+    text = RenderComplianceReport(format, *report, root, options.baseline, start_time,
+                                  mkeys::time::UtcNowIso8601());
   } else {
     text = AuditText(*report, args.output.empty() ? ctx.out : Output());
   }
@@ -101,9 +107,12 @@ void Register(CLI::App& app, Context& ctx) {
   cmd->add_option("--service", args->services,
                   "IDENTITY=GLOB: the identity must read the containers the glob matches "
                   "(repeatable), e.g. 'NT AUTHORITY\\NETWORK SERVICE=TMG*'");
-  cmd->add_option("--format", args->format, "text (default), json, sarif or junit")
-      ->check(CLI::IsMember({"text", "json", "sarif", "junit"}));
-  cmd->add_option("--output", args->output, "Write the report to FILE instead of stdout");
+  cmd->add_option("--format", args->format,
+                  "text (default), json, sarif (SARIF 2.1.0), junit (JUnit XML), xccdf (XCCDF 1.2 "
+                  "Benchmark with TestResult), hdf (Heimdall Data Format JSON) or html (one "
+                  "self-contained page)")
+      ->check(CLI::IsMember({"text", "json", "sarif", "junit", "xccdf", "hdf", "html"}));
+  cmd->add_option("--output,--out", args->output, "Write the report to FILE instead of stdout");
   cmd->add_option("--fail-on", args->fail_on, "error (default), warning or note")
       ->check(CLI::IsMember({"error", "warning", "note"}));
   cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");

@@ -8,6 +8,7 @@
 
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/repair/rules.hpp"
+#include "output/safe_text.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -28,47 +29,25 @@ Color SeverityColor(Severity s) {
   return Color::kNone;
 }
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters; evidence never needs them.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
-          out += '?';
-        else
-          out += c;
-    }
-  }
-  return out;
-}
-
 std::string Codes(const std::vector<RuleId>& rules) {
   std::string out;
   for (RuleId id : rules) out += (out.empty() ? "" : ", ") + std::string(Rule(id).code);
   return out;
 }
 
+// A name from the disk in JSON: valid UTF-8 always; when it had to be escaped ("\\xNN" per
+// byte, see safe_text.hpp), its bytes in hex as "object_hex" too.
+void PutObject(nlohmann::json& doc, const std::string& object) {
+  doc["object"] = EscapeUnsafe(object);
+  if (!IsPlainText(object)) doc["object_hex"] = HexOf(object);
+}
+
 nlohmann::json FindingJson(const repair::Finding& f) {
-  return {{"rule", Rule(f.rule).code},
-          {"severity", repair::SeverityName(Rule(f.rule).severity)},
-          {"object", f.object},
-          {"evidence", f.evidence}};
+  nlohmann::json doc = {{"rule", Rule(f.rule).code},
+                        {"severity", repair::SeverityName(Rule(f.rule).severity)},
+                        {"evidence", EscapeUnsafe(f.evidence)}};
+  PutObject(doc, f.object);
+  return doc;
 }
 
 // Relative artifact URIs (SARIF wants URI syntax: '/' separators, percent-encoding).
@@ -145,12 +124,12 @@ std::vector<std::string> PlanText(const repair::Plan& plan, const keystore::Mach
   for (const auto& step : plan.steps) {
     if (n == max_steps) break;
     ++n;
-    lines.push_back(
-        fmt::format("  {}. {} [{}]", n, out.Paint(step.object, Color::kBold), Codes(step.rules)));
+    lines.push_back(fmt::format(
+        "  {}. {} [{}]", n, out.Paint(EscapeUnsafe(step.object), Color::kBold), Codes(step.rules)));
     std::size_t start = 0;
     while (start <= step.why.size()) {
       const auto end = std::min(step.why.find('\n', start), step.why.size());
-      lines.push_back("       why:    " + step.why.substr(start, end - start));
+      lines.push_back("       why:    " + EscapeUnsafe(step.why.substr(start, end - start)));
       start = end + 1;
     }
     const std::string before = memo.Of(step.before_raw);
@@ -244,7 +223,7 @@ std::vector<std::string> DiagnosisText(const repair::Diagnosis& d,
       lines.push_back(
           fmt::format("  {} {} {}: {}", rule.code,
                       out.Paint(repair::SeverityName(rule.severity), SeverityColor(rule.severity)),
-                      f.object, f.evidence));
+                      EscapeUnsafe(f.object), EscapeUnsafe(f.evidence)));
     }
   }
   if (d.plan || !d.manual_fixes.empty()) {
@@ -300,8 +279,8 @@ nlohmann::json DiagnosisJson(const repair::Diagnosis& d, const keystore::Machine
 std::string AuditText(const repair::AuditReport& report, const Output& out) {
   std::string text;
   text += fmt::format("Audit of {} (MachineGuid {}): {} key files, {} directories, {:.2f} s\n",
-                      report.root, report.machine_guid, report.key_files, report.directories,
-                      report.seconds);
+                      EscapeUnsafe(report.root), EscapeUnsafe(report.machine_guid),
+                      report.key_files, report.directories, report.seconds);
   if (report.results.empty()) {
     text += out.Paint("No findings.", Color::kGreen) + "\n";
     return text;
@@ -316,7 +295,9 @@ std::string AuditText(const repair::AuditReport& report, const Output& out) {
                     out.Paint(repair::SeverityName(rule.severity), SeverityColor(rule.severity)),
                     rule.title, rr.count, rr.count == 1 ? "" : "s",
                     rr.accepted ? fmt::format(", {} accepted by the baseline", rr.accepted) : "");
-    for (const auto& f : rr.examples) text += fmt::format("    {}: {}\n", f.object, f.evidence);
+    for (const auto& f : rr.examples) {
+      text += fmt::format("    {}: {}\n", EscapeUnsafe(f.object), EscapeUnsafe(f.evidence));
+    }
     if (rr.count > rr.examples.size()) {
       text += fmt::format("    ... and {} more\n", rr.count - rr.examples.size());
     }
@@ -332,8 +313,11 @@ nlohmann::json AuditJson(const repair::AuditReport& report) {
   for (const auto& rr : report.results) {
     const auto& rule = Rule(rr.rule);
     nlohmann::json findings = nlohmann::json::array();
-    for (const auto& f : rr.examples)
-      findings.push_back({{"object", f.object}, {"evidence", f.evidence}});
+    for (const auto& f : rr.examples) {
+      nlohmann::json finding = {{"evidence", EscapeUnsafe(f.evidence)}};
+      PutObject(finding, f.object);
+      findings.push_back(std::move(finding));
+    }
     results.push_back({{"rule", rule.code},
                        {"severity", repair::SeverityName(rule.severity)},
                        {"title", rule.title},
@@ -343,8 +327,8 @@ nlohmann::json AuditJson(const repair::AuditReport& report) {
                        {"findings", findings},
                        {"truncated", rr.count > rr.examples.size()}});
   }
-  return {{"root", report.root},
-          {"machine_guid", report.machine_guid},
+  return {{"root", EscapeUnsafe(report.root)},
+          {"machine_guid", EscapeUnsafe(report.machine_guid)},
           {"key_files", report.key_files},
           {"directories", report.directories},
           {"seconds", report.seconds},
@@ -365,14 +349,16 @@ std::string AuditSarif(const repair::AuditReport& report) {
   for (const auto& rr : report.results) {
     const auto& rule = Rule(rr.rule);
     for (const auto& f : rr.examples) {
-      results.push_back(
-          {{"ruleId", rule.code},
-           {"ruleIndex", static_cast<int>(rule.id)},
-           {"level", repair::SeverityName(rule.severity)},
-           {"message", {{"text", fmt::format("{}: {}", rule.title, f.evidence)}}},
-           {"locations",
-            {{{"physicalLocation",
-               {{"artifactLocation", {{"uri", UriFor(f.object)}, {"uriBaseId", "ROOT"}}}}}}}}});
+      nlohmann::json result = {
+          {"ruleId", rule.code},
+          {"ruleIndex", static_cast<int>(rule.id)},
+          {"level", repair::SeverityName(rule.severity)},
+          {"message", {{"text", fmt::format("{}: {}", rule.title, EscapeUnsafe(f.evidence))}}},
+          {"locations",
+           {{{"physicalLocation",
+              {{"artifactLocation", {{"uri", UriFor(f.object)}, {"uriBaseId", "ROOT"}}}}}}}}};
+      if (!IsPlainText(f.object)) result["properties"] = {{"objectBytesHex", HexOf(f.object)}};
+      results.push_back(std::move(result));
     }
   }
   nlohmann::json doc = {
@@ -394,17 +380,25 @@ std::string AuditJunit(const repair::AuditReport& report) {
       if (r.rule == rule.id) rr = &r;
     }
     cases += fmt::format("    <testcase classname=\"mkeys.audit\" name=\"{} {}\" time=\"0\">\n",
-                         rule.code, XmlEscape(rule.title));
+                         rule.code, XmlText(rule.title));
     if (rr != nullptr && rr->count > 0) {
       ++failures;
-      std::string body;
-      for (const auto& f : rr->examples) body += f.object + ": " + f.evidence + "\n";
+      std::string body, raw;
+      for (const auto& f : rr->examples) {
+        body += f.object + ": " + f.evidence + "\n";
+        if (IsPlainText(f.object)) continue;
+        raw += fmt::format("        <property name=\"object-bytes-hex\" value=\"{}\"/>\n",
+                           HexOf(f.object));
+      }
+      // Names that had to be escaped, byte for byte (pytest's testcase-level properties).
+      if (!raw.empty()) cases += "      <properties>\n" + raw + "      </properties>\n";
       if (rr->count > rr->examples.size()) {
         body += fmt::format("... and {} more\n", rr->count - rr->examples.size());
       }
       body += "fix: " + std::string(rule.fix) + "\n";
-      cases += fmt::format("      <failure type=\"{}\" message=\"{} finding(s)\">{}</failure>\n",
-                           repair::SeverityName(rule.severity), rr->count, XmlEscape(body));
+      cases +=
+          fmt::format("      <failure type=\"{}\" message=\"{} finding(s)\">{}</failure>\n",
+                      repair::SeverityName(rule.severity), rr->count, XmlTextKeepNewlines(body));
     }
     cases += "    </testcase>\n";
   }
@@ -414,7 +408,7 @@ std::string AuditJunit(const repair::AuditReport& report) {
       repair::kRuleCount, failures, report.seconds);
   xml += fmt::format(
       "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
-      XmlEscape(report.root), repair::kRuleCount, failures, report.seconds);
+      XmlText(report.root), repair::kRuleCount, failures, report.seconds);
   xml += cases;
   xml += "  </testsuite>\n</testsuites>\n";
   return xml;

@@ -2,7 +2,6 @@
 #include "mkeys/repair/audit.hpp"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -14,9 +13,10 @@ namespace {
 
 // Per-thread aggregation: exact counts, evidence capped.
 struct Tally {
-  std::array<std::uint64_t, kRuleCount> count{};
-  std::array<std::uint64_t, kRuleCount> accepted{};
-  std::array<std::vector<Finding>, kRuleCount> examples;
+  Tally() : count(Rules().size()), accepted(Rules().size()), examples(Rules().size()) {}
+  std::vector<std::uint64_t> count;
+  std::vector<std::uint64_t> accepted;
+  std::vector<std::vector<Finding>> examples;
 
   void Add(const Baseline& baseline, Finding finding, std::size_t cap) {
     const auto i = static_cast<std::size_t>(finding.rule);
@@ -94,17 +94,13 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
       options.progress);
   if (!scanned) return std::move(scanned).error();
   report.key_files = *scanned;
-  if (report.key_files > options.baseline.thresholds.max_containers) {
-    main_tally.Add(options.baseline,
-                   {RuleId::kTooManyContainers, root.Relative(root.machine_keys_dir()),
-                    fmt::format("{} key files; the threshold is {}", report.key_files,
-                                options.baseline.thresholds.max_containers)},
-                   cap);
+  for (auto& f : engine.CheckStore(report.key_files)) {
+    main_tally.Add(options.baseline, std::move(f), cap);
   }
   tallies.push_back(std::move(main_tally));
-  for (std::size_t i = 0; i < kRuleCount; ++i) {
+  for (std::size_t i = 0; i < Rules().size(); ++i) {
     RuleResult rr;
-    rr.rule = static_cast<RuleId>(i);
+    rr.rule = RuleId(i);
     for (auto& t : tallies) {
       rr.count += t.count[i];
       rr.accepted += t.accepted[i];

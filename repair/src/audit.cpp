@@ -43,61 +43,43 @@ bool AuditReport::HasFindingAtOrAbove(Severity severity) const {
   });
 }
 
-Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  MKEYS_ASSIGN_OR_RETURN(const internal::Engine engine,
-                         internal::Engine::Create(root, options.baseline));
-  const std::size_t cap = std::max<std::size_t>(options.evidence_cap, 1);
-  AuditReport report;
-  report.root = root.root().string();
-  report.machine_guid = root.machine_guid();
+namespace {
 
-  Tally main_tally;
-  const auto dirs = engine.ReadDirectories();
-  report.directories = dirs.size();
-  for (auto& f : engine.CheckDirectories(dirs)) main_tally.Add(options.baseline, std::move(f), cap);
+// One worker's tools and tally.
+struct AuditWorker {
+  AuditWorker(const keystore::MachineRoot& root, const internal::Engine& engine)
+      : reader(root), cache(engine, root.security()) {}
+  internal::KeyFileReader reader;
+  internal::DescriptorCache cache;
+  Tally tally;
+};
 
-  const std::size_t threads = internal::ThreadCount(options.threads);
-  std::vector<Tally> tallies(threads);
-  const auto& store = root.security();
-  std::vector<std::unique_ptr<internal::KeyFileReader>> readers;
-  std::vector<std::unique_ptr<internal::DescriptorCache>> caches;
-  for (std::size_t i = 0; i < threads; ++i) {
-    readers.push_back(std::make_unique<internal::KeyFileReader>(root));
-    caches.push_back(std::make_unique<internal::DescriptorCache>(engine, store));
+void AuditKeyFile(const internal::Engine& engine, const AuditOptions& options, std::size_t cap,
+                  AuditWorker& worker, std::string_view name) {
+  // The descriptor first: the content read reuses nothing of it. Decoded and judged once per
+  // distinct descriptor (most files share a handful).
+  internal::DescriptorVerdict* verdict = nullptr;
+  std::string problem;
+  auto raw = worker.reader.Descriptor(name);
+  if (!raw) {
+    problem = raw.error().message();
+  } else {
+    verdict = &worker.cache.Get(*raw);
+    if (!verdict->sd) {
+      const Error& e = *verdict->error;
+      problem = e.message();
+      if (e.position()) problem += fmt::format(" (at offset {})", *e.position());
+      verdict = nullptr;
+    }
   }
-  auto scanned = internal::ParallelScan(
-      root, threads,
-      [&](std::size_t w, std::string_view name) {
-        auto& reader = *readers[w];
-        auto& tally = tallies[w];
-        // The descriptor first: the content read reuses nothing of it. Decoded and judged
-        // once per distinct descriptor (most files share a handful).
-        internal::DescriptorVerdict* verdict = nullptr;
-        std::string problem;
-        auto raw = reader.Descriptor(name);
-        if (!raw) {
-          problem = raw.error().message();
-        } else {
-          verdict = &caches[w]->Get(*raw);
-          if (!verdict->sd) {
-            const Error& e = *verdict->error;
-            problem = e.message();
-            if (e.position()) problem += fmt::format(" (at offset {})", *e.position());
-            verdict = nullptr;
-          }
-        }
-        auto contents = reader.Contents(name);
-        auto result = engine.CheckKeyFile(name, contents, verdict, problem);
-        for (auto& f : result.findings) tally.Add(options.baseline, std::move(f), cap);
-      },
-      options.progress);
-  if (!scanned) return std::move(scanned).error();
-  report.key_files = *scanned;
-  for (auto& f : engine.CheckStore(report.key_files)) {
-    main_tally.Add(options.baseline, std::move(f), cap);
-  }
-  tallies.push_back(std::move(main_tally));
+  auto contents = worker.reader.Contents(name);
+  auto result = engine.CheckKeyFile(name, contents, verdict, problem);
+  for (auto& f : result.findings) worker.tally.Add(options.baseline, std::move(f), cap);
+}
+
+// Per rule with findings or accepted deviations: the counts and the first `cap` findings by
+// object.
+void MergeTallies(std::vector<Tally>& tallies, std::size_t cap, AuditReport& report) {
   for (std::size_t i = 0; i < Rules().size(); ++i) {
     RuleResult rr;
     rr.rule = RuleId(i);
@@ -113,6 +95,44 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
     if (rr.examples.size() > cap) rr.examples.resize(cap);
     report.results.push_back(std::move(rr));
   }
+}
+
+}  // namespace
+
+Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  MKEYS_ASSIGN_OR_RETURN(const internal::Engine engine,
+                         internal::Engine::Create(root, options.baseline));
+  const std::size_t cap = std::max<std::size_t>(options.evidence_cap, 1);
+  AuditReport report;
+  report.root = root.root().string();
+  report.machine_guid = root.machine_guid();
+
+  Tally main_tally;
+  const auto dirs = engine.ReadDirectories();
+  report.directories = dirs.size();
+  for (auto& f : engine.CheckDirectories(dirs)) main_tally.Add(options.baseline, std::move(f), cap);
+
+  const std::size_t threads = internal::ThreadCount(options.threads);
+  std::vector<std::unique_ptr<AuditWorker>> workers;
+  for (std::size_t i = 0; i < threads; ++i) {
+    workers.push_back(std::make_unique<AuditWorker>(root, engine));
+  }
+  auto scanned = internal::ParallelScan(
+      root, threads,
+      [&](std::size_t w, std::string_view name) {
+        AuditKeyFile(engine, options, cap, *workers[w], name);
+      },
+      options.progress);
+  if (!scanned) return std::move(scanned).error();
+  report.key_files = *scanned;
+  for (auto& f : engine.CheckStore(report.key_files)) {
+    main_tally.Add(options.baseline, std::move(f), cap);
+  }
+  std::vector<Tally> tallies;
+  for (auto& w : workers) tallies.push_back(std::move(w->tally));
+  tallies.push_back(std::move(main_tally));
+  MergeTallies(tallies, cap, report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

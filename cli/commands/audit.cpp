@@ -21,20 +21,15 @@ namespace mkeys::cli {
 namespace {
 
 struct AuditArgs {
-  std::string root;
-  std::string baseline;
-  std::vector<std::string> services;
+  ScanArgs scan;
   std::string format = "text";
   std::string output;
   std::string fail_on = "error";
-  std::size_t threads = 0;
-  std::string machine_guid;
 };
 
 int RunAudit(Context& ctx, const AuditArgs& args) {
   repair::AuditOptions options;
-  if (const int code = LoadBaselineArgs(ctx.out, args.baseline, args.services, options.baseline);
-      code != kExitOk) {
+  if (const int code = LoadBaselineArgs(ctx.out, args.scan, options.baseline); code != kExitOk) {
     return code;
   }
   auto fail_on = repair::ParseSeverity(args.fail_on);
@@ -43,14 +38,10 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
     return kExitUsage;
   }
   const std::string format = ctx.out.json() && args.format == "text" ? "json" : args.format;
-  options.threads = args.threads;
-  keystore::MachineOpenOptions open_options;
-  if (!args.machine_guid.empty()) open_options.machine_guid = args.machine_guid;
-  auto opened = keystore::MachineRoot::Open(args.root, open_options);
-  if (!opened) {
-    ctx.out.PrintError(opened.error());
-    return opened.error().ToExitCode();
-  }
+  options.threads = args.scan.threads;
+  int exit_code = kExitOk;
+  auto opened = OpenScanRoot(ctx.out, args.scan, exit_code);
+  if (!opened) return exit_code;
   const keystore::MachineRoot& root = *opened;  // read-only by construction
   const std::string start_time = mkeys::time::UtcNowIso8601();
   const auto start = std::chrono::steady_clock::now();
@@ -102,11 +93,7 @@ void Register(CLI::App& app, Context& ctx) {
       "audit",
       "Check a machine root against every rule (read-only); exit 1 when a finding at or "
       "above --fail-on exists");
-  cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
-  cmd->add_option("--baseline", args->baseline, "Baseline file (JSON, see docs/audit.md)");
-  cmd->add_option("--service", args->services,
-                  "IDENTITY=GLOB: the identity must read the containers the glob matches "
-                  "(repeatable), e.g. 'NT AUTHORITY\\NETWORK SERVICE=TMG*'");
+  AddScanInputOptions(cmd, args->scan);
   cmd->add_option("--format", args->format,
                   "text (default), json, sarif (SARIF 2.1.0), junit (JUnit XML), xccdf (XCCDF 1.2 "
                   "Benchmark with TestResult), hdf (Heimdall Data Format JSON) or html (one "
@@ -115,8 +102,7 @@ void Register(CLI::App& app, Context& ctx) {
   cmd->add_option("--output,--out", args->output, "Write the report to FILE instead of stdout");
   cmd->add_option("--fail-on", args->fail_on, "error (default), warning or note")
       ->check(CLI::IsMember({"error", "warning", "note"}));
-  cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
-  cmd->add_option("--machine-guid", args->machine_guid, "Override the root's MachineGuid");
+  AddScanTuningOptions(cmd, args->scan);
   ctx.Bind(cmd, [args](Context& c) { return RunAudit(c, *args); });
 }
 

@@ -21,17 +21,13 @@ namespace mkeys::cli {
 namespace {
 
 struct RepairArgs {
-  std::string root;
-  std::string baseline;
-  std::vector<std::string> services;
+  ScanArgs scan;
   std::vector<std::string> rules;
   bool apply = false;
   std::string journal;
   std::string emit;
   std::string output;
   std::string windows_root = "C:\\";
-  std::size_t threads = 0;
-  std::string machine_guid;
 };
 
 std::string DefaultJournalName() {
@@ -70,8 +66,7 @@ void PrintSteps(const Context& ctx, const repair::Plan& plan, const keystore::Ma
 
 int RunRepair(Context& ctx, const RepairArgs& args) {
   repair::RepairOptions options;
-  if (const int code = LoadBaselineArgs(ctx.out, args.baseline, args.services, options.baseline);
-      code != kExitOk) {
+  if (const int code = LoadBaselineArgs(ctx.out, args.scan, options.baseline); code != kExitOk) {
     return code;
   }
   for (const auto& r : args.rules) {
@@ -87,14 +82,10 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
                              "--emit writes a script instead of applying: give --apply or --emit"));
     return kExitUsage;
   }
-  options.threads = args.threads;
-  keystore::MachineOpenOptions open_options;
-  if (!args.machine_guid.empty()) open_options.machine_guid = args.machine_guid;
-  auto opened = keystore::MachineRoot::Open(args.root, open_options);
-  if (!opened) {
-    ctx.out.PrintError(opened.error());
-    return opened.error().ToExitCode();
-  }
+  options.threads = args.scan.threads;
+  int exit_code = kExitOk;
+  auto opened = OpenScanRoot(ctx.out, args.scan, exit_code);
+  if (!opened) return exit_code;
   keystore::MachineRoot& root = *opened;
   auto plan = repair::BuildPlan(root, options);
   if (!plan) {
@@ -210,11 +201,7 @@ void Register(CLI::App& app, Context& ctx) {
       "repair",
       "Plan the fix of every finding (dry run), apply it with a journal (--apply), or "
       "write a script for the live server (--emit)");
-  cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
-  cmd->add_option("--baseline", args->baseline, "Baseline file (JSON, see docs/audit.md)");
-  cmd->add_option("--service", args->services,
-                  "IDENTITY=GLOB: the identity must read the containers the glob matches "
-                  "(repeatable)");
+  AddScanInputOptions(cmd, args->scan);
   cmd->add_option("--rule", args->rules, "Fix only these rules (repeatable, e.g. MK004)");
   cmd->add_flag("--apply", args->apply, "Apply the plan (journal first)");
   cmd->add_option("--journal", args->journal,
@@ -223,8 +210,7 @@ void Register(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"icacls", "powershell"}));
   cmd->add_option("--output", args->output, "Write the --emit script to FILE");
   cmd->add_option("--windows-root", args->windows_root, "The drive the root stands for (C:\\)");
-  cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
-  cmd->add_option("--machine-guid", args->machine_guid, "Override the root's MachineGuid");
+  AddScanTuningOptions(cmd, args->scan);
   ctx.Bind(cmd, [args](Context& c) { return RunRepair(c, *args); });
 }
 

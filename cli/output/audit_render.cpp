@@ -148,9 +148,12 @@ std::vector<std::string> PlanText(const repair::Plan& plan, const keystore::Mach
 }
 
 std::vector<std::string> PlanRuleSummary(const repair::Plan& plan) {
-  std::array<std::size_t, repair::kRuleCount> per_rule{};
+  // Sized from the registry: rules registered beyond the built-in ones count too.
+  std::vector<std::size_t> per_rule(repair::Rules().size());
   for (const auto& step : plan.steps) {
-    for (RuleId id : step.rules) ++per_rule[static_cast<std::size_t>(id)];
+    for (RuleId id : step.rules) {
+      if (id.index() < per_rule.size()) ++per_rule[id.index()];
+    }
   }
   std::vector<std::string> lines;
   for (std::size_t i = 0; i < per_rule.size(); ++i) {
@@ -405,10 +408,10 @@ std::string AuditJunit(const repair::AuditReport& report) {
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   xml += fmt::format(
       "<testsuites name=\"mkeys audit\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
-      repair::kRuleCount, failures, report.seconds);
+      repair::Rules().size(), failures, report.seconds);
   xml += fmt::format(
       "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
-      XmlText(report.root), repair::kRuleCount, failures, report.seconds);
+      XmlText(report.root), repair::Rules().size(), failures, report.seconds);
   xml += cases;
   xml += "  </testsuite>\n</testsuites>\n";
   return xml;

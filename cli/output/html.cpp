@@ -55,7 +55,7 @@ std::string Summary(const ReportContext& ctx) {
       "<dt>Scanned</dt><dd>{} key file(s), {} directories, {:.2f} s</dd>\n<dt>Rules</dt>"
       "<dd><span id=\"rules-failing\">{}</span> of <span id=\"rules-total\">{}</span> "
       "failing</dd>\n</dl>\n",
-      report.key_files, report.directories, report.seconds, failing, repair::kRuleCount);
+      report.key_files, report.directories, report.seconds, failing, repair::Rules().size());
   x += "<p class=\"counts\">";
   x += fmt::format("<span class=\"error\"><span id=\"count-error\">{}</span> error(s)</span>",
                    counts[2]);

@@ -14,9 +14,9 @@ struct RuleTexts {
   std::string_view description;
   std::string_view rationale;
 };
-// The rule's description and rationale. Until RuleInfo carries them: the title and the fix.
+// The rule's description and rationale, as the rule itself states them.
 inline RuleTexts RuleTextsOf(const repair::RuleInfo& rule) {
-  return {rule.title, rule.fix};
+  return {rule.description, rule.rationale};
 }
 
 // The reverse-DNS namespace of mkeys' XCCDF ids.

@@ -2,7 +2,6 @@
 #include "mkeys/repair/audit.hpp"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -14,9 +13,10 @@ namespace {
 
 // Per-thread aggregation: exact counts, evidence capped.
 struct Tally {
-  std::array<std::uint64_t, kRuleCount> count{};
-  std::array<std::uint64_t, kRuleCount> accepted{};
-  std::array<std::vector<Finding>, kRuleCount> examples;
+  Tally() : count(Rules().size()), accepted(Rules().size()), examples(Rules().size()) {}
+  std::vector<std::uint64_t> count;
+  std::vector<std::uint64_t> accepted;
+  std::vector<std::vector<Finding>> examples;
 
   void Add(const Baseline& baseline, Finding finding, std::size_t cap) {
     const auto i = static_cast<std::size_t>(finding.rule);
@@ -43,6 +43,62 @@ bool AuditReport::HasFindingAtOrAbove(Severity severity) const {
   });
 }
 
+namespace {
+
+// One worker's tools and tally.
+struct AuditWorker {
+  AuditWorker(const keystore::MachineRoot& root, const internal::Engine& engine)
+      : reader(root), cache(engine, root.security()) {}
+  internal::KeyFileReader reader;
+  internal::DescriptorCache cache;
+  Tally tally;
+};
+
+void AuditKeyFile(const internal::Engine& engine, const AuditOptions& options, std::size_t cap,
+                  AuditWorker& worker, std::string_view name) {
+  // The descriptor first: the content read reuses nothing of it. Decoded and judged once per
+  // distinct descriptor (most files share a handful).
+  internal::DescriptorVerdict* verdict = nullptr;
+  std::string problem;
+  auto raw = worker.reader.Descriptor(name);
+  if (!raw) {
+    problem = raw.error().message();
+  } else {
+    verdict = &worker.cache.Get(*raw);
+    if (!verdict->sd) {
+      const Error& e = *verdict->error;
+      problem = e.message();
+      if (e.position()) problem += fmt::format(" (at offset {})", *e.position());
+      verdict = nullptr;
+    }
+  }
+  auto contents = worker.reader.Contents(name);
+  auto result = engine.CheckKeyFile(name, contents, verdict, problem);
+  for (auto& f : result.findings) worker.tally.Add(options.baseline, std::move(f), cap);
+}
+
+// Per rule with findings or accepted deviations: the counts and the first `cap` findings by
+// object.
+void MergeTallies(std::vector<Tally>& tallies, std::size_t cap, AuditReport& report) {
+  for (std::size_t i = 0; i < Rules().size(); ++i) {
+    RuleResult rr;
+    rr.rule = RuleId(i);
+    for (auto& t : tallies) {
+      rr.count += t.count[i];
+      rr.accepted += t.accepted[i];
+      for (auto& f : t.examples[i]) rr.examples.push_back(std::move(f));
+    }
+    if (rr.count == 0 && rr.accepted == 0) continue;
+    std::sort(rr.examples.begin(), rr.examples.end(), [](const Finding& a, const Finding& b) {
+      return a.object != b.object ? a.object < b.object : a.evidence < b.evidence;
+    });
+    if (rr.examples.size() > cap) rr.examples.resize(cap);
+    report.results.push_back(std::move(rr));
+  }
+}
+
+}  // namespace
+
 Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   MKEYS_ASSIGN_OR_RETURN(const internal::Engine engine,
@@ -58,65 +114,25 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
   for (auto& f : engine.CheckDirectories(dirs)) main_tally.Add(options.baseline, std::move(f), cap);
 
   const std::size_t threads = internal::ThreadCount(options.threads);
-  std::vector<Tally> tallies(threads);
-  const auto& store = root.security();
-  std::vector<std::unique_ptr<internal::KeyFileReader>> readers;
-  std::vector<std::unique_ptr<internal::DescriptorCache>> caches;
+  std::vector<std::unique_ptr<AuditWorker>> workers;
   for (std::size_t i = 0; i < threads; ++i) {
-    readers.push_back(std::make_unique<internal::KeyFileReader>(root));
-    caches.push_back(std::make_unique<internal::DescriptorCache>(engine, store));
+    workers.push_back(std::make_unique<AuditWorker>(root, engine));
   }
   auto scanned = internal::ParallelScan(
       root, threads,
       [&](std::size_t w, std::string_view name) {
-        auto& reader = *readers[w];
-        auto& tally = tallies[w];
-        // The descriptor first: the content read reuses nothing of it. Decoded and judged
-        // once per distinct descriptor (most files share a handful).
-        internal::DescriptorVerdict* verdict = nullptr;
-        std::string problem;
-        auto raw = reader.Descriptor(name);
-        if (!raw) {
-          problem = raw.error().message();
-        } else {
-          verdict = &caches[w]->Get(*raw);
-          if (!verdict->sd) {
-            const Error& e = *verdict->error;
-            problem = e.message();
-            if (e.position()) problem += fmt::format(" (at offset {})", *e.position());
-            verdict = nullptr;
-          }
-        }
-        auto contents = reader.Contents(name);
-        auto result = engine.CheckKeyFile(name, contents, verdict, problem);
-        for (auto& f : result.findings) tally.Add(options.baseline, std::move(f), cap);
+        AuditKeyFile(engine, options, cap, *workers[w], name);
       },
       options.progress);
   if (!scanned) return std::move(scanned).error();
   report.key_files = *scanned;
-  if (report.key_files > options.baseline.thresholds.max_containers) {
-    main_tally.Add(options.baseline,
-                   {RuleId::kTooManyContainers, root.Relative(root.machine_keys_dir()),
-                    fmt::format("{} key files; the threshold is {}", report.key_files,
-                                options.baseline.thresholds.max_containers)},
-                   cap);
+  for (auto& f : engine.CheckStore(report.key_files)) {
+    main_tally.Add(options.baseline, std::move(f), cap);
   }
+  std::vector<Tally> tallies;
+  for (auto& w : workers) tallies.push_back(std::move(w->tally));
   tallies.push_back(std::move(main_tally));
-  for (std::size_t i = 0; i < kRuleCount; ++i) {
-    RuleResult rr;
-    rr.rule = static_cast<RuleId>(i);
-    for (auto& t : tallies) {
-      rr.count += t.count[i];
-      rr.accepted += t.accepted[i];
-      for (auto& f : t.examples[i]) rr.examples.push_back(std::move(f));
-    }
-    if (rr.count == 0 && rr.accepted == 0) continue;
-    std::sort(rr.examples.begin(), rr.examples.end(), [](const Finding& a, const Finding& b) {
-      return a.object != b.object ? a.object < b.object : a.evidence < b.evidence;
-    });
-    if (rr.examples.size() > cap) rr.examples.resize(cap);
-    report.results.push_back(std::move(rr));
-  }
+  MergeTallies(tallies, cap, report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

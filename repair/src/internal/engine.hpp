@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// The rules themselves: checks and fixes over one object at a time, shared by diagnose, audit
-// and repair. Private to the repair library.
+// The scanning engine: gathers the facts about each object (directory chain, key files) and runs
+// the registered rules' checks and fixes over them. Shared by diagnose, audit and repair. The
+// rules themselves are in repair/src/rules/; the I/O in key_file_reader.hpp, the threads in
+// parallel_scan.hpp. Private to the repair library.
 
-#include <array>
-#include <atomic>
 #include <cstdint>
-#include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "internal/key_file_reader.hpp"
+#include "internal/parallel_scan.hpp"
+#include "internal/registry.hpp"
+#include "internal/rule_helpers.hpp"
 #include "mkeys/acl/access_check.hpp"
 #include "mkeys/acl/security_descriptor.hpp"
 #include "mkeys/acl/token.hpp"
@@ -23,77 +26,15 @@
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/keystore/security_store.hpp"
 #include "mkeys/repair/baseline.hpp"
+#include "mkeys/repair/rule_definition.hpp"
 #include "mkeys/repair/rules.hpp"
 
 namespace mkeys::repair::internal {
 
-using RuleSet = std::array<bool, kRuleCount>;
-RuleSet AllRules();
-RuleSet RulesFrom(const std::vector<RuleId>& ids);  // empty: every auto-fixable rule
-inline bool Has(const RuleSet& set, RuleId id) {
-  return set[static_cast<std::size_t>(id)];
-}
-
-struct ServiceCheck {
-  ServiceDeclaration declaration;
-  acl::Token token;
-  std::string short_name;  // "NETWORK SERVICE"
-  bool declared = true;    // false: checked for traversal only (MK013 defaults)
-};
-
-// "NETWORK SERVICE" for S-1-5-20, the display name otherwise.
-std::string ShortName(const acl::Token& token);
-// "no ACE grants NETWORK SERVICE read", "ACE #1 (D;;FR;;;NS) denies NETWORK SERVICE read", ...
-std::string AccessSentence(const acl::AccessCheckResult& result, std::string_view who,
-                           std::string_view what);
-
-// One directory of the chain above a key file.
-struct DirectoryState {
-  std::filesystem::path path;
-  std::string label;  // relative to the root
-  std::vector<std::uint8_t> raw;
-  std::optional<acl::SecurityDescriptor> sd;  // nullopt: unreadable (error in `problem`)
-  std::string problem;
-};
-
-// Reads a key file's contents and descriptor with as few system calls as possible; one per
-// thread.
-class KeyFileReader final {
- public:
-  KeyFileReader(const keystore::MachineRoot& root);
-  KeyFileReader(const KeyFileReader&) = delete;
-  KeyFileReader& operator=(const KeyFileReader&) = delete;
-  ~KeyFileReader();
-
-  // The key file's descriptor attribute, then its bytes (each valid until the next call of the
-  // same method). Both come from one openat(): fgetxattr on the open file saves the path walk a
-  // getxattr by name costs, which dominates a scan. Call Descriptor first, then Contents (which
-  // closes the file).
-  Result<std::span<const std::uint8_t>> Descriptor(std::string_view file_name);
-  Result<std::span<const std::uint8_t>> Contents(std::string_view file_name);
-
- private:
-  void OpenFile(std::string_view file_name);
-  void CloseFile();
-  int dir_fd_ = -1;
-  int file_fd_ = -1;
-  int open_errno_ = 0;
-  std::string open_name_;
-  std::string attribute_;
-  keystore::RawDescriptorReader reader_;
-  std::vector<std::uint8_t> buffer_;
-  std::vector<std::uint8_t> sd_buffer_;
-};
-
+using repair::DirectoryState;
+using repair::ServiceCheck;
+using ServiceVerdict = ServiceAccess;
 using SharedBytes = std::shared_ptr<const std::vector<std::uint8_t>>;
-
-// What the rules conclude about one service and one descriptor (MK004, MK005 on a key file).
-struct ServiceVerdict {
-  std::vector<std::string> denying_aces;  // AceText of every ACE that denies the service read
-  bool allowed = true;                    // the access check grants kOpenAccess
-  std::string sentence;                   // AccessSentence when not allowed
-  std::string owner_name;                 // the descriptor's owner, when not allowed
-};
 
 // Everything the key-file rules conclude from one descriptor alone. A store holds few distinct
 // descriptors, so a scan computes this once per distinct attribute value (DescriptorCache)
@@ -103,11 +44,9 @@ struct DescriptorVerdict {
   SharedBytes raw;                            // the attribute exactly as stored
   std::optional<acl::SecurityDescriptor> sd;  // nullopt: `error` says why it does not decode
   std::optional<Error> error;
-  // Findings that depend only on the descriptor (MK006, MK007, MK011, MK012), in the order
-  // CheckKeyFileDescriptor reports them.
-  std::vector<std::pair<RuleId, std::string>> findings;
+  DescriptorFindings findings;  // the check_descriptor hooks', in check order
   // Per service (index into Engine::services()), computed when a container first needs it.
-  std::vector<std::optional<ServiceVerdict>> services;
+  std::vector<std::optional<ServiceAccess>> services;
   // Memo of the fix (filled by the planner): per set of matching services and rules.
   struct Fix {
     std::uint64_t services_mask = 0;
@@ -121,21 +60,25 @@ struct DescriptorVerdict {
 
 class Engine final {
  public:
-  // Tokens for the declared services (and the default service identities for MK013).
+  // Tokens for the declared services (and the default service identities for MK013), and the
+  // registered rules' hooks.
   static Result<Engine> Create(const keystore::MachineRoot& root, const Baseline& baseline);
 
-  const keystore::MachineRoot& root() const { return *root_; }
-  const Baseline& baseline() const { return baseline_; }
-  const std::vector<ServiceCheck>& services() const { return services_; }
+  const keystore::MachineRoot& root() const { return *state_->context.root; }
+  const Baseline& baseline() const { return state_->baseline; }
+  const std::vector<ServiceCheck>& services() const { return state_->context.services; }
+  const RuleContext& context() const { return state_->context; }
 
   // Reads the directory chain (ProgramData ... MachineKeys).
   std::vector<DirectoryState> ReadDirectories() const;
-  // Findings on the chain (MK001-3, MK005, MK007, MK013) and machine-wide (MK014).
+  // Findings on the chain (MK001-3, MK005, MK007, MK013, MK016) and machine-wide (MK014).
   std::vector<Finding> CheckDirectories(const std::vector<DirectoryState>& dirs) const;
   // Applies the fixes of `rules` to the chain; returns, per directory, the rules that changed
   // it (empty: unchanged) and updates dirs[i].sd in place.
   std::vector<std::vector<RuleId>> FixDirectories(std::vector<DirectoryState>& dirs,
                                                   const RuleSet& rules) const;
+  // Findings on the store as a whole (MK015), after a scan of `key_files` files.
+  std::vector<Finding> CheckStore(std::uint64_t key_files) const;
 
   // Findings on one key file. `container_name` receives the name stored in the file ("" when it
   // cannot be read).
@@ -146,6 +89,10 @@ class Engine final {
   KeyFileResult CheckKeyFile(std::string_view file_name,
                              const Result<std::span<const std::uint8_t>>& contents,
                              const acl::SecurityDescriptor* sd, std::string_view sd_problem) const;
+  // CheckKeyFile with the descriptor's verdict (nullptr: unreadable, `sd_problem` says why).
+  KeyFileResult CheckKeyFile(std::string_view file_name,
+                             const Result<std::span<const std::uint8_t>>& contents,
+                             DescriptorVerdict* verdict, std::string_view sd_problem) const;
   // Descriptor-only findings of one key file (MK004-7, MK011-12).
   void CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
                               const acl::SecurityDescriptor& sd, std::vector<Finding>& out) const;
@@ -153,10 +100,6 @@ class Engine final {
   // on first use.
   void CheckKeyFileDescriptor(std::string_view label, std::string_view container_name,
                               DescriptorVerdict& verdict, std::vector<Finding>& out) const;
-  // CheckKeyFile with the descriptor's verdict (nullptr: unreadable, `sd_problem` says why).
-  KeyFileResult CheckKeyFile(std::string_view file_name,
-                             const Result<std::span<const std::uint8_t>>& contents,
-                             DescriptorVerdict* verdict, std::string_view sd_problem) const;
   // Fills a verdict's descriptor-only part from its `sd`.
   void Judge(DescriptorVerdict& verdict) const;
   // Bit i set: services()[i] is declared and its glob matches `container_name`. All bits when
@@ -165,23 +108,37 @@ class Engine final {
   // Applies the fixes of `rules` to a key file's descriptor; returns the rules that changed it.
   std::vector<RuleId> FixKeyFile(acl::SecurityDescriptor& sd, std::string_view container_name,
                                  const RuleSet& rules) const;
-
   // Services whose glob matches `container_name`.
   bool AnyServiceFor(std::string_view container_name) const;
 
  private:
+  template <class F>
+  using Hooks = std::vector<std::pair<RuleId, F>>;
+  struct State {
+    Baseline baseline;
+    RuleContext context;
+    Hooks<decltype(RuleDefinition::check_directory)> check_directory;
+    Hooks<decltype(RuleDefinition::check_chain)> check_chain;
+    Hooks<decltype(RuleDefinition::check_key_file)> check_key_file;
+    Hooks<decltype(RuleDefinition::check_descriptor)> check_descriptor;
+    Hooks<decltype(RuleDefinition::check_service)> check_service;
+    Hooks<decltype(RuleDefinition::check_store)> check_store;
+    Hooks<decltype(RuleDefinition::fix_key_file)> fix_key_file;        // in fix order
+    Hooks<decltype(RuleDefinition::fix_directories)> fix_directories;  // in fix order
+  };
   Engine() = default;
-  const keystore::MachineRoot* root_ = nullptr;
-  Baseline baseline_;
-  std::vector<ServiceCheck> services_;
-  std::vector<acl::Sid> expected_owners_;
-  std::optional<acl::Sid> machine_domain_;  // S-1-5-21-a-b-c of the machine's local accounts
-
-  const ServiceVerdict& ServiceFor(DescriptorVerdict& verdict, std::size_t service) const;
-  void AddKeyFileFindings(std::string_view file_name, std::string& label,
-                          const Result<std::span<const std::uint8_t>>& contents,
-                          KeyFileResult& result) const;
+  void CollectHooks();
+  Result<void> MakeContext(const keystore::MachineRoot& root);
+  const ServiceAccess& ServiceFor(DescriptorVerdict& verdict, std::size_t service) const;
+  void JudgeDescriptor(const acl::SecurityDescriptor& sd, DescriptorFindings& out) const;
+  void AddServiceFindings(std::string_view label, std::string_view container_name,
+                          const ServiceCheck& service, const ServiceAccess& access,
+                          std::vector<Finding>& out) const;
+  std::unique_ptr<State> state_;
 };
+
+// What the access check says about `service` on `sd` (MK004, MK005 read it).
+ServiceAccess JudgeService(const acl::SecurityDescriptor& sd, const ServiceCheck& service);
 
 // Verdicts by raw descriptor bytes, for one thread. Bounded: past kMaxEntries distinct values
 // it judges each further one afresh (a store where every descriptor differs gains nothing).
@@ -202,12 +159,5 @@ class DescriptorCache final {
   std::unordered_map<std::string_view, std::unique_ptr<DescriptorVerdict>> map_;
   std::unique_ptr<DescriptorVerdict> scratch_;
 };
-
-// Streams every key file of `root` through `work(worker, file_name)` on `threads` workers (a
-// bounded queue between the readdir and the workers). `progress` is called from this thread.
-Result<std::uint64_t> ParallelScan(const keystore::MachineRoot& root, std::size_t threads,
-                                   const std::function<void(std::size_t, std::string_view)>& work,
-                                   const std::function<void(std::uint64_t)>& progress);
-std::size_t ThreadCount(std::size_t requested);
 
 }  // namespace mkeys::repair::internal

@@ -3,6 +3,7 @@
 // in the tests with hivex's own tools (hivexsh, python3-hivex), never by mkeys alone; the
 // generated empty hive opened and extended by hivexsh and python3-hivex; the model writers
 // cross-checked with hivexsh.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 
@@ -392,4 +393,58 @@ TEST_CASE(
         "\"@\"=hex(0):10,00,00,00\n");
   CHECK(HivexShRead(system, "cd ControlSet001\\Services\\ShopSvc\nlsval ObjectName\n") ==
         "\"NT AUTHORITY\\NetworkService\"\n");
+}
+
+TEST_CASE(
+    "Real SYSTEM and SECURITY hives: a service's logon SID and the privileges its token "
+    "keeps",
+    "[keystore][policy]") {
+  test::TempDir dir;
+  Unpack(dir, "SYSTEM", HiveKind::kSystem);
+  Unpack(dir, "SECURITY", HiveKind::kSecurity);
+  Unpack(dir, "SAM", HiveKind::kSam);
+  auto policy = ReadMachinePolicy(dir.path() / "root");
+  INFO((policy ? "" : policy.error().ToString()));
+  REQUIRE(policy);
+  const ServiceConfig* dnscache = policy->system->Find("Dnscache");
+  REQUIRE(dnscache != nullptr);
+  auto logon = ServiceLogonSid(*dnscache, &*policy->sam);
+  REQUIRE(logon);
+  CHECK(logon->ToString() == "S-1-5-20");
+  // NETWORK SERVICE + Everyone + Users + Authenticated Users, as its token holds them.
+  const auto held = policy->security->PrivilegesOf(
+      {*logon, S("S-1-1-0"), S("S-1-5-32-545"), S("S-1-5-11"), S("S-1-5-6")});
+  CHECK(held == std::vector<std::string>{
+                    "SeAssignPrimaryTokenPrivilege", "SeIncreaseQuotaPrivilege",
+                    "SeShutdownPrivilege", "SeAuditPrivilege", "SeChangeNotifyPrivilege",
+                    "SeUndockPrivilege", "SeImpersonatePrivilege", "SeCreateGlobalPrivilege",
+                    "SeIncreaseWorkingSetPrivilege", "SeTimeZonePrivilege"});
+  // Dnscache asks for SeChangeNotify and SeCreateGlobal only.
+  CHECK(ServiceTokenPrivileges(*dnscache, held) ==
+        std::vector<std::string>{"SeChangeNotifyPrivilege", "SeCreateGlobalPrivilege"});
+  // SeChangeNotifyPrivilege survives a RequiredPrivileges list that leaves it out (NlaSvc).
+  const ServiceConfig* nla = policy->system->Find("NlaSvc");
+  REQUIRE(nla != nullptr);
+  CHECK(ServiceTokenPrivileges(*nla, held) ==
+        std::vector<std::string>{"SeAuditPrivilege", "SeChangeNotifyPrivilege",
+                                 "SeImpersonatePrivilege", "SeCreateGlobalPrivilege"});
+
+  const auto assignments = policy->security->ToPrivilegeAssignments();
+  auto change_notify = std::find_if(assignments.begin(), assignments.end(), [](const auto& a) {
+    return a.privilege == "SeChangeNotifyPrivilege";
+  });
+  REQUIRE(change_notify != assignments.end());
+  CHECK(Strings(change_notify->holders) ==
+        std::vector<std::string>{"S-1-1-0", "S-1-5-19", "S-1-5-20", "S-1-5-32-544", "S-1-5-32-545",
+                                 "S-1-5-32-551"});
+
+  ServiceConfig domain_account;
+  domain_account.name = "Shop";
+  domain_account.object_name = "CONTOSO\\svc-shop";
+  CHECK(ServiceLogonSid(domain_account, &*policy->sam).error().code() == ErrorCode::kNotFound);
+  domain_account.object_name = "NT SERVICE\\Shop";
+  CHECK(ServiceLogonSid(domain_account, nullptr)->ToString() == acl::ServiceSid("Shop").ToString());
+  domain_account.object_name = ".\\preston";
+  CHECK(ServiceLogonSid(domain_account, &*policy->sam)->ToString() ==
+        std::string(kSamDomain) + "-1000");
 }

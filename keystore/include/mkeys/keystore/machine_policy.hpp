@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mkeys/acl/sid.hpp"
+#include "mkeys/acl/token.hpp"
 #include "mkeys/core/result.hpp"
 
 namespace mkeys::keystore {
@@ -81,6 +82,11 @@ struct SecurityFacts {
   std::vector<HiveWarning> warnings;    // about this hive file
   std::vector<AccountRights> accounts;  // Policy\Accounts\<SID>, in hive order
   const AccountRights* Find(const acl::Sid& sid) const;
+  // The same facts per privilege, as acl::TokenFor takes them (`machine_privileges`).
+  std::vector<acl::PrivilegeAssignment> ToPrivilegeAssignments() const;
+  // The union of the privileges held by any of `sids` (a token's user and groups), in
+  // privilege-number order; logon rights are not privileges and are not included.
+  std::vector<std::string> PrivilegesOf(const std::vector<acl::Sid>& sids) const;
 };
 
 // ---- SYSTEM -----------------------------------------------------------------------------------
@@ -142,6 +148,17 @@ struct MachinePolicy {
   // The name the machine knows for `sid`: a local user, an alias, "" if neither.
   std::string NameOf(const acl::Sid& sid) const;
 };
+
+// The SID a service's ObjectName names: LocalSystem (or empty) S-1-5-18, NT AUTHORITY\LocalService
+// S-1-5-19, NT AUTHORITY\NetworkService S-1-5-20 (ASCII case-insensitive, with or without the
+// space), NT SERVICE\x its service SID, ".\name" / "name" / "<any host>\name" a local user of
+// `sam` when given. kNotFound for anything else (a domain account the image cannot know).
+Result<acl::Sid> ServiceLogonSid(const ServiceConfig& service, const SamFacts* sam);
+// The privileges a service's token keeps: `held` (what its account and groups hold) filtered by
+// RequiredPrivileges when the service has that value; SeChangeNotifyPrivilege is never filtered
+// out (Microsoft: "Service security and access rights" / SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO).
+std::vector<std::string> ServiceTokenPrivileges(const ServiceConfig& service,
+                                                const std::vector<std::string>& held);
 
 // Reads one hive file. kIo if it cannot be opened, kParse naming hive, key and offset if a value
 // is malformed, kNotFound if a key the hive must have is missing (e.g. SAM without

@@ -392,7 +392,7 @@ TEST_CASE(
   CHECK(HivexShRead(security, "cd Policy\\Accounts\\S-1-5-20\\ActSysAc\nlsval\n") ==
         "\"@\"=hex(0):10,00,00,00\n");
   CHECK(HivexShRead(system, "cd ControlSet001\\Services\\ShopSvc\nlsval ObjectName\n") ==
-        "\"NT AUTHORITY\\NetworkService\"\n");
+        "NT AUTHORITY\\NetworkService\n");
 }
 
 TEST_CASE(

@@ -40,7 +40,7 @@ Result<std::optional<ServiceConfig>> ReadService(const HiveFile& hive, const std
                                                  const std::string& name, NodeId node) {
   ServiceConfig service;
   service.name = name;
-  service.source = Provenance{HiveKind::kSystem, key, ""};
+  service.source = Provenance{HiveKind::kSystem, key, "ObjectName"};
   MKEYS_ASSIGN_OR_RETURN(service.type, policy::ReadDword(hive, node, key, "Type"));
   MKEYS_ASSIGN_OR_RETURN(const auto object_name, policy::ReadString(hive, node, key, "ObjectName"));
   const bool win32 = service.type ? (*service.type & kServiceWin32) != 0 : object_name.has_value();

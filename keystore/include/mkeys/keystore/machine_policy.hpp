@@ -101,7 +101,7 @@ struct ServiceConfig {
   bool has_required_privileges = false;          // RequiredPrivileges present (filtering applies)
   std::optional<std::uint32_t> start;            // 2 automatic, 3 manual, 4 disabled ...
   std::optional<std::uint32_t> type;             // 0x10 own process, 0x20 shared ...
-  Provenance source;                             // ControlSet00N\Services\<name>
+  Provenance source;                             // ControlSet00N\Services\<name>, value ObjectName
 };
 
 struct SystemFacts {

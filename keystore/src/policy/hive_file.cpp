@@ -239,8 +239,9 @@ Result<void> HiveFile::Commit() {
 Error HiveFile::At(std::string_view key, std::string_view value, const Error& cause) const {
   Error error(cause.code(), fmt::format("{}: {} value {}: {}", HiveName(kind_), key,
                                         value.empty() ? "(default)" : value, cause.message()));
-  if (cause.position()) error = std::move(error).At(*cause.position());
-  return std::move(error).On(path_.string());
+  static_cast<void>(std::move(error).On(path_.string()));  // sets in place, moves nothing
+  if (cause.position()) return std::move(error).At(*cause.position());
+  return error;
 }
 
 Error HiveFile::Fail(ErrorCode code, std::string message) const {

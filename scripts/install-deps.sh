@@ -13,7 +13,7 @@ packages=(
   libssl-dev openssl libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev
   catch2 libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libhivex-dev
   # what the tests use
-  attr ntfs-3g fuse3 python3 python3-samba iproute2 tmux bc xxd
+  attr ntfs-3g fuse3 python3 python3-samba iproute2 tmux bc xxd strace
   # what the benchmarks use
   libbenchmark-dev hyperfine time
 )

@@ -21,20 +21,15 @@
 #include "mkeys/core/result.hpp"
 #include "mkeys/core/secret_bytes.hpp"
 #include "mkeys/keystore/container_file.hpp"
+#include "mkeys/keystore/key_file_check.hpp"
 #include "mkeys/keystore/keys.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/keystore/open_path.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::keystore {
 
-inline constexpr std::uint32_t kNteBadKeyset = 0x80090016;
-inline constexpr std::uint32_t kNteExists = 0x8009000F;
-inline constexpr std::uint32_t kNteBadKeysetParam = 0x8009001F;
-// What CryptAcquireContext asks for when it opens a container file (GENERIC_READ on a file).
-inline constexpr acl::AccessMask kOpenAccess = acl::rights::kFileGenericRead;
-
-// "NTE_BAD_KEYSET (0x80090016)" — how mkeys prints a Windows code.
-std::string FormatWindowsCode(std::uint32_t code);
+// kNteBadKeyset, kNteExists, kOpenAccess and FormatWindowsCode: open_path.hpp.
 
 // The descriptor the Microsoft CSPs write on a new container (KB 238187): owner = the creator;
 // protected DACL with SYSTEM and the creator full control, Administrators full control too when
@@ -174,8 +169,11 @@ class KeyStore final {
 // is collected). Staging files are skipped. `visit` returns false to stop.
 Result<void> ForEachKeyFile(const MachineRoot& root,
                             const std::function<bool(std::string_view file_name)>& visit);
-// Reads and parses one key file and its descriptor; never fails: problems become flags. Pass a
-// per-thread RawDescriptorReader (on the MachineKeys directory) for a parallel scan.
+// Reads one key file and its descriptor and judges them with KeyFileChecker; never fails:
+// problems become flags. Pass a per-thread RawDescriptorReader (on the MachineKeys directory)
+// and one checker (it reads the master key once) for a scan.
+ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
+                                RawDescriptorReader& reader, const KeyFileChecker& checker);
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
                                 RawDescriptorReader& reader);
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name);

@@ -163,11 +163,11 @@ TEST_CASE("A flipped byte in the private-key blob fails diagnose and store open 
         "(wrong machine, renamed file or tampered bytes)");
   // store open says the same, after the Windows code.
   CHECK(open.err.find("NTE_BAD_KEYSET (0x80090016): " + reason) != std::string::npos);
-  // The text output names the failing step; audit-style finding MK009 is part of it.
+  // The text output names the failing step; the corrupt-container finding (MK010) is part of it.
   auto text = Mkeys({"diagnose", m.root, "--as", kNs, "--container", "Flipped"});
   CHECK(text.exit_code == 1);
   CHECK(text.out.find("FAIL integrity") != std::string::npos);
-  CHECK(text.out.find("MK009") != std::string::npos);
+  CHECK(text.out.find("MK010") != std::string::npos);  // corrupt container
 }
 
 TEST_CASE("Denied read: store open and diagnose give the one access sentence", "[cli][open-path]") {

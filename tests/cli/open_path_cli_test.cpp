@@ -3,6 +3,7 @@
 // same reason, and read every object once (checked with strace when it is installed).
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -81,7 +82,9 @@ std::map<std::string, Reads> CountReads(const std::string& trace) {
   std::istringstream lines(trace);
   std::string line;
   while (std::getline(lines, line)) {
+    // `strace -f -o` starts each line with the pid ("1234 openat(...").
     if (line.rfind("[pid", 0) == 0) line = line.substr(line.find(']') + 2);
+    line = line.substr(std::min(line.size(), line.find_first_not_of("0123456789 ")));
     const auto paren = line.find('(');
     if (paren == std::string::npos) continue;
     const std::string call = line.substr(0, paren);

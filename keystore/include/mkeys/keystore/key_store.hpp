@@ -126,8 +126,10 @@ class KeyStore final {
   // visible under the real name. NTE_EXISTS if the real name exists already.
   Result<StagedContainer> CreateStaged(std::string_view name, const acl::Token& creator,
                                        const CreateOptions& options = {});
-  // The access check of `token` for `desired` on the staged file's descriptor as read back
-  // from disk (the join's verification before the rename).
+  // The join's verification before the rename: the open path on the staged file as `token`
+  // (traverse, its descriptor as read back from disk, its contents checked against the final
+  // name). The access check for `desired` (allowed or not); an NTE_BAD_KEYSET error when a step
+  // before or after it fails.
   Result<acl::AccessCheckResult> CheckStaged(const StagedContainer& staged, const acl::Token& token,
                                              acl::AccessMask desired = kOpenAccess) const;
   // Moves the staged file to its real name; NTE_EXISTS (and the staged file removed) if that
@@ -136,15 +138,16 @@ class KeyStore final {
   // Removes the staged file.
   void Discard(StagedContainer&& staged);
 
-  // CryptAcquireContext(0) as `token`: NTE_BAD_KEYSET with the reason when the file is missing
-  // (naming a file with the same hash under another MachineGuid), traverse is denied at a
-  // directory, `desired` is not granted (the Explain() sentence), or the file is corrupt.
-  // kCrypto (not NTE_BAD_KEYSET) if an mkeys private part does not decrypt.
+  // CryptAcquireContext(0) as `token`: the open path (WalkOpenPath) stopping at the first
+  // failing step. NTE_BAD_KEYSET with the reason when the file is missing (naming a file with
+  // the same hash under another MachineGuid), traverse is denied at a directory, `desired` is not
+  // granted (AccessSentence), or the file is corrupt (including a private part that does not
+  // decrypt under the machine master key).
   Result<OpenedContainer> Open(std::string_view name, const acl::Token& token,
                                acl::AccessMask desired = kOpenAccess) const;
 
-  // CryptAcquireContext(CRYPT_DELETEKEYSET) as `token`: needs DELETE on the file or
-  // DELETE_CHILD on MachineKeys. Removes the file (and so its descriptor).
+  // CryptAcquireContext(CRYPT_DELETEKEYSET) as `token`: the open path's traverse, then DELETE on
+  // the file or DELETE_CHILD on MachineKeys. Removes the file (and so its descriptor).
   Result<void> Delete(std::string_view name, const acl::Token& token);
 
   // Imports the key of FILE.p12|.pem as container `name` (exchange slot), created as `creator`.

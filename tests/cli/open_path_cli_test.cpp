@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -88,9 +89,12 @@ std::map<std::string, Reads> CountReads(const std::string& trace) {
     const auto paren = line.find('(');
     if (paren == std::string::npos) continue;
     const std::string call = line.substr(0, paren);
-    // The object: the fd's path (-y) or the first quoted argument.
+    // The object: the path of a first argument that is a descriptor ("3</path>", -y), else
+    // the first quoted argument (openat(AT_FDCWD</cwd>, "/path", ...)).
     std::string object;
-    if (auto lt = line.find('<', paren); lt != std::string::npos && lt < line.find(',', paren)) {
+    const bool fd_first =
+        paren + 1 < line.size() && std::isdigit(static_cast<unsigned char>(line[paren + 1])) != 0;
+    if (auto lt = line.find('<', paren); fd_first && lt != std::string::npos) {
       object = line.substr(lt + 1, line.find('>', lt) - lt - 1);
     } else if (auto q = line.find('"', paren); q != std::string::npos) {
       object = line.substr(q + 1, line.find('"', q + 1) - q - 1);

@@ -62,6 +62,18 @@ Result<acl::Token> Identity(const ks::MachineRoot& machine, const std::string& i
   return std::move(token).value();
 }
 
+// The prologue of every command that acts as an identity: the root, the identity's token and
+// the store; errors printed and mapped to the exit code. `body(machine, store, token)`.
+template <typename Body>
+int WithStore(Context& ctx, const StoreArgs& args, const Body& body) {
+  auto machine = OpenRoot(args);
+  if (!machine) return Fail(ctx, machine.error());
+  auto token = Identity(*machine, args.identity);
+  if (!token) return Fail(ctx, token.error());
+  ks::KeyStore store(*machine);
+  return body(*machine, store, *token);
+}
+
 Result<std::vector<acl::Ace>> ParseGrants(const std::vector<std::string>& grants) {
   std::vector<acl::Ace> aces;
   for (const auto& text : grants) {
@@ -166,72 +178,73 @@ int RunName(Context& ctx, const StoreArgs& args) {
 }
 
 int RunCreate(Context& ctx, const StoreArgs& args) {
-  auto machine = OpenRoot(args);
-  if (!machine) return Fail(ctx, machine.error());
-  auto token = Identity(*machine, args.identity);
-  if (!token) return Fail(ctx, token.error());
-  auto grants = ParseGrants(args.grants);
-  if (!grants) return Fail(ctx, grants.error());
-  auto spec = ks::KeySpec::Parse(args.key);
-  if (!spec) return Fail(ctx, spec.error());
-  ks::CreateOptions options;
-  options.key = *spec;
-  options.slot = args.slot == "signature" ? ks::KeySlot::kSignature : ks::KeySlot::kExchange;
-  options.grants = std::move(grants).value();
-  ks::KeyStore store(*machine);
-  auto created = store.Create(args.name, *token, options);
-  if (!created) return Fail(ctx, created.error());
-  const auto sd = machine->security().Read(store.PathFor(args.name));
-  if (ctx.out.json()) {
-    nlohmann::json doc = SummaryJson(*created);
-    doc["sddl"] = sd ? acl::FormatSddl(*sd) : std::string();
-    ctx.out.Json(doc);
-  } else {
-    ctx.out.Line(fmt::format("created container '{}' as {}", args.name, token->display_name()));
-    ctx.out.Line(fmt::format("file:       MachineKeys/{}", created->file_name));
-    ctx.out.Line(fmt::format("keys:       {}", created->keys));
-    if (sd) ctx.out.Line(fmt::format("descriptor: {}", acl::FormatSddl(*sd)));
-  }
-  return kExitOk;
+  return WithStore(
+      ctx, args,
+      [&](ks::MachineRoot& machine, ks::KeyStore& store, const acl::Token& token) -> int {
+        auto grants = ParseGrants(args.grants);
+        if (!grants) return Fail(ctx, grants.error());
+        auto spec = ks::KeySpec::Parse(args.key);
+        if (!spec) return Fail(ctx, spec.error());
+        ks::CreateOptions options;
+        options.key = *spec;
+        options.slot = args.slot == "signature" ? ks::KeySlot::kSignature : ks::KeySlot::kExchange;
+        options.grants = std::move(grants).value();
+        auto created = store.Create(args.name, token, options);
+        if (!created) return Fail(ctx, created.error());
+        const auto sd = machine.security().Read(store.PathFor(args.name));
+        if (ctx.out.json()) {
+          nlohmann::json doc = SummaryJson(*created);
+          doc["sddl"] = sd ? acl::FormatSddl(*sd) : std::string();
+          ctx.out.Json(doc);
+        } else {
+          ctx.out.Line(
+              fmt::format("created container '{}' as {}", args.name, token.display_name()));
+          ctx.out.Line(fmt::format("file:       MachineKeys/{}", created->file_name));
+          ctx.out.Line(fmt::format("keys:       {}", created->keys));
+          if (sd) ctx.out.Line(fmt::format("descriptor: {}", acl::FormatSddl(*sd)));
+        }
+        return kExitOk;
+      });
 }
 
 int RunOpen(Context& ctx, const StoreArgs& args) {
-  auto machine = OpenRoot(args);
-  if (!machine) return Fail(ctx, machine.error());
-  auto token = Identity(*machine, args.identity);
-  if (!token) return Fail(ctx, token.error());
-  ks::KeyStore store(*machine);
-  auto opened = store.Open(args.name, *token);
-  if (!opened) return Fail(ctx, opened.error());
-  std::vector<std::pair<std::string, std::string>> fingerprints;
-  if (opened->exchange) fingerprints.emplace_back("exchange", opened->exchange->Fingerprint());
-  if (opened->signature) fingerprints.emplace_back("signature", opened->signature->Fingerprint());
-  if (ctx.out.json()) {
-    nlohmann::json doc = {
-        {"name", opened->file.name},
-        {"file", opened->file_name},
-        {"identity", token->display_name()},
-        {"format", std::string(ks::ContainerFormatName(opened->file.format))},
-        {"keys", opened->file.DescribeKeys()},
-        {"owner", opened->descriptor.owner ? opened->descriptor.owner->ToString() : ""},
-        {"symmetric_key", opened->symmetric.has_value()},
-        {"sddl", acl::FormatSddl(opened->descriptor)}};
-    for (const auto& [slot, fp] : fingerprints) doc["fingerprints"][slot] = fp;
-    ctx.out.Json(doc);
-  } else {
-    ctx.out.Line(
-        fmt::format("opened container '{}' as {}", opened->file.name, token->display_name()));
-    ctx.out.Line(fmt::format("file:   MachineKeys/{}", opened->file_name));
-    ctx.out.Line(fmt::format("format: {}", ks::ContainerFormatName(opened->file.format)));
-    ctx.out.Line(fmt::format("keys:   {}", opened->file.DescribeKeys()));
-    for (const auto& [slot, fp] : fingerprints) {
-      ctx.out.Line(fmt::format("{} public key SHA-256: {}", slot, fp));
-    }
-    if (opened->file.format == ks::ContainerFormat::kCapi) {
-      ctx.out.Line("private keys: DPAPI blobs (decryptable only on their Windows machine)");
-    }
-  }
-  return kExitOk;
+  return WithStore(
+      ctx, args,
+      [&](ks::MachineRoot& /*machine*/, ks::KeyStore& store, const acl::Token& token) -> int {
+        auto opened = store.Open(args.name, token);
+        if (!opened) return Fail(ctx, opened.error());
+        std::vector<std::pair<std::string, std::string>> fingerprints;
+        if (opened->exchange)
+          fingerprints.emplace_back("exchange", opened->exchange->Fingerprint());
+        if (opened->signature)
+          fingerprints.emplace_back("signature", opened->signature->Fingerprint());
+        if (ctx.out.json()) {
+          nlohmann::json doc = {
+              {"name", opened->file.name},
+              {"file", opened->file_name},
+              {"identity", token.display_name()},
+              {"format", std::string(ks::ContainerFormatName(opened->file.format))},
+              {"keys", opened->file.DescribeKeys()},
+              {"owner", opened->descriptor.owner ? opened->descriptor.owner->ToString() : ""},
+              {"symmetric_key", opened->symmetric.has_value()},
+              {"sddl", acl::FormatSddl(opened->descriptor)}};
+          for (const auto& [slot, fp] : fingerprints) doc["fingerprints"][slot] = fp;
+          ctx.out.Json(doc);
+        } else {
+          ctx.out.Line(
+              fmt::format("opened container '{}' as {}", opened->file.name, token.display_name()));
+          ctx.out.Line(fmt::format("file:   MachineKeys/{}", opened->file_name));
+          ctx.out.Line(fmt::format("format: {}", ks::ContainerFormatName(opened->file.format)));
+          ctx.out.Line(fmt::format("keys:   {}", opened->file.DescribeKeys()));
+          for (const auto& [slot, fp] : fingerprints) {
+            ctx.out.Line(fmt::format("{} public key SHA-256: {}", slot, fp));
+          }
+          if (opened->file.format == ks::ContainerFormat::kCapi) {
+            ctx.out.Line("private keys: DPAPI blobs (decryptable only on their Windows machine)");
+          }
+        }
+        return kExitOk;
+      });
 }
 
 int RunList(Context& ctx, const StoreArgs& args) {
@@ -239,10 +252,11 @@ int RunList(Context& ctx, const StoreArgs& args) {
   if (!machine) return Fail(ctx, machine.error());
   const ks::MachineRoot& root = *machine;  // listing is read-only
   ks::RawDescriptorReader reader(root.machine_keys_dir(), root.security().attribute());
+  const ks::KeyFileChecker checker(root);
   nlohmann::json items = nlohmann::json::array();
   std::size_t count = 0;
   auto listed = ks::ForEachKeyFile(root, [&](std::string_view file) {
-    const auto summary = ks::InspectKeyFile(root, file, reader);
+    const auto summary = ks::InspectKeyFile(root, file, reader, checker);
     ++count;
     if (ctx.out.json()) {
       items.push_back(SummaryJson(summary));
@@ -282,62 +296,60 @@ int RunList(Context& ctx, const StoreArgs& args) {
 }
 
 int RunDelete(Context& ctx, const StoreArgs& args) {
-  auto machine = OpenRoot(args);
-  if (!machine) return Fail(ctx, machine.error());
-  auto token = Identity(*machine, args.identity);
-  if (!token) return Fail(ctx, token.error());
-  ks::KeyStore store(*machine);
-  const std::string file = ks::ContainerFileName(args.name, machine->machine_guid());
-  if (auto deleted = store.Delete(args.name, *token); !deleted) return Fail(ctx, deleted.error());
-  if (ctx.out.json()) {
-    ctx.out.Json({{"deleted", args.name}, {"file", file}});
-  } else {
-    ctx.out.Line(fmt::format("deleted container '{}' (MachineKeys/{})", args.name, file));
-  }
-  return kExitOk;
+  return WithStore(
+      ctx, args,
+      [&](ks::MachineRoot& machine, ks::KeyStore& store, const acl::Token& token) -> int {
+        const std::string file = ks::ContainerFileName(args.name, machine.machine_guid());
+        if (auto deleted = store.Delete(args.name, token); !deleted)
+          return Fail(ctx, deleted.error());
+        if (ctx.out.json()) {
+          ctx.out.Json({{"deleted", args.name}, {"file", file}});
+        } else {
+          ctx.out.Line(fmt::format("deleted container '{}' (MachineKeys/{})", args.name, file));
+        }
+        return kExitOk;
+      });
 }
 
 int RunImport(Context& ctx, const StoreArgs& args) {
-  auto machine = OpenRoot(args);
-  if (!machine) return Fail(ctx, machine.error());
-  auto token = Identity(*machine, args.identity);
-  if (!token) return Fail(ctx, token.error());
-  auto grants = ParseGrants(args.grants);
-  if (!grants) return Fail(ctx, grants.error());
-  auto password = ReadPassword(args.password_file);
-  if (!password) return Fail(ctx, password.error());
-  ks::CreateOptions options;
-  options.grants = std::move(grants).value();
-  options.slot = args.slot == "signature" ? ks::KeySlot::kSignature : ks::KeySlot::kExchange;
-  ks::KeyStore store(*machine);
-  auto created = store.Import(args.name, *token, args.file, *password, options);
-  if (!created) return Fail(ctx, created.error());
-  if (ctx.out.json()) {
-    ctx.out.Json(SummaryJson(*created));
-  } else {
-    ctx.out.Line(fmt::format("imported {} as container '{}' (MachineKeys/{}): {}", args.file,
-                             args.name, created->file_name, created->keys));
-  }
-  return kExitOk;
+  return WithStore(
+      ctx, args,
+      [&](ks::MachineRoot& /*machine*/, ks::KeyStore& store, const acl::Token& token) -> int {
+        auto grants = ParseGrants(args.grants);
+        if (!grants) return Fail(ctx, grants.error());
+        auto password = ReadPassword(args.password_file);
+        if (!password) return Fail(ctx, password.error());
+        ks::CreateOptions options;
+        options.grants = std::move(grants).value();
+        options.slot = args.slot == "signature" ? ks::KeySlot::kSignature : ks::KeySlot::kExchange;
+        auto created = store.Import(args.name, token, args.file, *password, options);
+        if (!created) return Fail(ctx, created.error());
+        if (ctx.out.json()) {
+          ctx.out.Json(SummaryJson(*created));
+        } else {
+          ctx.out.Line(fmt::format("imported {} as container '{}' (MachineKeys/{}): {}", args.file,
+                                   args.name, created->file_name, created->keys));
+        }
+        return kExitOk;
+      });
 }
 
 int RunExport(Context& ctx, const StoreArgs& args) {
-  auto machine = OpenRoot(args);
-  if (!machine) return Fail(ctx, machine.error());
-  auto token = Identity(*machine, args.identity);
-  if (!token) return Fail(ctx, token.error());
-  auto password = ReadPassword(args.password_file);
-  if (!password) return Fail(ctx, password.error());
-  ks::KeyStore store(*machine);
-  if (auto done = store.Export(args.name, *token, args.out, *password); !done) {
-    return Fail(ctx, done.error());
-  }
-  if (ctx.out.json()) {
-    ctx.out.Json({{"exported", args.name}, {"out", args.out}});
-  } else {
-    ctx.out.Line(fmt::format("exported container '{}' to {}", args.name, args.out));
-  }
-  return kExitOk;
+  return WithStore(
+      ctx, args,
+      [&](ks::MachineRoot& /*machine*/, ks::KeyStore& store, const acl::Token& token) -> int {
+        auto password = ReadPassword(args.password_file);
+        if (!password) return Fail(ctx, password.error());
+        if (auto done = store.Export(args.name, token, args.out, *password); !done) {
+          return Fail(ctx, done.error());
+        }
+        if (ctx.out.json()) {
+          ctx.out.Json({{"exported", args.name}, {"out", args.out}});
+        } else {
+          ctx.out.Line(fmt::format("exported container '{}' to {}", args.name, args.out));
+        }
+        return kExitOk;
+      });
 }
 
 void AddRoot(CLI::App* cmd, StoreArgs& args) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "mkeys/core/le.hpp"
+#include "mkeys/core/openssl.hpp"
 
 namespace mkeys::keystore {
 namespace {
@@ -15,10 +16,6 @@ constexpr std::array<char, 4> kSealMagic = {'M', 'K', 'P', '1'};
 constexpr std::size_t kSealHeader = 8;
 constexpr std::size_t kNonceSize = 12;
 constexpr std::size_t kTagSize = 16;
-
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
 
 void RandomFill(std::uint8_t* data, std::size_t size) {
   if (RAND_bytes(data, static_cast<int>(size)) != 1) {
@@ -206,6 +203,10 @@ Result<ContainerFileView> ContainerFileView::Parse(std::span<const std::uint8_t>
 
 Result<ContainerFile> ContainerFile::Parse(std::span<const std::uint8_t> bytes) {
   MKEYS_ASSIGN_OR_RETURN(const ContainerFileView view, ContainerFileView::Parse(bytes));
+  return FromView(view);
+}
+
+ContainerFile ContainerFile::FromView(const ContainerFileView& view) {
   ContainerFile file;
   file.format = view.format;
   file.version = view.version;
@@ -254,17 +255,41 @@ std::vector<std::uint8_t> ContainerFile::Serialize() const {
   return out;
 }
 
-std::string ContainerFile::DescribeKeys() const {
+namespace {
+
+// "exchange RSA 2048 (e=65537), signature EC P-256": slots given as (present, has public key,
+// info).
+struct SlotShape {
+  bool present;
+  bool has_public;
+  const PublicKeyInfo* info;
+};
+std::string DescribeSlots(SlotShape exchange, SlotShape signature) {
   std::string out;
-  auto add = [&](const char* slot, const std::optional<KeyPairRecord>& rec) {
-    if (!rec) return;
+  auto add = [&](const char* slot, const SlotShape& s) {
+    if (!s.present) return;
     if (!out.empty()) out += ", ";
-    out += fmt::format("{} {}", slot,
-                       rec->public_blob.empty() ? "(no public key)" : rec->info.Describe());
+    out += fmt::format("{} {}", slot, s.has_public ? s.info->Describe() : "(no public key)");
   };
   add("exchange", exchange);
   add("signature", signature);
   return out.empty() ? std::string("no keys") : out;
+}
+
+template <typename Slot>
+SlotShape ShapeOf(const std::optional<Slot>& slot) {
+  if (!slot) return {false, false, nullptr};
+  return {true, !slot->public_blob.empty(), &slot->info};
+}
+
+}  // namespace
+
+std::string ContainerFile::DescribeKeys() const {
+  return DescribeSlots(ShapeOf(exchange), ShapeOf(signature));
+}
+
+std::string ContainerFileView::DescribeKeys() const {
+  return DescribeSlots(ShapeOf(exchange), ShapeOf(signature));
 }
 
 Result<std::vector<std::uint8_t>> SealPrivatePart(const SecretBytes& master_key,
@@ -282,7 +307,7 @@ Result<std::vector<std::uint8_t>> SealPrivatePart(const SecretBytes& master_key,
     return Error(ErrorCode::kCrypto, "no randomness for the nonce");
   }
   le::Append(out, nonce);
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   const auto key = master_key.RevealSecret();
   const auto pt = plaintext.RevealSecret();
@@ -327,7 +352,7 @@ Result<UnsealedPart> UnsealPrivatePart(const SecretBytes& master_key, std::strin
   std::array<std::uint8_t, kTagSize> tag{};
   std::copy(sealed.end() - kTagSize, sealed.end(), tag.begin());
   SecretBytes plain(body.size());
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   const auto key = master_key.RevealSecret();
   auto out = plain.MutableSecret();

@@ -7,17 +7,17 @@
 
 #include <fmt/format.h>
 
-#include "md5.hpp"
+#include "internal/md5.hpp"
 #include "mkeys/core/error.hpp"
+#include "mkeys/core/text.hpp"
 
 namespace mkeys::keystore {
 namespace {
 
-// ASCII only. mkeys never calls setlocale, so these are what std::tolower / std::isxdigit do in
-// the "C" locale, without the locale lookup per character.
-constexpr char AsciiLower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using text::AsciiLower;
+
+// ASCII only. mkeys never calls setlocale, so this is what std::isxdigit does in the "C"
+// locale, without the locale lookup per character.
 constexpr bool IsHexSlow(unsigned c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -108,13 +108,20 @@ bool ContainerHashMatches(std::string_view container_name, std::string_view hash
   return true;
 }
 
-bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
-  if (a == b) return true;
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i] && AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+Result<void> ValidateContainerName(std::string_view name) {
+  if (name.empty()) return Error(ErrorCode::kInvalidArgument, "container name is empty");
+  if (name.size() > 260) {
+    return Error(ErrorCode::kInvalidArgument, "container name is longer than 260 characters");
   }
-  return true;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c > 0x7e) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("container name has a non-printable or non-ASCII byte 0x{:02x}", c))
+          .At(i);
+    }
+  }
+  return Ok();
 }
 
 std::string ContainerFileName(std::string_view container_name, std::string_view machine_guid) {

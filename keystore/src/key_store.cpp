@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include "mkeys/acl/sid_names.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/le.hpp"
-#include "mkeys/acl/sid_names.hpp"
 #include "mkeys/core/log.hpp"
+#include "mkeys/core/text.hpp"
 #include "mkeys/keystore/container_name.hpp"
+#include "mkeys/keystore/open_path.hpp"
 
 namespace mkeys::keystore {
 namespace fs = std::filesystem;
@@ -23,33 +25,11 @@ namespace {
 
 constexpr std::string_view kStagingPrefix = ".mkeys-staging-";
 
-Error BadKeyset(ErrorCode code, std::string message, std::string_view file_name) {
-  return Error(code, std::move(message))
-      .On(MachineRoot::KeyFileLabel(file_name))
-      .WithWindowsCode(kNteBadKeyset);
-}
-
 Error Exists(std::string_view name, std::string_view file_name) {
   return Error(ErrorCode::kExists, fmt::format("{}: container '{}' exists already",
                                                FormatWindowsCode(kNteExists), name))
       .On(MachineRoot::KeyFileLabel(file_name))
       .WithWindowsCode(kNteExists);
-}
-
-Result<void> ValidateName(std::string_view name) {
-  if (name.empty()) return Error(ErrorCode::kInvalidArgument, "container name is empty");
-  if (name.size() > 260) {
-    return Error(ErrorCode::kInvalidArgument, "container name is longer than 260 characters");
-  }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const auto c = static_cast<unsigned char>(name[i]);
-    if (c < 0x20 || c > 0x7e) {
-      return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("container name has a non-printable or non-ASCII byte 0x{:02x}", c))
-          .At(i);
-    }
-  }
-  return Ok();
 }
 
 // Reads the descriptors of the store's directories, outermost first.
@@ -187,7 +167,7 @@ fs::path KeyStore::PathFor(std::string_view name) const {
 
 Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl::Token& creator,
                                                const CreateOptions& options) {
-  MKEYS_TRY(ValidateName(name));
+  MKEYS_TRY(ValidateContainerName(name));
   const std::string file_name = ContainerFileName(name, root_.machine_guid());
   const fs::path final_path = root_.machine_keys_dir() / file_name;
   if (root_.kind() != RootKind::kModel) {
@@ -296,8 +276,21 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
 Result<acl::AccessCheckResult> KeyStore::CheckStaged(const StagedContainer& staged,
                                                      const acl::Token& token,
                                                      acl::AccessMask desired) const {
-  MKEYS_ASSIGN_OR_RETURN(const auto sd, root_.security().Read(staged.staging_path_));
-  return acl::CheckAccess(sd, token, desired);
+  // The open path on the staged file, its contents checked against its final name: what the
+  // open of the committed container will find.
+  OpenTarget target;
+  target.container = staged.name_;
+  target.file_name = staged.staging_path_.filename().string();
+  target.unique_name = staged.file_name_;
+  target.label = MachineRoot::KeyFileLabel(target.file_name);
+  target.directories = root_.store_directories();
+  WalkOptions options;
+  options.read_access = desired;
+  const OpenPath path = WalkOpenPath(root_, std::move(target), token, options);
+  const acl::AccessCheckResult* check = path.AccessFor("read");
+  if (check != nullptr && !check->allowed) return *check;
+  if (!path.ok()) return path.ToError();
+  return *check;
 }
 
 Result<ContainerSummary> KeyStore::Commit(StagedContainer&& staged_in) {
@@ -341,119 +334,33 @@ Result<ContainerSummary> KeyStore::Create(std::string_view name, const acl::Toke
 
 Result<OpenedContainer> KeyStore::Open(std::string_view name, const acl::Token& token,
                                        acl::AccessMask desired) const {
-  MKEYS_TRY(ValidateName(name));
-  const std::string file_name = ContainerFileName(name, root_.machine_guid());
-  const fs::path path = root_.machine_keys_dir() / file_name;
-  const std::string code = FormatWindowsCode(kNteBadKeyset);
-  // Windows walks the path first: traverse on every directory down to MachineKeys.
-  if (auto t =
-          CheckTraverseTo(root_, token, root_.store_directories().size(), file_name, kNteBadKeyset);
-      !t) {
-    return std::move(t).error();
-  }
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    const auto foreign = FindForeignGuidFiles(root_, ContainerHash(name));
-    if (!foreign.empty()) {
-      const auto parts = SplitContainerFileName(foreign.front());
-      return BadKeyset(ErrorCode::kNotFound,
-                       fmt::format("{}: no key file for container '{}' under this machine's "
-                                   "MachineGuid {}; a file for it exists under another MachineGuid "
-                                   "{}: MachineKeys/{} (a cloned image or a changed MachineGuid)",
-                                   code, name, root_.machine_guid(),
-                                   parts ? parts->machine_guid : std::string("?"), foreign.front()),
-                       file_name);
-    }
-    return BadKeyset(ErrorCode::kNotFound,
-                     fmt::format("{}: no such key file: container '{}' does not exist", code, name),
-                     file_name);
-  }
-  auto sd = root_.security().Read(path);
-  if (!sd) {
-    return BadKeyset(
-        ErrorCode::kCorrupt,
-        fmt::format("{}: the key file's descriptor is unreadable: {}", code, sd.error().message()),
-        file_name);
-  }
-  const acl::AccessCheckResult check = acl::CheckAccess(*sd, token, desired);
-  if (!check.allowed) {
-    return BadKeyset(ErrorCode::kAccessDenied,
-                     fmt::format("{}: read denied: {}", code, check.Explain(token, *sd)),
-                     file_name);
-  }
-  auto bytes = files::ReadFile(path);
-  if (!bytes) {
-    return BadKeyset(ErrorCode::kIo, fmt::format("{}: {}", code, bytes.error().message()),
-                     file_name);
-  }
-  auto file = ContainerFile::Parse(*bytes);
-  if (!file) {
-    return BadKeyset(ErrorCode::kCorrupt,
-                     fmt::format("{}: key file corrupt: {}", code, file.error().ToString()),
-                     file_name);
-  }
+  MKEYS_ASSIGN_OR_RETURN(OpenTarget target, ResolveCapiContainer(root_, name));
+  WalkOptions options;
+  options.read_access = desired;
+  options.unseal_keys = true;
+  OpenPath path = WalkOpenPath(root_, std::move(target), token, options);
+  if (!path.ok()) return path.ToError();
   OpenedContainer opened;
-  opened.file_name = file_name;
-  opened.path = path;
-  opened.descriptor = std::move(sd).value();
-  opened.file = std::move(file).value();
-  if (opened.file.format == ContainerFormat::kMkeys) {
-    MKEYS_ASSIGN_OR_RETURN(const SecretBytes master, root_.ReadMasterKey());
-    auto unseal = [&](const std::optional<KeyPairRecord>& rec, std::optional<PrivateKey>& key,
-                      bool allow_symmetric) -> Result<void> {
-      if (!rec || rec->private_blob.empty()) return Ok();
-      auto part = UnsealPrivatePart(master, file_name, rec->private_blob);
-      if (!part) {
-        return Error(part.error().code(), part.error().message())
-            .On(MachineRoot::KeyFileLabel(file_name));
-      }
-      if (part->kind == SealedKind::kSymmetric) {
-        if (!allow_symmetric) {
-          return Error(ErrorCode::kCorrupt, "symmetric key in the signature slot")
-              .On(MachineRoot::KeyFileLabel(file_name));
-        }
-        opened.symmetric = std::move(part->plaintext);
-        return Ok();
-      }
-      auto k = PrivateKey::FromPkcs8(part->plaintext);
-      if (!k)
-        return Error(k.error().code(), k.error().message())
-            .On(MachineRoot::KeyFileLabel(file_name));
-      key = std::move(k).value();
-      return Ok();
-    };
-    MKEYS_TRY(unseal(opened.file.exchange, opened.exchange, true));
-    MKEYS_TRY(unseal(opened.file.signature, opened.signature, false));
-  }
+  opened.file_name = path.target.file_name;
+  opened.path = path.objects.back().path;
+  opened.descriptor = *path.FileDescriptor();
+  opened.file = ContainerFile::FromView(*path.integrity->file);
+  opened.exchange = std::move(path.keys.exchange);
+  opened.signature = std::move(path.keys.signature);
+  opened.symmetric = std::move(path.keys.symmetric);
   return opened;
 }
 
 Result<void> KeyStore::Delete(std::string_view name, const acl::Token& token) {
-  MKEYS_TRY(ValidateName(name));
-  const std::string file_name = ContainerFileName(name, root_.machine_guid());
-  const fs::path path = root_.machine_keys_dir() / file_name;
-  MKEYS_TRY(
-      CheckTraverseTo(root_, token, root_.store_directories().size(), file_name, kNteBadKeyset));
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    return BadKeyset(ErrorCode::kNotFound,
-                     fmt::format("{}: no such key file: container '{}' does not exist",
-                                 FormatWindowsCode(kNteBadKeyset), name),
-                     file_name);
-  }
-  // DELETE on the file, or FILE_DELETE_CHILD on MachineKeys.
-  MKEYS_ASSIGN_OR_RETURN(const auto sd, root_.security().Read(path));
-  const auto check = acl::CheckAccess(sd, token, acl::rights::kDelete);
-  if (!check.allowed) {
-    MKEYS_ASSIGN_OR_RETURN(const auto dir_sd, root_.security().Read(root_.machine_keys_dir()));
-    const auto child = acl::CheckAccess(dir_sd, token, acl::rights::kDeleteChild);
-    if (!child.allowed) {
-      return BadKeyset(ErrorCode::kAccessDenied,
-                       fmt::format("{}: delete denied: {}; nor does MachineKeys grant DELETE_CHILD",
-                                   FormatWindowsCode(kNteBadKeyset), check.Explain(token, sd)),
-                       file_name);
-    }
-  }
+  // CRYPT_DELETEKEYSET: DELETE on the file, or FILE_DELETE_CHILD on MachineKeys. A corrupt
+  // file can be deleted: its contents are not checked.
+  MKEYS_ASSIGN_OR_RETURN(OpenTarget target, ResolveCapiContainer(root_, name));
+  WalkOptions options;
+  options.intents = {OpenIntent::kDelete};
+  options.check_contents = false;
+  const OpenPath walked = WalkOpenPath(root_, std::move(target), token, options);
+  if (!walked.ok()) return walked.ToError();
+  const fs::path& path = walked.objects.back().path;
   if (::unlink(path.c_str()) != 0) return files::IoError(errno, path, "cannot delete");
   return files::SyncDirectory(root_.machine_keys_dir());
 }
@@ -524,55 +431,61 @@ Result<void> ForEachKeyFile(const MachineRoot& root,
 }
 
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
-                                RawDescriptorReader& reader) {
+                                RawDescriptorReader& reader, const KeyFileChecker& checker) {
   ContainerSummary s;
   s.file_name.assign(file_name);
-  const auto parts = SplitContainerFileNameView(file_name);
-  if (!parts) {
-    s.not_a_container_name = true;
-  } else if (!EqualsIgnoreAsciiCase(parts->machine_guid, root.machine_guid())) {
-    s.foreign_machine_guid = true;
-  }
+  auto add_problem = [&s](std::string_view text) {
+    if (!s.problem.empty()) s.problem += "; ";
+    s.problem += text;
+  };
   auto raw = reader.Read(file_name);
   if (!raw) {
     s.descriptor_unreadable = true;
-    s.problem = raw.error().message();
+    add_problem(raw.error().message());
+  } else if (auto sd = root.security().DecodeRaw(*raw); !sd) {
+    s.descriptor_unreadable = true;
+    add_problem(
+        fmt::format("{} is malformed: {}", root.security().attribute(), sd.error().ToString()));
   } else {
-    auto sd = root.security().DecodeRaw(*raw);
-    if (!sd) {
-      s.descriptor_unreadable = true;
-      s.problem =
-          fmt::format("{} is malformed: {}", root.security().attribute(), sd.error().ToString());
-    } else {
-      s.owner = sd->owner;
-    }
+    s.owner = sd->owner;
   }
   auto bytes = files::ReadFile(root.machine_keys_dir() / std::string(file_name));
   if (!bytes) {
+    s.not_a_container_name = !SplitContainerFileNameView(file_name).has_value();
     s.corrupt = true;
-    if (!s.problem.empty()) s.problem += "; ";
-    s.problem += bytes.error().message();
+    add_problem(bytes.error().message());
     return s;
   }
-  auto file = ContainerFile::Parse(*bytes);
-  if (!file) {
-    s.corrupt = true;
-    if (!s.problem.empty()) s.problem += "; ";
-    s.problem += file.error().ToString();
-    return s;
+  const KeyFileVerdict v = checker.Check(file_name, *bytes);
+  s.not_a_container_name = v.not_a_container_name;
+  s.foreign_machine_guid = v.foreign_machine_guid;
+  s.name_hash_mismatch = v.name_hash_mismatch;
+  if (v.file) {
+    s.name.assign(v.file->name);
+    s.format = v.file->format;
+    s.keys = v.file->DescribeKeys();
+    if (v.file->exchange && !v.file->exchange->public_blob.empty()) {
+      s.exchange = v.file->exchange->info;
+    }
+    if (v.file->signature && !v.file->signature->public_blob.empty()) {
+      s.signature = v.file->signature->info;
+    }
   }
-  s.name = file->name;
-  s.format = file->format;
-  s.keys = file->DescribeKeys();
-  if (file->exchange && !file->exchange->public_blob.empty()) s.exchange = file->exchange->info;
-  if (file->signature && !file->signature->public_blob.empty()) s.signature = file->signature->info;
-  if (parts && !ContainerHashMatches(s.name, parts->hash)) s.name_hash_mismatch = true;
+  if (v.corrupt) {
+    s.corrupt = true;
+    add_problem(v.problem);
+  }
   return s;
+}
+
+ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
+                                RawDescriptorReader& reader) {
+  return InspectKeyFile(root, file_name, reader, KeyFileChecker(root));
 }
 
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name) {
   RawDescriptorReader reader(root.machine_keys_dir(), root.security().attribute());
-  return InspectKeyFile(root, file_name, reader);
+  return InspectKeyFile(root, file_name, reader, KeyFileChecker(root));
 }
 
 std::vector<std::string> FindForeignGuidFiles(const MachineRoot& root, std::string_view hash) {
@@ -581,7 +494,7 @@ std::vector<std::string> FindForeignGuidFiles(const MachineRoot& root, std::stri
   (void)ForEachKeyFile(root, [&](std::string_view name) {
     if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) {
       const auto parts = SplitContainerFileNameView(name);
-      if (parts && !EqualsIgnoreAsciiCase(parts->machine_guid, root.machine_guid())) {
+      if (parts && !text::EqualsIgnoreAsciiCase(parts->machine_guid, root.machine_guid())) {
         out.emplace_back(name);
       }
     }

@@ -12,35 +12,18 @@
 
 #include <fmt/format.h>
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 #include "mkeys/core/files.hpp"
-#include "mkeys/core/le.hpp"
 #include "mkeys/core/hex.hpp"
+#include "mkeys/core/le.hpp"
+#include "mkeys/core/openssl.hpp"
+#include "mkeys/core/text.hpp"
 
 namespace mkeys::keystore {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free_all(b); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct P8Free {
-  void operator()(PKCS8_PRIV_KEY_INFO* p) const { PKCS8_PRIV_KEY_INFO_free(p); }
-};
-struct P12Free {
-  void operator()(PKCS12* p) const { PKCS12_free(p); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct X509StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
+using ossl::BioPtr;
 
 // The OpenSSL error queue as text (never contains key material), and clears it.
 std::string OpenSslErrors() {
@@ -85,12 +68,6 @@ Result<KeySpec> SpecOf(EVP_PKEY* pkey) {
   return Error(ErrorCode::kUnsupported, "key type other than RSA or EC P-256");
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The password as a NUL-terminated buffer for OpenSSL; wiped on destruction.
 class CPassword {
  public:
@@ -112,7 +89,7 @@ class CPassword {
 }  // namespace
 
 Result<KeySpec> KeySpec::Parse(std::string_view text) {
-  const std::string t = Lower(text);
+  const std::string t = mkeys::text::ToLowerAscii(text);
   if (t == "rsa:2048" || t == "rsa") return KeySpec{KeyAlgorithm::kRsa, 2048};
   if (t == "rsa:3072") return KeySpec{KeyAlgorithm::kRsa, 3072};
   if (t == "ec:p256" || t == "ec:p-256" || t == "ec") return KeySpec{KeyAlgorithm::kEcP256, 256};
@@ -239,8 +216,7 @@ Result<PrivateKey> PrivateKey::Adopt(EVP_PKEY* pkey) {
 Result<PrivateKey> PrivateKey::FromPkcs8(const SecretBytes& der) {
   const auto bytes = der.RevealSecret();
   const unsigned char* p = bytes.data();
-  std::unique_ptr<PKCS8_PRIV_KEY_INFO, P8Free> p8(
-      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(bytes.size())));
+  ossl::P8InfoPtr p8(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(bytes.size())));
   if (!p8) return CryptoError("not a PKCS#8 PrivateKeyInfo");
   if (p != bytes.data() + bytes.size()) {
     return Error(ErrorCode::kParse, "trailing bytes after the PKCS#8 structure")
@@ -252,7 +228,7 @@ Result<PrivateKey> PrivateKey::FromPkcs8(const SecretBytes& der) {
 }
 
 Result<SecretBytes> PrivateKey::ToPkcs8() const {
-  std::unique_ptr<PKCS8_PRIV_KEY_INFO, P8Free> p8(EVP_PKEY2PKCS8(pkey_.get()));
+  ossl::P8InfoPtr p8(EVP_PKEY2PKCS8(pkey_.get()));
   if (!p8) return CryptoError("cannot encode PKCS#8");
   unsigned char* der = nullptr;
   const int len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
@@ -269,7 +245,7 @@ std::vector<std::uint8_t> PrivateKey::PublicBlob(KeySlot slot) const {
     BIGNUM* e_raw = nullptr;
     EVP_PKEY_get_bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_N, &n_raw);
     EVP_PKEY_get_bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_E, &e_raw);
-    std::unique_ptr<BIGNUM, BnFree> n(n_raw), e(e_raw);
+    ossl::BnPtr n(n_raw), e(e_raw);
     const std::uint32_t modulus_bytes = spec_.bits / 8;
     // As Windows writes it: the modulus buffer is 8 bytes longer than the modulus, zero padded.
     const std::uint32_t len = modulus_bytes + 8;
@@ -320,7 +296,7 @@ bool PrivateKey::SamePublicKey(const PrivateKey& other) const {
 
 Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const SecretBytes& password) {
   MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(file, 1u << 20));
-  const std::string ext = Lower(file.extension().string());
+  const std::string ext = text::ToLowerAscii(file.extension().string());
   CPassword pass(password);
   std::vector<std::vector<std::uint8_t>> certs;
   auto cert_der = [&](X509* x) {
@@ -331,7 +307,7 @@ Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const Secre
   };
   if (ext == ".p12" || ext == ".pfx") {
     const unsigned char* p = bytes.data();
-    std::unique_ptr<PKCS12, P12Free> p12(d2i_PKCS12(nullptr, &p, static_cast<long>(bytes.size())));
+    ossl::Pkcs12Ptr p12(d2i_PKCS12(nullptr, &p, static_cast<long>(bytes.size())));
     if (!p12) {
       return Error(ErrorCode::kParse, "not a PKCS#12 file: " + OpenSslErrors()).On(file.string());
     }
@@ -343,8 +319,8 @@ Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const Secre
                    "cannot open the PKCS#12 file (wrong password or damaged): " + OpenSslErrors())
           .On(file.string());
     }
-    std::unique_ptr<X509, X509Free> cert_owned(cert);
-    std::unique_ptr<STACK_OF(X509), X509StackFree> ca_owned(ca);
+    ossl::X509Ptr cert_owned(cert);
+    ossl::X509StackPtr ca_owned(ca);
     if (pkey == nullptr)
       return Error(ErrorCode::kNotFound, "the PKCS#12 file holds no private key").On(file.string());
     if (cert) cert_der(cert);
@@ -364,7 +340,7 @@ Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const Secre
     }
     BioPtr certs_bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
     while (X509* x = PEM_read_bio_X509(certs_bio.get(), nullptr, nullptr, nullptr)) {
-      std::unique_ptr<X509, X509Free> owned(x);
+      ossl::X509Ptr owned(x);
       cert_der(x);
     }
     ERR_clear_error();
@@ -380,9 +356,9 @@ Result<ImportedKey> ImportKeyFile(const std::filesystem::path& file, const Secre
 Result<void> ExportKeyFile(const std::filesystem::path& file, const PrivateKey& key,
                            const std::vector<std::vector<std::uint8_t>>& certificates_der,
                            const SecretBytes& password) {
-  const std::string ext = Lower(file.extension().string());
+  const std::string ext = text::ToLowerAscii(file.extension().string());
   CPassword pass(password);
-  std::vector<std::unique_ptr<X509, X509Free>> certs;
+  std::vector<ossl::X509Ptr> certs;
   for (const auto& der : certificates_der) {
     const unsigned char* p = der.data();
     X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
@@ -391,15 +367,15 @@ Result<void> ExportKeyFile(const std::filesystem::path& file, const PrivateKey& 
   }
   BioPtr mem(BIO_new(BIO_s_mem()));
   if (ext == ".p12" || ext == ".pfx") {
-    std::unique_ptr<STACK_OF(X509), X509StackFree> ca(sk_X509_new_null());
+    ossl::X509StackPtr ca(sk_X509_new_null());
     for (std::size_t i = 1; i < certs.size(); ++i) {
       X509_up_ref(certs[i].get());
       sk_X509_push(ca.get(), certs[i].get());
     }
     // NID 0: OpenSSL 3's defaults, AES-256-CBC with PBKDF2 and a SHA-256 MAC.
-    std::unique_ptr<PKCS12, P12Free> p12(PKCS12_create(pass.c_str(), nullptr, key.get(),
-                                                       certs.empty() ? nullptr : certs[0].get(),
-                                                       ca.get(), 0, 0, 0, 0, 0));
+    ossl::Pkcs12Ptr p12(PKCS12_create(pass.c_str(), nullptr, key.get(),
+                                      certs.empty() ? nullptr : certs[0].get(), ca.get(), 0, 0, 0,
+                                      0, 0));
     if (!p12) return CryptoError("cannot build the PKCS#12 file");
     if (i2d_PKCS12_bio(mem.get(), p12.get()) != 1) return CryptoError("cannot encode PKCS#12");
   } else if (ext == ".pem") {

@@ -14,8 +14,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "mkeys/core/files.hpp"
 #include "mkeys/acl/sddl.hpp"
+#include "mkeys/core/files.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/log.hpp"
 #include "mkeys/keystore/container_name.hpp"

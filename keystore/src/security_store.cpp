@@ -4,6 +4,7 @@
 #include <sys/xattr.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -38,32 +39,77 @@ Error XattrError(int err, const std::string& path, const std::string& attribute,
       .On(path);
 }
 
-// getxattr into `buffer`, growing it as needed; returns the size read.
-Result<std::size_t> GetXattrInto(const char* path, const std::string& attribute,
-                                 std::vector<std::uint8_t>& buffer) {
-  if (buffer.size() < 256) buffer.resize(256);
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    const ssize_t n = ::lgetxattr(path, attribute.c_str(), buffer.data(), buffer.size());
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno != ERANGE) return XattrError(errno, path, attribute, "read");
-    const ssize_t need = ::lgetxattr(path, attribute.c_str(), nullptr, 0);
+// A descriptor is at most 64 KiB (its ACLs' sizes are 16-bit); an NTACL blob adds its header.
+constexpr std::size_t kMaxAttributeBytes = 64 * 1024 + 64;
+
+// getxattr of one attribute into `buffer` through `get(data, size)` (lgetxattr or fgetxattr).
+// With `size_first` the size is queried first (one query, one read); otherwise the buffer is
+// tried as it is (a scan reusing it) and sized only when too small. A buffer that is too small
+// is answered with ERANGE, or by ntfs-3g with EIO: both make it ask the size and retry.
+template <typename Get>
+Result<std::size_t> ReadAttribute(const Get& get, std::vector<std::uint8_t>& buffer,
+                                  bool size_first, const std::string& path,
+                                  const std::string& attribute) {
+  auto query = [&]() -> Result<std::size_t> {
+    const ssize_t need = get(nullptr, 0);
     if (need < 0) return XattrError(errno, path, attribute, "read");
-    buffer.resize(static_cast<std::size_t>(need) + 64);
+    if (static_cast<std::size_t>(need) > kMaxAttributeBytes) {
+      return Error(ErrorCode::kCorrupt,
+                   fmt::format("extended attribute {} is {} bytes, more than a descriptor's 64 KiB",
+                               attribute, need))
+          .On(path);
+    }
+    return static_cast<std::size_t>(need);
+  };
+  if (size_first) {
+    MKEYS_ASSIGN_OR_RETURN(const std::size_t need, query());
+    if (buffer.size() < need || buffer.empty()) buffer.resize(need == 0 ? 1 : need);
+  } else if (buffer.empty()) {
+    buffer.resize(512);
+  }
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const ssize_t n = get(buffer.data(), buffer.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    const int err = errno;
+    if (err != ERANGE && err != EIO) return XattrError(err, path, attribute, "read");
+    MKEYS_ASSIGN_OR_RETURN(const std::size_t need, query());
+    // EIO with a buffer already large enough is a real I/O error.
+    if (err == EIO && need <= buffer.size()) return XattrError(err, path, attribute, "read");
+    buffer.resize(std::max(need, buffer.size() + 1));
   }
   return Error(ErrorCode::kIo, fmt::format("extended attribute {} keeps changing size", attribute))
       .On(path);
 }
 
+Result<std::size_t> GetXattrInto(const char* path, const std::string& attribute,
+                                 std::vector<std::uint8_t>& buffer, bool size_first) {
+  const auto get = [&](void* data, std::size_t size) {
+    return ::lgetxattr(path, attribute.c_str(), data, size);
+  };
+  return ReadAttribute(get, buffer, size_first, path, attribute);
+}
+
 Result<std::vector<std::uint8_t>> GetXattr(const std::filesystem::path& path,
                                            const std::string& attribute) {
   std::vector<std::uint8_t> buffer;
-  MKEYS_ASSIGN_OR_RETURN(const std::size_t size, GetXattrInto(path.c_str(), attribute, buffer));
+  MKEYS_ASSIGN_OR_RETURN(const std::size_t size,
+                         GetXattrInto(path.c_str(), attribute, buffer, true));
   buffer.resize(size);
   return buffer;
 }
 
+Result<void> CheckWriteSize(const std::filesystem::path& path, const std::string& attribute,
+                            std::size_t size) {
+  if (size <= kMaxAttributeBytes) return Ok();
+  return Error(ErrorCode::kInvalidArgument,
+               fmt::format("descriptor of {} bytes is larger than 64 KiB: {} cannot hold it", size,
+                           attribute))
+      .On(path.string());
+}
+
 Result<void> SetXattr(const std::filesystem::path& path, const std::string& attribute,
                       std::span<const std::uint8_t> bytes) {
+  MKEYS_TRY(CheckWriteSize(path, attribute, bytes.size()));
   if (::lsetxattr(path.c_str(), attribute.c_str(), bytes.data(), bytes.size(), 0) != 0) {
     return XattrError(errno, path.string(), attribute, "write");
   }
@@ -72,6 +118,7 @@ Result<void> SetXattr(const std::filesystem::path& path, const std::string& attr
 
 Result<void> FSetXattr(int fd, const std::filesystem::path& path, const std::string& attribute,
                        std::span<const std::uint8_t> bytes) {
+  MKEYS_TRY(CheckWriteSize(path, attribute, bytes.size()));
   if (::fsetxattr(fd, attribute.c_str(), bytes.data(), bytes.size(), 0) != 0) {
     return XattrError(errno, path.string(), attribute, "write");
   }
@@ -171,6 +218,19 @@ class NtfsAclStore final : public SecurityStore {
 };
 
 }  // namespace
+
+Result<std::vector<std::uint8_t>> ReadOnlySecurityStore::ReadRawFd(
+    int fd, const std::filesystem::path& path_for_errors) const {
+  const std::string& name = attribute();
+  const auto get = [&](void* data, std::size_t size) {
+    return ::fgetxattr(fd, name.c_str(), data, size);
+  };
+  std::vector<std::uint8_t> buffer;
+  MKEYS_ASSIGN_OR_RETURN(const std::size_t size,
+                         ReadAttribute(get, buffer, true, path_for_errors.string(), name));
+  buffer.resize(size);
+  return buffer;
+}
 
 std::unique_ptr<SecurityStore> MakeXattrNtaclStore(std::string attribute) {
   return std::make_unique<XattrNtaclStore>(std::move(attribute));
@@ -274,7 +334,8 @@ Result<std::span<const std::uint8_t>> RawDescriptorReader::Read(std::string_view
   path_.assign(dir_);
   path_.push_back('/');
   path_.append(name);
-  MKEYS_ASSIGN_OR_RETURN(const std::size_t size, GetXattrInto(path_.c_str(), attribute_, buffer_));
+  MKEYS_ASSIGN_OR_RETURN(const std::size_t size,
+                         GetXattrInto(path_.c_str(), attribute_, buffer_, false));
   return std::span<const std::uint8_t>(buffer_.data(), size);
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "mkeys/core/text.hpp"
 #include "mkeys/keystore/container_file.hpp"
 #include "mkeys/keystore/container_name.hpp"
 
@@ -119,8 +120,9 @@ TEST_CASE("SplitContainerFileNameView accepts exactly what SplitContainerFileNam
   REQUIRE(view);
   CHECK(view->hash == "52AB417621a9d74c73e3e0f1bc374e0a");
   CHECK(view->machine_guid == "C49C7513-8b86-4d0e-90bf-4805804a9318");
-  CHECK(EqualsIgnoreAsciiCase(view->machine_guid, "c49c7513-8b86-4d0e-90bf-4805804a9318"));
-  CHECK_FALSE(EqualsIgnoreAsciiCase(view->machine_guid, "c49c7513-8b86-4d0e-90bf-4805804a9319"));
+  CHECK(text::EqualsIgnoreAsciiCase(view->machine_guid, "c49c7513-8b86-4d0e-90bf-4805804a9318"));
+  CHECK_FALSE(
+      text::EqualsIgnoreAsciiCase(view->machine_guid, "c49c7513-8b86-4d0e-90bf-4805804a9319"));
   auto parts = SplitContainerFileName(good);
   REQUIRE(parts);
   CHECK(parts->hash == "52ab417621a9d74c73e3e0f1bc374e0a");

@@ -31,6 +31,8 @@ inline constexpr std::array<std::uint8_t, 16> kDpapiProviderGuid = {
 enum class ContainerFormat : std::uint8_t { kCapi, kMkeys };
 std::string_view ContainerFormatName(ContainerFormat format);  // "capi", "mkeys"
 
+struct ContainerFileView;
+
 // One key slot of a container as stored.
 struct KeyPairRecord {
   std::vector<std::uint8_t> public_blob;   // RSA1 / ECS1 / ECK1 / SYM1
@@ -52,6 +54,8 @@ struct ContainerFile {
   // kParse / kCorrupt with the offset ("signature public key length 4096 at offset 12 runs past
   // the end of the 300-byte file").
   static Result<ContainerFile> Parse(std::span<const std::uint8_t> bytes);
+  // The fields of a parsed view, copied (no second parse).
+  static ContainerFile FromView(const ContainerFileView& view);
   std::vector<std::uint8_t> Serialize() const;
 
   // "exchange RSA 2048 (e=65537), signature EC P-256".
@@ -78,6 +82,8 @@ struct ContainerFileView {
 
   // Accepts exactly what ContainerFile::Parse accepts, with the same errors and offsets.
   static Result<ContainerFileView> Parse(std::span<const std::uint8_t> bytes);
+  // As ContainerFile::DescribeKeys.
+  std::string DescribeKeys() const;
 };
 
 // mkeys' private parts: "MKP1" | kind (1 = PKCS#8, 2 = raw symmetric key) | 12-byte nonce |

@@ -23,8 +23,9 @@ void ContainerHashTo(std::string_view container_name, std::span<char, 32> out);
 // nothing: for scans that check every file's name against its contents.
 bool ContainerHashMatches(std::string_view container_name, std::string_view hash_hex);
 
-// ASCII case-insensitive equality (hex digests, MachineGuids).
-bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b);
+// A container name CryptAcquireContext accepts: 1..260 printable ASCII characters. Errors are
+// kInvalidArgument with the offset of a bad byte.
+Result<void> ValidateContainerName(std::string_view name);
 
 // "<hash>_<machine_guid>" (the unique container name, PP_UNIQUE_CONTAINER). `machine_guid` is
 // used as given; pass it through NormalizeMachineGuid first.
@@ -43,7 +44,7 @@ struct ContainerFileNameParts {
 std::optional<ContainerFileNameParts> SplitContainerFileName(std::string_view file_name);
 
 // The same check as SplitContainerFileName, allocation-free: views into `file_name`, in the case
-// the file name has them (compare with EqualsIgnoreAsciiCase, or lower-case them through
+// the file name has them (compare with text::EqualsIgnoreAsciiCase, or lower-case them through
 // SplitContainerFileName when a message needs them).
 struct ContainerFileNameView {
   std::string_view hash;          // 32 hex digits

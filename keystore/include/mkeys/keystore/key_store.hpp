@@ -21,20 +21,15 @@
 #include "mkeys/core/result.hpp"
 #include "mkeys/core/secret_bytes.hpp"
 #include "mkeys/keystore/container_file.hpp"
+#include "mkeys/keystore/key_file_check.hpp"
 #include "mkeys/keystore/keys.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/keystore/open_path.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::keystore {
 
-inline constexpr std::uint32_t kNteBadKeyset = 0x80090016;
-inline constexpr std::uint32_t kNteExists = 0x8009000F;
-inline constexpr std::uint32_t kNteBadKeysetParam = 0x8009001F;
-// What CryptAcquireContext asks for when it opens a container file (GENERIC_READ on a file).
-inline constexpr acl::AccessMask kOpenAccess = acl::rights::kFileGenericRead;
-
-// "NTE_BAD_KEYSET (0x80090016)" — how mkeys prints a Windows code.
-std::string FormatWindowsCode(std::uint32_t code);
+// kNteBadKeyset, kNteExists, kOpenAccess and FormatWindowsCode: open_path.hpp.
 
 // The descriptor the Microsoft CSPs write on a new container (KB 238187): owner = the creator;
 // protected DACL with SYSTEM and the creator full control, Administrators full control too when
@@ -131,8 +126,10 @@ class KeyStore final {
   // visible under the real name. NTE_EXISTS if the real name exists already.
   Result<StagedContainer> CreateStaged(std::string_view name, const acl::Token& creator,
                                        const CreateOptions& options = {});
-  // The access check of `token` for `desired` on the staged file's descriptor as read back
-  // from disk (the join's verification before the rename).
+  // The join's verification before the rename: the open path on the staged file as `token`
+  // (traverse, its descriptor as read back from disk, its contents checked against the final
+  // name). The access check for `desired` (allowed or not); an NTE_BAD_KEYSET error when a step
+  // before or after it fails.
   Result<acl::AccessCheckResult> CheckStaged(const StagedContainer& staged, const acl::Token& token,
                                              acl::AccessMask desired = kOpenAccess) const;
   // Moves the staged file to its real name; NTE_EXISTS (and the staged file removed) if that
@@ -141,15 +138,16 @@ class KeyStore final {
   // Removes the staged file.
   void Discard(StagedContainer&& staged);
 
-  // CryptAcquireContext(0) as `token`: NTE_BAD_KEYSET with the reason when the file is missing
-  // (naming a file with the same hash under another MachineGuid), traverse is denied at a
-  // directory, `desired` is not granted (the Explain() sentence), or the file is corrupt.
-  // kCrypto (not NTE_BAD_KEYSET) if an mkeys private part does not decrypt.
+  // CryptAcquireContext(0) as `token`: the open path (WalkOpenPath) stopping at the first
+  // failing step. NTE_BAD_KEYSET with the reason when the file is missing (naming a file with
+  // the same hash under another MachineGuid), traverse is denied at a directory, `desired` is not
+  // granted (AccessSentence), or the file is corrupt (including a private part that does not
+  // decrypt under the machine master key).
   Result<OpenedContainer> Open(std::string_view name, const acl::Token& token,
                                acl::AccessMask desired = kOpenAccess) const;
 
-  // CryptAcquireContext(CRYPT_DELETEKEYSET) as `token`: needs DELETE on the file or
-  // DELETE_CHILD on MachineKeys. Removes the file (and so its descriptor).
+  // CryptAcquireContext(CRYPT_DELETEKEYSET) as `token`: the open path's traverse, then DELETE on
+  // the file or DELETE_CHILD on MachineKeys. Removes the file (and so its descriptor).
   Result<void> Delete(std::string_view name, const acl::Token& token);
 
   // Imports the key of FILE.p12|.pem as container `name` (exchange slot), created as `creator`.
@@ -174,8 +172,11 @@ class KeyStore final {
 // is collected). Staging files are skipped. `visit` returns false to stop.
 Result<void> ForEachKeyFile(const MachineRoot& root,
                             const std::function<bool(std::string_view file_name)>& visit);
-// Reads and parses one key file and its descriptor; never fails: problems become flags. Pass a
-// per-thread RawDescriptorReader (on the MachineKeys directory) for a parallel scan.
+// Reads one key file and its descriptor and judges them with KeyFileChecker; never fails:
+// problems become flags. Pass a per-thread RawDescriptorReader (on the MachineKeys directory)
+// and one checker (it reads the master key once) for a scan.
+ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
+                                RawDescriptorReader& reader, const KeyFileChecker& checker);
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name,
                                 RawDescriptorReader& reader);
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name);

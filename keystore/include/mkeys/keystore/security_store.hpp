@@ -27,7 +27,9 @@ inline constexpr std::string_view kNtfsAclXattr = "system.ntfs_acl";
 
 enum class SecurityBackend : std::uint8_t { kXattrNtacl, kNtfs3g };
 
-// Reads descriptors. Thread-safe: every method is const and keeps no state.
+// Reads descriptors. Thread-safe: every method is const and keeps no state. Every read asks the
+// attribute's size first and reads it in one call (descriptors up to 64 KiB; ntfs-3g answers a
+// short buffer with EIO, not ERANGE, so a size guess would fail there).
 class ReadOnlySecurityStore {
  public:
   virtual ~ReadOnlySecurityStore() = default;
@@ -41,6 +43,9 @@ class ReadOnlySecurityStore {
   virtual Result<acl::SecurityDescriptor> Read(const std::filesystem::path& path) const = 0;
   // The attribute's bytes exactly as stored (NTACL blob or raw descriptor).
   virtual Result<std::vector<std::uint8_t>> ReadRaw(const std::filesystem::path& path) const = 0;
+  // ReadRaw on an open file: one size query and one read of the attribute.
+  Result<std::vector<std::uint8_t>> ReadRawFd(int fd,
+                                              const std::filesystem::path& path_for_errors) const;
   // Decodes bytes as ReadRaw returns them (for callers that read them some other way).
   virtual Result<acl::SecurityDescriptor> DecodeRaw(std::span<const std::uint8_t> raw) const = 0;
 };

@@ -115,8 +115,8 @@ Result<keystore::KeyMaterial> MaterialFor(const OfferItem& item, const SecretByt
 }
 
 Result<keystore::StagedContainer> StageOne(keystore::KeyStore& store, const acl::Token& installer,
-                                           const std::string& name,
-                                           keystore::CreateOptions options, Journal& journal) {
+                                           const std::string& name, keystore::CreateOptions options,
+                                           Journal& journal) {
   MKEYS_ASSIGN_OR_RETURN(auto s, store.CreateStaged(name, installer, options));
   journal.staging.push_back(s.staging_path().string());
   MKEYS_TRY(journal.Save());
@@ -196,7 +196,8 @@ Result<std::vector<std::string>> InstallVerified(
     keystore::CreateOptions options;
     MKEYS_ASSIGN_OR_RETURN(options.material, MaterialFor(item, plain));
     options.grants.push_back(acl::AllowAce(service.user(), acl::rights::kFileGenericRead));
-    MKEYS_ASSIGN_OR_RETURN(auto s, StageOne(store, installer, item.container, std::move(options), journal));
+    MKEYS_ASSIGN_OR_RETURN(auto s,
+                           StageOne(store, installer, item.container, std::move(options), journal));
     staged.push_back(std::move(s));
   }
   if (member_key) {

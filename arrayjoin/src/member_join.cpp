@@ -165,9 +165,9 @@ Result<void> JoinRun::Preflight() {
 Result<void> JoinRun::Connect() {
   MKEYS_ASSIGN_OR_RETURN(auto hp, internal::SplitHostPort(o_.manager));
   const internal::ClientCredential cred{previous_cert_.get(), member_key_.get()};
-  MKEYS_ASSIGN_OR_RETURN(client_, internal::TlsClient::Connect(hp.first, hp.second,
-                                                               o_.timeout_seconds,
-                                                               previous_ ? &cred : nullptr));
+  MKEYS_ASSIGN_OR_RETURN(client_,
+                         internal::TlsClient::Connect(hp.first, hp.second, o_.timeout_seconds,
+                                                      previous_ ? &cred : nullptr));
   fingerprint_ = FormatFingerprint(client_->peer_pin());
   if (!ConstantTimeEquals(client_->peer_pin(), token_.pin())) {
     client_.reset();
@@ -269,12 +269,11 @@ Result<void> JoinRun::Install() {
     member_material->signature = std::move(adopted);
   }
   auto progress = [&](JoinStep step, std::string detail) { Report(step, true, detail); };
-  MKEYS_ASSIGN_OR_RETURN(auto installed,
-                         internal::InstallVerified(machine_, installer_, service_,
-                                                   o_.service_identity, items_,
-                                                   std::move(member_material),
-                                                   MemberKeyContainerName(offer_.array), journal_,
-                                                   progress));
+  MKEYS_ASSIGN_OR_RETURN(
+      auto installed,
+      internal::InstallVerified(machine_, installer_, service_, o_.service_identity, items_,
+                                std::move(member_material), MemberKeyContainerName(offer_.array),
+                                journal_, progress));
   (void)installed;
   return Ok();
 }

@@ -25,7 +25,8 @@ std::vector<std::string> Candidates(const MemberState& state, const std::string&
 Result<std::unique_ptr<TlsClient>> ConnectOne(const std::string& endpoint, const MemberState& state,
                                               const ClientCredential& cred, int timeout_seconds) {
   MKEYS_ASSIGN_OR_RETURN(auto hp, SplitHostPort(endpoint));
-  MKEYS_ASSIGN_OR_RETURN(auto client, TlsClient::Connect(hp.first, hp.second, timeout_seconds, &cred));
+  MKEYS_ASSIGN_OR_RETURN(auto client,
+                         TlsClient::Connect(hp.first, hp.second, timeout_seconds, &cred));
   if (!ConstantTimeEquals(client->peer_pin(), state.pin)) {
     return Error(ErrorCode::kPeerRefused,
                  "the manager's key fingerprint changed: expected " + FormatFingerprint(state.pin) +

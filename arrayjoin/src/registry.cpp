@@ -415,8 +415,7 @@ Result<void> Registry::SaveServeRecord(const ServeRecord& record) {
 
 Result<std::optional<ServeRecord>> Registry::LoadServeRecord() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
-         "SELECT endpoints, max_failures, failure_window, started_at, pid FROM serve_state");
+  Stmt s(db_, "SELECT endpoints, max_failures, failure_window, started_at, pid FROM serve_state");
   if (!s.ok()) return DbError("cannot read the serving state");
   const int rc = s.Step();
   if (rc == SQLITE_DONE) return std::optional<ServeRecord>();

@@ -87,7 +87,8 @@ Result<void> Registry::RevokeMember(std::string_view name, std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_ASSIGN_OR_RETURN(auto member, FindMemberLocked(name));
   if (!member) {
-    return Error(ErrorCode::kNotFound, "no such member ('mkeys array members ROOT --all' lists them)")
+    return Error(ErrorCode::kNotFound,
+                 "no such member ('mkeys array members ROOT --all' lists them)")
         .On(std::string(name));
   }
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));

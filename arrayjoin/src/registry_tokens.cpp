@@ -102,8 +102,7 @@ Result<void> Registry::CheckNameFree(const MemberRecord& member, const TokenReco
   if (proven_pin) {
     MKEYS_ASSIGN_OR_RETURN(bool revoked, IsRevokedLocked(*proven_pin));
     if (revoked) {
-      return Error(ErrorCode::kAccessDenied,
-                   "the certificate this client presented was revoked")
+      return Error(ErrorCode::kAccessDenied, "the certificate this client presented was revoked")
           .On(member.name);
     }
   }

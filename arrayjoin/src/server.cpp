@@ -127,7 +127,8 @@ asio::awaitable<std::optional<PeerError>> Dispatch(ManagerState& st, Connection&
     co_return PeerError{"bad-request", "malformed message: " + first.error().ToString(),
                         "is the client an mkeys member of the same version?"};
   }
-  if (first->type == MessageType::kMemberRequest) co_return co_await HandleMember(st, c, *first, peer);
+  if (first->type == MessageType::kMemberRequest)
+    co_return co_await HandleMember(st, c, *first, peer);
   if (first->type != MessageType::kJoinHello) {
     co_return PeerError{"bad-request",
                         "unexpected " + std::string(MessageTypeName(first->type)) + " message", ""};
@@ -309,9 +310,8 @@ Result<void> Serve(const ServeOptions& options) {
       io.stop();
     });
     st.Event("serving array " + st.info.name + " on " + hp.first + ":" + std::to_string(port) +
-             " (members dial " + st.endpoints.front() + "), key " +
-             FormatFingerprint(st.info.pin) + "; failure limit " +
-             std::to_string(options.max_failures) + " per address within " +
+             " (members dial " + st.endpoints.front() + "), key " + FormatFingerprint(st.info.pin) +
+             "; failure limit " + std::to_string(options.max_failures) + " per address within " +
              std::to_string(options.failure_window_seconds) + " s");
     if (options.on_ready) options.on_ready(port);
     asio::co_spawn(io, AcceptLoop(st, acceptor, ctx), asio::detached);

@@ -72,9 +72,9 @@ Result<PreparedOffer> PrepareOffer(ManagerState& st, const JoinHello& hello, EVP
   p.offer.version = p.loaded.version;
   p.offer.member = hello.member;
   MKEYS_ASSIGN_OR_RETURN(p.offer.items, WrapVersion(st, p.loaded, hello.member, hello.wrap_key));
-  MKEYS_ASSIGN_OR_RETURN(auto cert, IssueMemberCertificate(st.ca_key.get(), st.ca_cert.get(),
-                                                           member_key, hello.member,
-                                                           kMemberCertDays));
+  MKEYS_ASSIGN_OR_RETURN(
+      auto cert, IssueMemberCertificate(st.ca_key.get(), st.ca_cert.get(), member_key, hello.member,
+                                        kMemberCertDays));
   MKEYS_ASSIGN_OR_RETURN(p.offer.member_cert_pem, CertToPem(cert.get()));
   p.offer.ca_cert_pem = st.info.ca_cert_pem;
   p.member.name = hello.member;
@@ -99,17 +99,15 @@ std::optional<PeerError> CheckHello(ManagerState& st, const JoinHello& hello, co
   }
   auto token = st.registry->FindToken(hello.token_id);
   if (!token) return Internal("", token.error());
-  if (auto refusal =
-          Registry::CheckToken(*token, JoinToken::VerifierOf(hello.token_secret), now)) {
+  if (auto refusal = Registry::CheckToken(*token, JoinToken::VerifierOf(hello.token_secret), now)) {
     return RefusalFor(*refusal, *token, hello.token_id, now);
   }
   return std::nullopt;
 }
 
 // The reservation: one transaction spends the use and records the delivery, or refuses.
-std::optional<PeerError> Reserve(ManagerState& st, const JoinHello& hello,
-                                 const PreparedOffer& p, const PeerMember& peer,
-                                 std::int64_t now) {
+std::optional<PeerError> Reserve(ManagerState& st, const JoinHello& hello, const PreparedOffer& p,
+                                 const PeerMember& peer, std::int64_t now) {
   const Digest verifier = JoinToken::VerifierOf(hello.token_secret);
   std::optional<Digest> proven;
   if (peer.presented) proven = peer.pin;

@@ -27,8 +27,7 @@ PeerMember CheckPeerMember(ManagerState& st, SSL* ssl) {
 }
 
 asio::awaitable<std::optional<PeerError>> HandleMember(ManagerState& st, Connection& c,
-                                                       const Frame& first,
-                                                       const PeerMember& peer) {
+                                                       const Frame& first, const PeerMember& peer) {
   auto req = DecodeMemberRequest(first);
   if (!req) co_return PeerError{"bad-request", req.error().ToString(), ""};
   if (!peer.presented) {

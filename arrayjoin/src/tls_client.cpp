@@ -230,7 +230,8 @@ Result<Frame> TlsClient::Receive(int timeout_seconds) {
     std::string text = e.message;
     if (!e.hint.empty()) text += " (hint: " + e.hint + ")";
     const RefusalAdvice advice = AdviceFor(e.code);
-    text += std::string(advice.retryable ? "; retryable: " : "; final: ") + std::string(advice.text);
+    text +=
+        std::string(advice.retryable ? "; retryable: " : "; final: ") + std::string(advice.text);
     return Error(ErrorCode::kPeerRefused, "the manager refused [" + e.code + "]: " + text)
         .On(peer_);
   }

@@ -18,8 +18,9 @@ Result<std::chrono::seconds> ParseTtl(const std::string& text) {
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
     value = value * 10 + (text[i] - '0');
     if (value > 10LL * 365 * 86400) {
-      return Error(ErrorCode::kInvalidArgument, "--ttl is too long (at most 10 years even with "
-                                                "--ttl-max-override)")
+      return Error(ErrorCode::kInvalidArgument,
+                   "--ttl is too long (at most 10 years even with "
+                   "--ttl-max-override)")
           .On(text);
     }
     ++i;
@@ -123,8 +124,8 @@ void PrintManagerLimits(Context& ctx, aj::Registry& reg) {
   }
   for (const auto& l : *limits) {
     if (l.retry_at > now) {
-      ctx.out.Line(fmt::format("  refused      {}: {} failure(s), joins refused until {}", l.address,
-                               l.failures, aj::FormatTime(l.retry_at)));
+      ctx.out.Line(fmt::format("  refused      {}: {} failure(s), joins refused until {}",
+                               l.address, l.failures, aj::FormatTime(l.retry_at)));
     } else {
       ctx.out.Line(fmt::format("  failures     {}: {} (last {}), not refused", l.address,
                                l.failures, aj::FormatTime(l.last_at)));

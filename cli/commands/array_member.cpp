@@ -27,18 +27,18 @@ Result<SecretBytes> ReadAll(std::istream& in, const std::string& what) {
 
 // What a failed join leaves and whether trying again can help (the manager's refusals say
 // "retryable" or "final" themselves).
-std::string AfterFailure(const Error& e) {
-  if (e.code() == ErrorCode::kAccessDenied) {
+std::string AfterFailure(const Error& e, bool preflight_failed) {
+  if (preflight_failed) {
     return "Nothing was sent to the manager and the token was not used; run the fix above, then "
            "join again with the same token.";
   }
   if (e.code() == ErrorCode::kPeerRefused) {
     return "Nothing was left behind on this machine.";
   }
-  if (e.code() == ErrorCode::kNetwork) {
-    return "Nothing was left behind on this machine. If the manager sent the keys before the "
-           "connection failed, the token use is spent ('mkeys array events' on the manager "
-           "shows the delivery).";
+  if (e.code() == ErrorCode::kNetwork || e.code() == ErrorCode::kAccessDenied) {
+    return "Nothing was left behind on this machine. If the keys had already arrived, the token "
+           "use is spent and the name stays taken ('mkeys array members --pending' on the "
+           "manager shows the delivery).";
   }
   return "Nothing was left behind on this machine.";
 }
@@ -93,7 +93,9 @@ int Join(Context& ctx, const ArrayArgs& a) {
   if (!token) return Fail(ctx, token.error());
   const bool show_steps = !ctx.out.json();
   nlohmann::json steps = nlohmann::json::array();
+  bool preflight_failed = false;
   options.on_progress = [&](const aj::JoinProgress& p) {
+    if (p.step == aj::JoinStep::kPreflight && !p.ok) preflight_failed = true;
     steps.push_back({{"step", aj::JoinStepName(p.step)}, {"ok", p.ok}, {"detail", p.detail}});
     if (show_steps) {
       const std::string mark =
@@ -113,7 +115,7 @@ int Join(Context& ctx, const ArrayArgs& a) {
   if (!result) {
     // Also on stderr when a [FAILED] step line showed it on stdout: scripts read stderr.
     ctx.out.PrintError(result.error());
-    if (!ctx.out.json()) ctx.out.Note(AfterFailure(result.error()));
+    if (!ctx.out.json()) ctx.out.Note(AfterFailure(result.error(), preflight_failed));
     return result.error().ToExitCode();
   }
   if (ctx.out.json()) {
@@ -158,7 +160,9 @@ int Status(Context& ctx, const ArrayArgs& a) {
     if (!c) return Fail(ctx, c.error());
     check = *c;
     state = aj::ReadMemberState(a.root);
-    if (!state || !*state) return Fail(ctx, state ? Error(ErrorCode::kNotFound, "member state vanished") : state.error());
+    if (!state || !*state)
+      return Fail(ctx,
+                  state ? Error(ErrorCode::kNotFound, "member state vanished") : state.error());
   }
   const auto& s = **state;
   if (ctx.out.json()) {

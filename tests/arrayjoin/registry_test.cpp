@@ -177,7 +177,9 @@ TEST_CASE("a delivery spends the use before confirmation and names are identitie
   REQUIRE((*reg)->ReserveDelivery("bbbbbbbbbbbbbbbb", secret, thief, std::nullopt, 2008));
   CHECK((*reg)->FindMember("edge-8").value()->cert_pin == thief.cert_pin);
   bool delivered = false;
-  for (const auto& e : *(*reg)->Events(100)) delivered = delivered || e.kind == "delivered";
+  const auto events = (*reg)->Events(100);
+  REQUIRE(events);
+  for (const auto& e : *events) delivered = delivered || e.kind == "delivered";
   CHECK(delivered);
 }
 
@@ -201,5 +203,41 @@ TEST_CASE("the failure limits and serving endpoints are kept for array status",
   REQUIRE(loaded->has_value());
   CHECK((*loaded)->endpoints == rec.endpoints);
   REQUIRE((*reg)->ClearAddressLimits());
+  CHECK((*reg)->AddressLimits()->empty());
+}
+
+TEST_CASE("a schema 1 registry of an earlier mkeys migrates and keeps its members joined",
+          "[arrayjoin][registry]") {
+  TempDir dir;
+  std::filesystem::create_directories(Registry::DirFor(dir.path()));
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(Registry::PathFor(dir.path()).c_str(), &db) == SQLITE_OK);
+  const char* v1 = R"sql(
+CREATE TABLE schema_version(version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+CREATE TABLE array_info(singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  array_id TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  pin BLOB NOT NULL, ca_cert_pem TEXT NOT NULL, current_version INTEGER NOT NULL);
+CREATE TABLE key_versions(version INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,
+  rsa_container TEXT NOT NULL, config_container TEXT NOT NULL);
+CREATE TABLE tokens(id TEXT PRIMARY KEY, verifier BLOB NOT NULL, created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL, uses_total INTEGER NOT NULL, uses_left INTEGER NOT NULL,
+  revoked_at INTEGER);
+CREATE TABLE members(name TEXT PRIMARY KEY, joined_at INTEGER NOT NULL,
+  key_version INTEGER NOT NULL, address TEXT NOT NULL, token_id TEXT NOT NULL,
+  cert_pem TEXT NOT NULL, cert_pin BLOB NOT NULL);
+CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+  kind TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);
+INSERT INTO array_info VALUES (1, 'id', 'web', 1000, x'00', 'pem', 1);
+INSERT INTO members VALUES ('old-node', 1500, 1, '127.0.0.1', 't', 'pem', x'01');
+)sql";
+  REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto reg = Registry::Open(dir.path());
+  REQUIRE(reg);
+  CHECK((*reg)->SchemaVersion().value() == 2);
+  auto members = (*reg)->Members();
+  REQUIRE(members);
+  REQUIRE(members->size() == 1);
+  CHECK((*members)[0].status == MemberStatus::kJoined);
   CHECK((*reg)->AddressLimits()->empty());
 }

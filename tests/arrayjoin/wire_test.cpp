@@ -160,9 +160,9 @@ TEST_CASE("member replies carry the manager's endpoints and old replies without 
 TEST_CASE("each refusal code is either retryable or final", "[arrayjoin][wire]") {
   CHECK(AdviceFor("too-many-failures").retryable);
   CHECK(AdviceFor("internal").retryable);
-  for (const char* code : {"token-used-up", "token-expired", "token-revoked", "token-unknown",
-                           "token-invalid", "name-taken", "certificate-revoked", "not-a-member",
-                           "proof-mismatch", "something-new"}) {
+  for (const char* code :
+       {"token-used-up", "token-expired", "token-revoked", "token-unknown", "token-invalid",
+        "name-taken", "certificate-revoked", "not-a-member", "proof-mismatch", "something-new"}) {
     INFO(code);
     CHECK_FALSE(AdviceFor(code).retryable);
     CHECK_FALSE(AdviceFor(code).text.empty());

@@ -33,7 +33,8 @@ bool RequireConsistent(const std::filesystem::path& manager, const std::filesyst
 }
 
 bool Pending(const std::filesystem::path& manager, const std::string& name) {
-  for (const auto& m : JsonOf(Mkeys({"--json", "array", "members", manager.string(), "--pending"}))) {
+  for (const auto& m :
+       JsonOf(Mkeys({"--json", "array", "members", manager.string(), "--pending"}))) {
     if (m["name"] == name) return true;
   }
   return false;
@@ -97,8 +98,8 @@ TEST_CASE("killing the member at each step of a join leaves both sides consisten
 
 TEST_CASE("killing the manager at each step of a join leaves both sides consistent",
           "[integration][array][fault]") {
-  const char* steps[] = {"before-offer", "after-offer", "after-send-before-commit",
-                         "before-record", "after-record"};
+  const char* steps[] = {"before-offer", "after-offer", "after-send-before-commit", "before-record",
+                         "after-record"};
   for (const char* step : steps) {
     DYNAMIC_SECTION("manager:" << step) {
       TempDir work;

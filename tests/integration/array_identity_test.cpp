@@ -65,8 +65,8 @@ TEST_CASE("a token issued with --replace takes over one member name",
   auto other = JoinWith(s.second, server.Address(), IssueToken(s.manager, {"--replace", "edge-9"}),
                         "edge-8");
   CHECK(other.exit_code == 4);
-  RequireJoined(
-      JoinWith(s.second, server.Address(), IssueToken(s.manager, {"--replace", "edge-8"}), "edge-8"));
+  RequireJoined(JoinWith(s.second, server.Address(), IssueToken(s.manager, {"--replace", "edge-8"}),
+                         "edge-8"));
   const auto listed = Members(s.manager);
   REQUIRE(listed.size() == 1);
   CHECK(listed[0]["name"] == "edge-8");

@@ -30,8 +30,8 @@ struct Setup {
 std::string BadTokenJoin(int port, const std::string& wrong_token) {
   auto token = aj::JoinToken::Parse(wrong_token);
   if (!token) return "unparsable token";
-  auto c = aj::internal::TlsClient::Connect("127.0.0.1", static_cast<std::uint16_t>(port), 10,
-                                            nullptr);
+  auto c =
+      aj::internal::TlsClient::Connect("127.0.0.1", static_cast<std::uint16_t>(port), 10, nullptr);
   if (!c) return c.error().ToString();
   auto wrap = aj::X25519Key::Generate();
   auto key = aj::GenerateEcP256();
@@ -138,8 +138,7 @@ TEST_CASE("plain connects count nothing and bad tokens block joins but never a m
 
   // After the cool-down (the failure window after the failures), the same join succeeds.
   const std::int64_t retry_at = limits["addresses"][0]["retry_at"];
-  while (std::chrono::system_clock::now().time_since_epoch() <
-         std::chrono::seconds(retry_at + 1)) {
+  while (std::chrono::system_clock::now().time_since_epoch() < std::chrono::seconds(retry_at + 1)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   auto later = JoinWith(other, server.Address(), valid, "node2");

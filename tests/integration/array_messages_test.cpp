@@ -53,8 +53,8 @@ TEST_CASE("a failed preflight prints the diagnosis and a fix that runs as printe
   ServerProcess server(s.manager, s.work.path());
   const std::string token = IssueToken(s.manager);
   // Hardened: NETWORK SERVICE cannot traverse to MachineKeys (Everyone's entry is gone).
-  auto sd = Mkeys({"sd", "set", MachineKeysDir(s.member).string(),
-                   "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"});
+  auto sd = Mkeys(
+      {"sd", "set", MachineKeysDir(s.member).string(), "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"});
   INFO(sd.out << sd.err);
   REQUIRE(sd.exit_code == 0);
   auto join = JoinWith(s.member, server.Address(), token, "node1");
@@ -71,8 +71,9 @@ TEST_CASE("a failed preflight prints the diagnosis and a fix that runs as printe
   CHECK(Tokens(s.manager)[0]["uses_left"] == 1);
   // Run the fix exactly as printed (mkeys on PATH), in a scratch directory for its journal.
   const std::string bin_dir = std::filesystem::path(MKEYS_BINARY).parent_path().string();
-  auto ran = Run({"/bin/sh", "-c", "cd '" + s.work.path().string() + "' && PATH='" + bin_dir +
-                                       "':\"$PATH\" " + fix});
+  auto ran =
+      Run({"/bin/sh", "-c",
+           "cd '" + s.work.path().string() + "' && PATH='" + bin_dir + "':\"$PATH\" " + fix});
   INFO(ran.out << ran.err);
   REQUIRE(ran.exit_code == 0);
   auto again = JoinWith(s.member, server.Address(), token, "node1");
@@ -96,7 +97,8 @@ TEST_CASE("refusals say whether retrying can help", "[integration][array][messag
   CHECK(wrong.err.find("final:") != std::string::npos);
 }
 
-TEST_CASE("the manager logs each line once with a UTC timestamp", "[integration][array][messages]") {
+TEST_CASE("the manager logs each line once with a UTC timestamp",
+          "[integration][array][messages]") {
   Setup s;
   std::string log;
   // -v: the global option goes before the command.
@@ -116,7 +118,8 @@ TEST_CASE("the manager logs each line once with a UTC timestamp", "[integration]
     log.assign(std::istreambuf_iterator<char>(in), {});
   }
   INFO(log);
-  const std::regex line("(^|\n)\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ mkeys serve: serving array web");
+  const std::regex line(
+      "(^|\n)\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ mkeys serve: serving array web");
   std::size_t serving = 0;
   for (std::size_t pos = 0; (pos = log.find("serving array web", pos)) != std::string::npos; ++pos)
     ++serving;

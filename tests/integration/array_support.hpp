@@ -5,10 +5,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sys/time.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>

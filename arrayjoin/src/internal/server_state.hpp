@@ -28,7 +28,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
       : stream(std::move(socket), ctx), timer(stream.get_executor()) {}
   SslStream stream;
   asio::steady_timer timer;
-  std::string peer;      // the address alone: limits are per address, not per source port
+  std::string peer;  // the address alone: limits are per address, not per source port
   bool timed_out = false;
   bool evicted = false;  // closed to make room in the pre-handshake pool
   bool pending = true;   // not yet authenticated (handshake, or before its first message)
@@ -83,9 +83,9 @@ struct ManagerState {
 
 // The certificate a client presented, checked against the array CA and the registry.
 struct PeerMember {
-  bool presented = false;   // a certificate signed by this array's CA, within its validity
-  Digest pin{};             // its key's pin
-  std::string name;         // its CN
+  bool presented = false;  // a certificate signed by this array's CA, within its validity
+  Digest pin{};            // its key's pin
+  std::string name;        // its CN
   bool revoked = false;
   std::optional<MemberRecord> record;  // the registry's member of that name, if any
   // A joined member whose recorded certificate key is this one and not revoked.
@@ -106,8 +106,7 @@ asio::awaitable<std::optional<PeerError>> HandleJoin(ManagerState& st, Connectio
                                                      const PeerMember& peer);
 // status, leave, sync over mutual TLS.
 asio::awaitable<std::optional<PeerError>> HandleMember(ManagerState& st, Connection& c,
-                                                       const Frame& first,
-                                                       const PeerMember& peer);
+                                                       const Frame& first, const PeerMember& peer);
 
 // Key material of one version, read from the manager's store.
 struct LoadedVersion {

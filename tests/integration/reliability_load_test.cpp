@@ -136,12 +136,6 @@ std::string WrongTokenClient(const std::string& source, int port, const std::str
   return reply;
 }
 
-std::string WrongSecret(std::string token) {
-  char& c = token[token.size() - 10];
-  c = c == 'a' ? 'b' : 'a';
-  return token;
-}
-
 // The manager's pid, found by its unique root in /proc/*/cmdline.
 pid_t FindServerPid(const std::filesystem::path& root) {
   const std::string needle = std::string("array") + '\0' + "serve" + '\0' + root.string() + '\0';

@@ -49,6 +49,11 @@ Result<std::chrono::seconds> ParseTtl(const std::string& text) {
         return Error(ErrorCode::kInvalidArgument, "--ttl unit must be s, m, h or d").At(i).On(text);
     }
   }
+  if (value * mult > 10LL * 365 * 86400) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--ttl is too long (at most 10 years even with --ttl-max-override)")
+        .On(text);
+  }
   return std::chrono::seconds(value * mult);
 }
 

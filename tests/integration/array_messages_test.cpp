@@ -38,6 +38,10 @@ TEST_CASE("join tokens live at most 7 days unless the operator overrides it",
   auto long_ttl = Mkeys({"array", "token", s.manager.string(), "--ttl", "100000d"});
   CHECK(long_ttl.exit_code == 2);
   CHECK(long_ttl.err.find("at most 10 years") != std::string::npos);
+  auto absurd =
+      Mkeys({"array", "token", s.manager.string(), "--ttl", "100000d", "--ttl-max-override"});
+  CHECK(absurd.exit_code == 2);
+  CHECK(absurd.err.find("at most 10 years") != std::string::npos);
   auto eight = Mkeys({"array", "token", s.manager.string(), "--ttl", "8d"});
   CHECK(eight.exit_code == 2);
   CHECK(eight.err.find("longer than 7 days") != std::string::npos);

@@ -59,7 +59,7 @@ void DecodeAsClient(const aj::Frame& frame) {
     auto again = aj::DecodeMemberReply(mkeys::fuzz::Reencode(aj::EncodeMemberReply(*reply)));
     Check(again.ok() && again->member == reply->member &&
               again->current_version == reply->current_version &&
-              SameItems(again->items, reply->items),
+              SameItems(again->items, reply->items) && again->endpoints == reply->endpoints,
           "a member reply does not round-trip");
   }
 }
@@ -81,7 +81,7 @@ mkeys::fuzz::MessageSplicer MakeSplicer() {
   splicer.Add(aj::EncodeOffer(offer));
   splicer.Add(aj::EncodeDone({"web01.example.org", 1735787045}));
   splicer.Add(aj::EncodeError({"token-expired", "the token expired", "ask for a new one"}));
-  splicer.Add(aj::EncodeMemberReply({true, 4, {item}}));
+  splicer.Add(aj::EncodeMemberReply({true, 4, {item}, {"manager.example.org:4763", "[::1]:4763"}}));
   return splicer;
 }
 

@@ -29,22 +29,11 @@ Error CryptoError(std::string what) {
   return Error(ErrorCode::kCrypto, std::move(what));
 }
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
-struct KdfFree {
-  void operator()(EVP_KDF* kdf) const { EVP_KDF_free(kdf); }
-};
-struct KdfCtxFree {
-  void operator()(EVP_KDF_CTX* ctx) const { EVP_KDF_CTX_free(ctx); }
-};
+using ossl::BioPtr;
+using ossl::CipherCtxPtr;
+using ossl::KdfCtxPtr;
+using ossl::KdfPtr;
+using ossl::PkeyCtxPtr;
 
 std::string BioToString(BIO* bio) {
   char* data = nullptr;
@@ -53,7 +42,7 @@ std::string BioToString(BIO* bio) {
 }
 
 Result<SecretBytes> X25519Shared(EVP_PKEY* own, EVP_PKEY* peer) {
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own, nullptr));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own, nullptr));
   std::size_t len = 0;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
       EVP_PKEY_derive_set_peer(ctx.get(), peer) <= 0 ||
@@ -69,11 +58,11 @@ Result<SecretBytes> X25519Shared(EVP_PKEY* own, EVP_PKEY* peer) {
 
 Result<SecretBytes> Hkdf(const SecretBytes& ikm, std::span<const std::uint8_t> salt,
                          std::string_view info) {
-  std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) {
     return CryptoError("HKDF is not available");
   }
-  std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+  KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
@@ -339,7 +328,7 @@ Result<WrappedSecret> WrapSecret(std::span<const std::uint8_t, 32> member_public
   if (RAND_bytes(out.nonce.data(), static_cast<int>(out.nonce.size())) != 1) {
     return CryptoError("no randomness for a nonce");
   }
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   out.ciphertext.resize(plaintext.size() + 16);
   int len = 0;
   int total = 0;
@@ -375,7 +364,7 @@ Result<SecretBytes> UnwrapSecret(const X25519Key& member_key, const WrappedSecre
   MKEYS_ASSIGN_OR_RETURN(SecretBytes key, Hkdf(shared, salt, kWrapInfo));
   const std::size_t body = wrapped.ciphertext.size() - 16;
   SecretBytes plain(body);
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   std::array<std::uint8_t, 16> tag{};
   std::copy(wrapped.ciphertext.end() - 16, wrapped.ciphertext.end(), tag.begin());

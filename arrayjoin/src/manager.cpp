@@ -128,9 +128,25 @@ Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_
 
 Result<IssuedToken> IssueToken(const std::filesystem::path& root, std::chrono::seconds ttl,
                                std::uint32_t uses) {
+  TokenOptions options;
+  options.ttl = ttl;
+  options.uses = uses;
+  return IssueToken(root, options);
+}
+
+Result<IssuedToken> IssueToken(const std::filesystem::path& root, const TokenOptions& options) {
+  const auto ttl = options.ttl;
+  const auto uses = options.uses;
   if (ttl.count() <= 0) {
     return Error(ErrorCode::kInvalidArgument, "--ttl must be positive");
   }
+  if (ttl > kMaxTokenTtl && !options.ttl_override) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--ttl is longer than 7 days, the most a join token lives; a token is a "
+                 "password for the array's keys (--ttl-max-override allows longer)")
+        .On(std::to_string(ttl.count()) + " s");
+  }
+  if (!options.replace_name.empty()) MKEYS_TRY(ValidateMemberName(options.replace_name));
   if (uses == 0) {
     return Error(ErrorCode::kInvalidArgument, "--uses must be at least 1");
   }
@@ -144,6 +160,7 @@ Result<IssuedToken> IssueToken(const std::filesystem::path& root, std::chrono::s
   record.expires_at = record.created_at + ttl.count();
   record.uses_total = uses;
   record.uses_left = uses;
+  record.replace_name = options.replace_name;
   MKEYS_TRY(registry->AddToken(record));
   return IssuedToken{std::move(token), record};
 }

@@ -252,7 +252,53 @@ Frame EncodeMemberReply(const MemberReply& m) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& item : m.items) items.push_back(ItemJson(item));
   return {MessageType::kMemberReply,
-          {{"member", m.member}, {"current_version", m.current_version}, {"items", items}}};
+          {{"member", m.member},
+           {"current_version", m.current_version},
+           {"items", items},
+           {"endpoints", m.endpoints}}};
+}
+
+namespace {
+
+Result<std::vector<std::string>> GetEndpoints(const nlohmann::json& body) {
+  std::vector<std::string> out;
+  const auto it = body.find("endpoints");
+  if (it == body.end()) return out;
+  if (!it->is_array() || it->size() > kMaxEndpoints) {
+    return Error(ErrorCode::kParse, "frame field \"endpoints\" must be an array of at most " +
+                                        std::to_string(kMaxEndpoints) + " strings");
+  }
+  for (const auto& e : *it) {
+    nlohmann::json one = {{"endpoint", e}};
+    MKEYS_ASSIGN_OR_RETURN(auto text, GetName(one, "endpoint", 270));
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
+}  // namespace
+
+RefusalAdvice AdviceFor(std::string_view code) {
+  if (code == "too-many-failures") {
+    return {true, "retry after the time given; a member's own certificate is never refused"};
+  }
+  if (code == "internal") return {true, "the manager has a problem; retry once it is fixed"};
+  if (code == "token-expired" || code == "token-revoked" || code == "token-used-up" ||
+      code == "token-unknown" || code == "token-invalid") {
+    return {false, "this token will be refused again; ask the manager's operator for a new one"};
+  }
+  if (code == "name-taken") {
+    return {false,
+            "refused again until the operator removes the member or issues a token with "
+            "--replace NAME, or a join with --rejoin proves the member's key"};
+  }
+  if (code == "not-a-member" || code == "certificate-revoked") {
+    return {false, "this member's certificate is not accepted; it must join again"};
+  }
+  if (code == "confirm-mismatch") {
+    return {false, "the keys were delivered and the token use is spent; ask for a new token"};
+  }
+  return {false, "the same request will be refused again"};
 }
 
 Result<MemberReply> DecodeMemberReply(const Frame& f) {
@@ -266,6 +312,7 @@ Result<MemberReply> DecodeMemberReply(const Frame& f) {
   MKEYS_ASSIGN_OR_RETURN(auto v, GetUint(f.body, "current_version", 0xffffffffu));
   m.current_version = static_cast<std::uint32_t>(v);
   MKEYS_ASSIGN_OR_RETURN(m.items, GetItems(f.body));
+  MKEYS_ASSIGN_OR_RETURN(m.endpoints, GetEndpoints(f.body));
   return m;
 }
 

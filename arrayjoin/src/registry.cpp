@@ -4,12 +4,17 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <ctime>
 
+#include <nlohmann/json.hpp>
+
+#include "internal/registry_rows.hpp"
 #include "mkeys/core/hex.hpp"
+#include "mkeys/core/time.hpp"
 
 namespace mkeys::arrayjoin {
 namespace {
+
+using internal::Stmt;
 
 // Each entry migrates the schema from version i to i + 1.
 constexpr const char* kMigrations[] = {
@@ -32,90 +37,29 @@ CREATE TABLE events(
   id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
   subject TEXT NOT NULL, detail TEXT NOT NULL);
 )sql",
+    // 2: deliveries before confirmation, replaceable names, revoked certificates, the failure
+    // limits' state and the serving endpoints.
+    R"sql(
+ALTER TABLE members ADD COLUMN status TEXT NOT NULL DEFAULT 'joined';
+ALTER TABLE members ADD COLUMN delivered_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN replace_name TEXT NOT NULL DEFAULT '';
+CREATE TABLE revoked_certs(
+  cert_pin BLOB PRIMARY KEY, member TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE address_limits(
+  address TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at INTEGER NOT NULL,
+  retry_at INTEGER NOT NULL);
+CREATE TABLE serve_state(
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1), endpoints TEXT NOT NULL,
+  max_failures INTEGER NOT NULL, failure_window INTEGER NOT NULL, started_at INTEGER NOT NULL,
+  pid INTEGER NOT NULL);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kRegistrySchemaVersion);
-
-class Stmt final {
- public:
-  Stmt(sqlite3* db, std::string_view sql) {
-    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
-  Stmt& Bind(int i, std::string_view text) {
-    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Stmt& BindBlob(int i, std::span<const std::uint8_t> b) {
-    sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& BindNull(int i) {
-    sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  int Step() { return sqlite3_step(stmt_); }
-  std::int64_t Int(int i) const { return sqlite3_column_int64(stmt_, i); }
-  bool IsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
-  std::string Text(int i) const {
-    const auto* p = sqlite3_column_text(stmt_, i);
-    return p == nullptr ? std::string()
-                        : std::string(reinterpret_cast<const char*>(p),
-                                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)));
-  }
-  Digest DigestAt(int i) const {
-    Digest d{};
-    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, i));
-    if (p != nullptr && sqlite3_column_bytes(stmt_, i) == 32) {
-      std::copy(p, p + 32, d.begin());
-    }
-    return d;
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
 
 bool IsCorruption(int rc) {
   const int primary = rc & 0xff;
   return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
-
-TokenRecord ReadToken(const Stmt& s) {
-  TokenRecord t;
-  t.id = s.Text(0);
-  t.verifier = s.DigestAt(1);
-  t.created_at = s.Int(2);
-  t.expires_at = s.Int(3);
-  t.uses_total = static_cast<std::uint32_t>(s.Int(4));
-  t.uses_left = static_cast<std::uint32_t>(s.Int(5));
-  if (!s.IsNull(6)) t.revoked_at = s.Int(6);
-  return t;
-}
-
-MemberRecord ReadMember(const Stmt& s) {
-  MemberRecord m;
-  m.name = s.Text(0);
-  m.joined_at = s.Int(1);
-  m.key_version = static_cast<std::uint32_t>(s.Int(2));
-  m.address = s.Text(3);
-  m.token_id = s.Text(4);
-  m.cert_pem = s.Text(5);
-  m.cert_pin = s.DigestAt(6);
-  return m;
-}
-
-constexpr std::string_view kTokenColumns =
-    "id, verifier, created_at, expires_at, uses_total, uses_left, revoked_at";
-constexpr std::string_view kMemberColumns =
-    "name, joined_at, key_version, address, token_id, cert_pem, cert_pin";
 
 }  // namespace
 
@@ -142,12 +86,7 @@ std::int64_t NowSeconds() {
 }
 
 std::string FormatTime(std::int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return time::UtcTimestamp(static_cast<std::time_t>(unix_seconds), "%Y-%m-%d %H:%M:%S UTC");
 }
 
 std::filesystem::path Registry::DirFor(const std::filesystem::path& root) {
@@ -405,151 +344,6 @@ Result<std::vector<KeyVersion>> Registry::KeyVersions() {
   return out;
 }
 
-Result<void> Registry::AddToken(const TokenRecord& token) {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "INSERT INTO tokens(" + std::string(kTokenColumns) + ") VALUES (?,?,?,?,?,?,NULL)");
-  if (!s.ok()) return DbError("cannot add a token");
-  s.Bind(1, token.id).BindBlob(2, token.verifier).Bind(3, token.created_at);
-  s.Bind(4, token.expires_at).Bind(5, static_cast<std::int64_t>(token.uses_total));
-  s.Bind(6, static_cast<std::int64_t>(token.uses_left));
-  if (s.Step() != SQLITE_DONE) return DbError("cannot add a token");
-  return LogEventLocked("token-issued", token.id,
-                        "expires " + FormatTime(token.expires_at) + ", " +
-                            std::to_string(token.uses_total) + " use(s)",
-                        token.created_at);
-}
-
-Result<std::vector<TokenRecord>> Registry::Tokens() {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens ORDER BY created_at, id");
-  if (!s.ok()) return DbError("cannot read tokens");
-  std::vector<TokenRecord> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadToken(s));
-  if (rc != SQLITE_DONE) return DbError("cannot read tokens");
-  return out;
-}
-
-Result<std::optional<TokenRecord>> Registry::FindToken(std::string_view id) {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens WHERE id = ?");
-  if (!s.ok()) return DbError("cannot read tokens");
-  s.Bind(1, id);
-  const int rc = s.Step();
-  if (rc == SQLITE_ROW) return std::optional<TokenRecord>(ReadToken(s));
-  if (rc == SQLITE_DONE) return std::optional<TokenRecord>();
-  return DbError("cannot read tokens");
-}
-
-Result<void> Registry::RevokeToken(std::string_view id, std::int64_t now) {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
-  if (!s.ok()) return DbError("cannot revoke the token");
-  s.Bind(1, now).Bind(2, id);
-  if (s.Step() != SQLITE_DONE) return DbError("cannot revoke the token");
-  if (sqlite3_changes(db_) == 0) {
-    Stmt e(db_, "SELECT count(*) FROM tokens WHERE id = ?");
-    e.Bind(1, id);
-    if (e.ok() && e.Step() == SQLITE_ROW && e.Int(0) == 0) {
-      return Error(ErrorCode::kNotFound,
-                   "no token with this id ('mkeys array token ROOT --list' lists them)")
-          .On(std::string(id));
-    }
-    return Ok();  // already revoked
-  }
-  return LogEventLocked("token-revoked", id, "", now);
-}
-
-std::optional<TokenRefusal> Registry::CheckToken(const std::optional<TokenRecord>& token,
-                                                 const Digest& verifier, std::int64_t now) {
-  if (!token) return TokenRefusal::kUnknown;
-  if (!ConstantTimeEquals(token->verifier, verifier)) return TokenRefusal::kWrongSecret;
-  if (token->revoked_at) return TokenRefusal::kRevoked;
-  if (now >= token->expires_at) return TokenRefusal::kExpired;
-  if (token->uses_left == 0) return TokenRefusal::kUsedUp;
-  return std::nullopt;
-}
-
-Result<void> Registry::RecordJoin(std::string_view token_id, const Digest& verifier,
-                                  const MemberRecord& member, std::int64_t now) {
-  std::lock_guard lock(mutex_);
-  MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](Error e) -> Result<void> {
-    (void)Exec("ROLLBACK");
-    return e;
-  };
-  std::optional<TokenRecord> token;
-  {
-    Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens WHERE id = ?");
-    if (!s.ok()) return fail(DbError("cannot read tokens"));
-    s.Bind(1, token_id);
-    const int rc = s.Step();
-    if (rc == SQLITE_ROW) {
-      token = ReadToken(s);
-    } else if (rc != SQLITE_DONE) {
-      return fail(DbError("cannot read tokens"));
-    }
-  }
-  if (auto refusal = CheckToken(token, verifier, now)) {
-    return fail(Error(ErrorCode::kPeerRefused, std::string(TokenRefusalText(*refusal)))
-                    .On("token " + std::string(token_id)));
-  }
-  Stmt use(db_, "UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0");
-  Stmt put(db_, "INSERT OR REPLACE INTO members(" + std::string(kMemberColumns) +
-                    ") VALUES (?,?,?,?,?,?,?)");
-  if (!use.ok() || !put.ok()) return fail(DbError("cannot record the member"));
-  use.Bind(1, token_id);
-  put.Bind(1, member.name).Bind(2, member.joined_at);
-  put.Bind(3, static_cast<std::int64_t>(member.key_version)).Bind(4, member.address);
-  put.Bind(5, member.token_id).Bind(6, member.cert_pem).BindBlob(7, member.cert_pin);
-  if (use.Step() != SQLITE_DONE || sqlite3_changes(db_) != 1 || put.Step() != SQLITE_DONE) {
-    return fail(DbError("cannot record the member"));
-  }
-  if (auto r = LogEventLocked("joined", member.name,
-                              "from " + member.address + " with token " + member.token_id +
-                                  ", key version " + std::to_string(member.key_version),
-                              now);
-      !r) {
-    return fail(std::move(r).error());
-  }
-  return Exec("COMMIT");
-}
-
-Result<std::vector<MemberRecord>> Registry::Members() {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT " + std::string(kMemberColumns) + " FROM members ORDER BY name");
-  if (!s.ok()) return DbError("cannot read members");
-  std::vector<MemberRecord> out;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadMember(s));
-  if (rc != SQLITE_DONE) return DbError("cannot read members");
-  return out;
-}
-
-Result<std::optional<MemberRecord>> Registry::FindMember(std::string_view name) {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT " + std::string(kMemberColumns) + " FROM members WHERE name = ?");
-  if (!s.ok()) return DbError("cannot read members");
-  s.Bind(1, name);
-  const int rc = s.Step();
-  if (rc == SQLITE_ROW) return std::optional<MemberRecord>(ReadMember(s));
-  if (rc == SQLITE_DONE) return std::optional<MemberRecord>();
-  return DbError("cannot read members");
-}
-
-Result<void> Registry::RemoveMember(std::string_view name, std::int64_t now, std::string_view why) {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "DELETE FROM members WHERE name = ?");
-  if (!s.ok()) return DbError("cannot remove the member");
-  s.Bind(1, name);
-  if (s.Step() != SQLITE_DONE) return DbError("cannot remove the member");
-  if (sqlite3_changes(db_) == 0) {
-    return Error(ErrorCode::kNotFound, "no such member ('mkeys array members ROOT' lists them)")
-        .On(std::string(name));
-  }
-  return LogEventLocked("removed", name, why, now);
-}
-
 Result<void> Registry::LogEvent(std::string_view kind, std::string_view subject,
                                 std::string_view detail, std::int64_t now) {
   std::lock_guard lock(mutex_);
@@ -577,6 +371,67 @@ Result<std::vector<EventRecord>> Registry::Events(std::size_t limit) {
   }
   if (rc != SQLITE_DONE) return DbError("cannot read events");
   return out;
+}
+
+Result<void> Registry::SaveAddressLimit(const AddressLimit& limit) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO address_limits(address, failures, last_at, retry_at) "
+         "VALUES (?, ?, ?, ?)");
+  if (!s.ok()) return DbError("cannot save the failure limit");
+  s.Bind(1, limit.address).Bind(2, limit.failures).Bind(3, limit.last_at).Bind(4, limit.retry_at);
+  if (s.Step() != SQLITE_DONE) return DbError("cannot save the failure limit");
+  return Ok();
+}
+
+Result<void> Registry::ClearAddressLimits() {
+  std::lock_guard lock(mutex_);
+  return Exec("DELETE FROM address_limits");
+}
+
+Result<std::vector<AddressLimit>> Registry::AddressLimits() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "SELECT address, failures, last_at, retry_at FROM address_limits ORDER BY last_at DESC");
+  if (!s.ok()) return DbError("cannot read the failure limits");
+  std::vector<AddressLimit> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back({s.Text(0), s.Int(1), s.Int(2), s.Int(3)});
+  if (rc != SQLITE_DONE) return DbError("cannot read the failure limits");
+  return out;
+}
+
+Result<void> Registry::SaveServeRecord(const ServeRecord& record) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO serve_state(singleton, endpoints, max_failures, failure_window, "
+         "started_at, pid) VALUES (1, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return DbError("cannot save the serving state");
+  s.Bind(1, nlohmann::json(record.endpoints).dump()).Bind(2, record.max_failures);
+  s.Bind(3, record.failure_window).Bind(4, record.started_at).Bind(5, record.pid);
+  if (s.Step() != SQLITE_DONE) return DbError("cannot save the serving state");
+  return Ok();
+}
+
+Result<std::optional<ServeRecord>> Registry::LoadServeRecord() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT endpoints, max_failures, failure_window, started_at, pid FROM serve_state");
+  if (!s.ok()) return DbError("cannot read the serving state");
+  const int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<ServeRecord>();
+  if (rc != SQLITE_ROW) return DbError("cannot read the serving state");
+  ServeRecord r;
+  auto doc = nlohmann::json::parse(s.Text(0), nullptr, false);
+  if (doc.is_array()) {
+    for (const auto& e : doc) {
+      if (e.is_string()) r.endpoints.push_back(e.get<std::string>());
+    }
+  }
+  r.max_failures = s.Int(1);
+  r.failure_window = s.Int(2);
+  r.started_at = s.Int(3);
+  r.pid = s.Int(4);
+  return std::optional<ServeRecord>(std::move(r));
 }
 
 }  // namespace mkeys::arrayjoin

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <openssl/err.h>
 
+#include "mkeys/arrayjoin/manager.hpp"
 #include "tls.hpp"
 
 namespace mkeys::arrayjoin::internal {
@@ -50,6 +51,9 @@ Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view tex
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
+    if (close != std::string_view::npos && close + 1 == text.size()) {
+      return std::make_pair(std::string(text.substr(1, close - 1)), kDefaultPort);
+    }
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
       return Error(ErrorCode::kInvalidArgument, "expected [IPv6]:PORT").On(std::string(text));
     }
@@ -57,6 +61,9 @@ Result<std::pair<std::string, std::uint16_t>> SplitHostPort(std::string_view tex
     port_text = text.substr(close + 2);
   } else {
     const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos && !text.empty()) {
+      return std::make_pair(std::string(text), kDefaultPort);  // HOST: the default port
+    }
     if (colon == std::string_view::npos || colon == 0) {
       return Error(ErrorCode::kInvalidArgument, "expected HOST:PORT").On(std::string(text));
     }
@@ -222,7 +229,11 @@ Result<Frame> TlsClient::Receive(int timeout_seconds) {
     MKEYS_ASSIGN_OR_RETURN(PeerError e, DecodeError(frame));
     std::string text = e.message;
     if (!e.hint.empty()) text += " (hint: " + e.hint + ")";
-    return Error(ErrorCode::kPeerRefused, "the manager refused: " + text).On(peer_);
+    const RefusalAdvice advice = AdviceFor(e.code);
+    text +=
+        std::string(advice.retryable ? "; retryable: " : "; final: ") + std::string(advice.text);
+    return Error(ErrorCode::kPeerRefused, "the manager refused [" + e.code + "]: " + text)
+        .On(peer_);
   }
   return frame;
 }

@@ -126,3 +126,118 @@ TEST_CASE("a registry from a newer mkeys is refused, not downgraded", "[arrayjoi
   CHECK(reg.error().code() == ErrorCode::kUnsupported);
   CHECK(reg.error().message().find("99") != std::string::npos);
 }
+
+TEST_CASE("a delivery spends the use before confirmation and names are identities",
+          "[arrayjoin][registry]") {
+  TempDir dir;
+  auto reg = Registry::Create(dir.path(), SampleInfo());
+  REQUIRE(reg);
+  REQUIRE((*reg)->AddToken(SampleToken("aaaaaaaaaaaaaaaa", 3, 5000)));
+  Digest secret{};
+  secret[0] = 7;
+  MemberRecord m;
+  m.name = "edge-8";
+  m.address = "127.0.0.1";
+  m.token_id = "aaaaaaaaaaaaaaaa";
+  m.cert_pin[0] = 1;
+  REQUIRE((*reg)->ReserveDelivery("aaaaaaaaaaaaaaaa", secret, m, std::nullopt, 2000));
+  CHECK((*reg)->FindToken("aaaaaaaaaaaaaaaa").value()->uses_left == 2);
+  CHECK((*reg)->FindMember("edge-8").value()->status == MemberStatus::kDelivered);
+
+  // Another key under the same name: refused, nothing spent.
+  MemberRecord thief = m;
+  thief.cert_pin[0] = 2;
+  auto taken = (*reg)->ReserveDelivery("aaaaaaaaaaaaaaaa", secret, thief, std::nullopt, 2001);
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().code() == ErrorCode::kExists);
+  CHECK((*reg)->FindToken("aaaaaaaaaaaaaaaa").value()->uses_left == 2);
+  // Proving another key does not help either; proving edge-8's key does.
+  Digest other{};
+  other[0] = 9;
+  CHECK_FALSE((*reg)->ReserveDelivery("aaaaaaaaaaaaaaaa", secret, thief, other, 2002));
+  REQUIRE((*reg)->ConfirmJoin("edge-8", m.cert_pin, 2003));
+  CHECK((*reg)->FindMember("edge-8").value()->status == MemberStatus::kJoined);
+  REQUIRE((*reg)->ReserveDelivery("aaaaaaaaaaaaaaaa", secret, m, m.cert_pin, 2004));
+  // A confirmation for another certificate is refused.
+  CHECK_FALSE((*reg)->ConfirmJoin("edge-8", thief.cert_pin, 2005));
+
+  // Revocation: listed as revoked, and the key can no longer prove anything.
+  REQUIRE((*reg)->RevokeMember("edge-8", 2006));
+  CHECK((*reg)->IsRevoked(m.cert_pin).value());
+  CHECK((*reg)->FindMember("edge-8").value()->status == MemberStatus::kRevoked);
+  auto revoked = (*reg)->ReserveDelivery("aaaaaaaaaaaaaaaa", secret, m, m.cert_pin, 2007);
+  REQUIRE_FALSE(revoked);
+  CHECK(revoked.error().code() == ErrorCode::kAccessDenied);
+
+  // A --replace token takes the name over.
+  TokenRecord replace = SampleToken("bbbbbbbbbbbbbbbb", 1, 5000);
+  replace.replace_name = "edge-8";
+  REQUIRE((*reg)->AddToken(replace));
+  thief.token_id = "bbbbbbbbbbbbbbbb";
+  REQUIRE((*reg)->ReserveDelivery("bbbbbbbbbbbbbbbb", secret, thief, std::nullopt, 2008));
+  CHECK((*reg)->FindMember("edge-8").value()->cert_pin == thief.cert_pin);
+  bool delivered = false;
+  const auto events = (*reg)->Events(100);
+  REQUIRE(events);
+  for (const auto& e : *events) delivered = delivered || e.kind == "delivered";
+  CHECK(delivered);
+}
+
+TEST_CASE("the failure limits and serving endpoints are kept for array status",
+          "[arrayjoin][registry]") {
+  TempDir dir;
+  auto reg = Registry::Create(dir.path(), SampleInfo());
+  REQUIRE(reg);
+  REQUIRE((*reg)->SaveAddressLimit({"127.0.0.9", 10, 3000, 3300}));
+  auto limits = (*reg)->AddressLimits();
+  REQUIRE(limits);
+  REQUIRE(limits->size() == 1);
+  CHECK((*limits)[0].retry_at == 3300);
+  ServeRecord rec;
+  rec.endpoints = {"127.0.0.1:4763"};
+  rec.max_failures = 10;
+  rec.failure_window = 300;
+  REQUIRE((*reg)->SaveServeRecord(rec));
+  auto loaded = (*reg)->LoadServeRecord();
+  REQUIRE(loaded);
+  REQUIRE(loaded->has_value());
+  CHECK((*loaded)->endpoints == rec.endpoints);
+  REQUIRE((*reg)->ClearAddressLimits());
+  CHECK((*reg)->AddressLimits()->empty());
+}
+
+TEST_CASE("a schema 1 registry of an earlier mkeys migrates and keeps its members joined",
+          "[arrayjoin][registry]") {
+  TempDir dir;
+  std::filesystem::create_directories(Registry::DirFor(dir.path()));
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(Registry::PathFor(dir.path()).c_str(), &db) == SQLITE_OK);
+  const char* v1 = R"sql(
+CREATE TABLE schema_version(version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+CREATE TABLE array_info(singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  array_id TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+  pin BLOB NOT NULL, ca_cert_pem TEXT NOT NULL, current_version INTEGER NOT NULL);
+CREATE TABLE key_versions(version INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,
+  rsa_container TEXT NOT NULL, config_container TEXT NOT NULL);
+CREATE TABLE tokens(id TEXT PRIMARY KEY, verifier BLOB NOT NULL, created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL, uses_total INTEGER NOT NULL, uses_left INTEGER NOT NULL,
+  revoked_at INTEGER);
+CREATE TABLE members(name TEXT PRIMARY KEY, joined_at INTEGER NOT NULL,
+  key_version INTEGER NOT NULL, address TEXT NOT NULL, token_id TEXT NOT NULL,
+  cert_pem TEXT NOT NULL, cert_pin BLOB NOT NULL);
+CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+  kind TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL);
+INSERT INTO array_info VALUES (1, 'id', 'web', 1000, x'00', 'pem', 1);
+INSERT INTO members VALUES ('old-node', 1500, 1, '127.0.0.1', 't', 'pem', x'01');
+)sql";
+  REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto reg = Registry::Open(dir.path());
+  REQUIRE(reg);
+  CHECK((*reg)->SchemaVersion().value() == 2);
+  auto members = (*reg)->Members();
+  REQUIRE(members);
+  REQUIRE(members->size() == 1);
+  CHECK((*members)[0].status == MemberStatus::kJoined);
+  CHECK((*reg)->AddressLimits()->empty());
+}

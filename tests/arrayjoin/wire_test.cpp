@@ -132,3 +132,39 @@ TEST_CASE("message decoders check every field", "[arrayjoin][wire]") {
   REQUIRE_FALSE(o);
   CHECK(o.error().message().find("items[0]: ciphertext shorter") != std::string::npos);
 }
+
+TEST_CASE("member replies carry the manager's endpoints and old replies without them decode",
+          "[arrayjoin][wire]") {
+  MemberReply reply;
+  reply.member = true;
+  reply.current_version = 3;
+  reply.endpoints = {"127.0.0.1:4763", "manager.example:4763"};
+  auto decoded = DecodeMemberReply(EncodeMemberReply(reply));
+  REQUIRE(decoded);
+  CHECK(decoded->endpoints == reply.endpoints);
+
+  auto old = EncodeMemberReply(reply);
+  old.body.erase("endpoints");
+  REQUIRE(DecodeMemberReply(old));
+  CHECK(DecodeMemberReply(old)->endpoints.empty());
+
+  auto too_many = EncodeMemberReply(reply);
+  too_many.body["endpoints"] = nlohmann::json::array();
+  for (int i = 0; i < 9; ++i) too_many.body["endpoints"].push_back("h:1");
+  CHECK_FALSE(DecodeMemberReply(too_many));
+  auto not_text = EncodeMemberReply(reply);
+  not_text.body["endpoints"] = {1, 2};
+  CHECK_FALSE(DecodeMemberReply(not_text));
+}
+
+TEST_CASE("each refusal code is either retryable or final", "[arrayjoin][wire]") {
+  CHECK(AdviceFor("too-many-failures").retryable);
+  CHECK(AdviceFor("internal").retryable);
+  for (const char* code :
+       {"token-used-up", "token-expired", "token-revoked", "token-unknown", "token-invalid",
+        "name-taken", "certificate-revoked", "not-a-member", "proof-mismatch", "something-new"}) {
+    INFO(code);
+    CHECK_FALSE(AdviceFor(code).retryable);
+    CHECK_FALSE(AdviceFor(code).text.empty());
+  }
+}

@@ -188,7 +188,7 @@ TEST_CASE("clients sending garbage are refused and the server keeps serving",
   CHECK(join.exit_code == 0);
 }
 
-TEST_CASE("too many failed attempts from one address are refused for a while",
+TEST_CASE("too many failed authentications from one address are refused for a while",
           "[integration][array][refusal]") {
   Setup s;
   ServerProcess server(s.manager, s.work.path());
@@ -202,6 +202,7 @@ TEST_CASE("too many failed attempts from one address are refused for a while",
   auto r = JoinWith(s.member, server.Address(), token, "node1");
   INFO(r.err);
   CHECK(r.exit_code == 4);
-  CHECK(r.err.find("too many failed attempts from 127.0.0.1") != std::string::npos);
+  CHECK(r.err.find("too many failed authentications from 127.0.0.1") != std::string::npos);
+  CHECK(r.err.find("retryable") != std::string::npos);
   RequireNoTrace(s.member);
 }

@@ -4,9 +4,11 @@
 // and checks that a member or a registry is unchanged.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
@@ -76,7 +78,7 @@ class ServerProcess {
  public:
   ServerProcess(const std::filesystem::path& root, const std::filesystem::path& work,
                 std::vector<std::string> extra_env = {}, std::vector<std::string> prefix = {},
-                std::string listen = "127.0.0.1:0")
+                std::string listen = "127.0.0.1:0", std::vector<std::string> extra_args = {})
       : port_file_(work / ("port-" + std::to_string(counter_++))),
         log_(port_file_.string() + ".log") {
     std::filesystem::remove(port_file_);
@@ -86,6 +88,7 @@ class ServerProcess {
                                   "--port-file", port_file_.string()}) {
       argv.push_back(a);
     }
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     pid_ = fork();
     if (pid_ == 0) {
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -157,6 +160,52 @@ class ServerProcess {
   int port_ = 0;
   int status_ = -1;
 };
+
+// A plain TCP connection to 127.0.0.1:port (from `source`, a loopback address); -1 on failure.
+inline int ConnectLoopback(int port, const std::string& source = "127.0.0.1") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval tv{};
+  tv.tv_sec = 10;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(static_cast<std::uint16_t>(port));
+  remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A token with one character of its secret changed.
+inline std::string WrongSecret(std::string token) {
+  char& c = token[token.size() - 10];
+  c = c == 'a' ? 'b' : 'a';
+  return token;
+}
+
+inline nlohmann::json Events(const std::filesystem::path& manager_root) {
+  return JsonOf(Mkeys({"--json", "array", "events", manager_root.string(), "--limit", "1000"}));
+}
+
+inline nlohmann::json MembersWith(const std::filesystem::path& manager_root,
+                                  const std::string& flag) {
+  return JsonOf(Mkeys({"--json", "array", "members", manager_root.string(), flag}));
+}
+
+inline RunResult SyncMember(const std::filesystem::path& member_root,
+                            std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"array", "sync", member_root.string(), "--timeout", "10"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return Mkeys(args);
+}
 
 inline RunResult JoinWith(const std::filesystem::path& member_root, const std::string& manager,
                           const std::string& token, const std::string& name,

@@ -3,10 +3,10 @@
 // connections, wrong tokens) while 20 legitimate members join. All 20 succeed, the manager's
 // memory stays bounded, it keeps serving, and it stops cleanly.
 //
-// The manager refuses an address after 10 failed attempts. Hostile in-process clients bind to
-// other loopback addresses (127.0.0.2 and up; all of 127/8 is loopback on Linux) so that the
-// members on 127.0.0.1 are not punished; the few hostile runs of the real member binary, which
-// always comes from 127.0.0.1, stay below that limit. One hostile address is driven past the
+// The manager refuses joins from an address after 10 failed authentications. Hostile in-process
+// clients bind to other loopback addresses (127.0.0.2 and up; all of 127/8 is loopback on Linux) so
+// that the members on 127.0.0.1 are not punished; the few hostile runs of the real member binary,
+// which always comes from 127.0.0.1, stay below that limit. One hostile address is driven past the
 // limit and must then be refused as such.
 #include <openssl/ssl.h>
 
@@ -136,12 +136,6 @@ std::string WrongTokenClient(const std::string& source, int port, const std::str
   return reply;
 }
 
-std::string WrongSecret(std::string token) {
-  char& c = token[token.size() - 10];
-  c = c == 'a' ? 'b' : 'a';
-  return token;
-}
-
 // The manager's pid, found by its unique root in /proc/*/cmdline.
 pid_t FindServerPid(const std::filesystem::path& root) {
   const std::string needle = std::string("array") + '\0' + "serve" + '\0' + root.string() + '\0';
@@ -268,7 +262,8 @@ TEST_CASE("the manager keeps serving 20 members while 200 hostile clients attack
   }
   for (int i = 10; i < 12; ++i) {
     INFO("attempt " << i << ": " << limit_replies[i]);
-    CHECK(limit_replies[i].find("too many failed attempts from 127.0.0.250") != std::string::npos);
+    CHECK(limit_replies[i].find("too many failed authentications from 127.0.0.250") !=
+          std::string::npos);
   }
 
   const auto listed = Members(manager);

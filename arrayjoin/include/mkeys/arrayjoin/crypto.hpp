@@ -15,19 +15,15 @@
 #include <string_view>
 #include <vector>
 
+#include "mkeys/core/openssl.hpp"
 #include "mkeys/core/result.hpp"
 #include "mkeys/core/secret_bytes.hpp"
 
 namespace mkeys::arrayjoin {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+// Owning pointers: core's set (mkeys/core/openssl.hpp), under the names this library used.
+using PkeyPtr = ossl::EvpPkeyPtr;
+using X509Ptr = ossl::X509Ptr;
 
 using Digest = std::array<std::uint8_t, 32>;
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mkeys/arrayjoin/join_token.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
@@ -39,22 +40,47 @@ struct IssuedToken {
   JoinToken token;
   TokenRecord record;
 };
-// A new token valid for `ttl` and `uses` joins; only its verifier is stored.
+// Tokens live at most this long unless the operator says --ttl-max-override.
+inline constexpr std::chrono::seconds kMaxTokenTtl{7 * 24 * 3600};
+
+struct TokenOptions {
+  std::chrono::seconds ttl{3600};
+  std::uint32_t uses = 1;
+  std::string replace_name;   // a join with this token may take over this member name
+  bool ttl_override = false;  // allow ttl > kMaxTokenTtl
+};
+// A new token; only its verifier is stored.
+Result<IssuedToken> IssueToken(const std::filesystem::path& root, const TokenOptions& options);
 Result<IssuedToken> IssueToken(const std::filesystem::path& root, std::chrono::seconds ttl,
                                std::uint32_t uses);
 
 // A new key version (RSA + config key), made current. Members fetch it with `array sync`.
 Result<KeyVersion> RotateKeys(const std::filesystem::path& root);
 
+// The port a manager listens on unless told otherwise, and a member dials when --manager names
+// a host without a port. (Unassigned by IANA and below Linux's ephemeral range.)
+inline constexpr std::uint16_t kDefaultPort = 4763;
+
 struct ServeOptions {
   std::filesystem::path root;
-  std::string listen = "127.0.0.1:0";
+  std::string listen = "0.0.0.0:4763";
+  // HOST:PORT members should dial (learned on every sync). Default: the listen address, with
+  // the host name in place of a wildcard address.
+  std::vector<std::string> advertise;
   std::optional<std::filesystem::path> port_file;
   int handshake_timeout_seconds = 10;  // slow clients are cut off (slowloris)
   int step_timeout_seconds = 120;      // a member may take this long to install and confirm
-  int max_failures = 10;               // per peer address within failure_window
+  // Failed authentications (bad token proof or secret, bad certificate) per peer address within
+  // the window; past it, joins from that address wait until the window has passed. Plain
+  // connects and clients that close before their first message count nothing, and a client
+  // with a valid member certificate is never refused by this limit.
+  int max_failures = 10;
   int failure_window_seconds = 300;
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 256;  // authenticated connections (members, token holders)
+  // Connections still in the TLS handshake or before their first message, per address and in
+  // all: when full, the oldest waiting one is closed, so idle floods cannot starve members.
+  std::size_t max_pending_per_address = 32;
+  std::size_t max_pending = 512;
   // One line per join, refusal and server event (the CLI prints them).
   std::function<void(const std::string&)> on_event;
   // Called once listening, with the port.

@@ -15,6 +15,7 @@
 #include "mkeys/arrayjoin/join_token.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 #include "mkeys/core/result.hpp"
+#include "mkeys/repair/diagnose.hpp"
 
 namespace mkeys::arrayjoin {
 
@@ -37,9 +38,16 @@ struct JoinProgress {
 
 struct JoinOptions {
   std::filesystem::path root;
-  std::string manager;  // HOST:PORT
+  std::string manager;  // HOST:PORT (HOST alone: the default port, 4763)
   std::string service_identity = "NT AUTHORITY\\NETWORK SERVICE";
-  std::string member_name;  // default: the host name
+  // Default: the host name and the first 8 hex digits of the member key's fingerprint
+  // ("web1-3f9a0c2e"), so that clones of one image do not share a name.
+  std::string member_name;
+  // Re-join with this root's existing member credentials (its member key and certificate,
+  // proved over mutual TLS): the manager lets the member's own name be taken over by it.
+  bool rejoin = false;
+  // Called with the full diagnosis when the preflight fails (the evidence chain and the fix).
+  std::function<void(const repair::Diagnosis&)> on_diagnosis;
   int timeout_seconds = 30;
   std::function<void(const JoinProgress&)> on_progress;
   // Asked after the pin matched, with the manager's fingerprint; false stops the join
@@ -67,7 +75,8 @@ Result<void> Preflight(const std::filesystem::path& root, std::string_view servi
 struct MemberState {
   std::string array;
   std::string array_id;
-  std::string manager;
+  std::string manager;                // the endpoint that answered last
+  std::vector<std::string> managers;  // every endpoint known (joined through, learned on sync)
   Digest pin{};
   std::string member;
   std::string service_identity;
@@ -82,18 +91,24 @@ std::filesystem::path MemberStatePath(const std::filesystem::path& root);
 std::filesystem::path JoinJournalPath(const std::filesystem::path& root);
 
 // Rolls back a join a killed process left half-done (its journal). Returns true if it did.
-Result<bool> RecoverInterruptedJoin(const std::filesystem::path& root);
+// `manager` as for CheckWithManager (used when the outcome must be asked).
+Result<bool> RecoverInterruptedJoin(const std::filesystem::path& root,
+                                    const std::string& manager = "");
 
 // Asks the manager (mutual TLS with the member certificate) whether it lists this member.
 struct MemberCheck {
   bool listed = false;
   std::uint32_t current_version = 0;
 };
-Result<MemberCheck> CheckWithManager(const std::filesystem::path& root, int timeout_seconds);
+// `manager`, when not empty, is tried first (HOST:PORT) and remembered once it answers with the
+// pinned key; otherwise the remembered endpoints are tried in turn.
+Result<MemberCheck> CheckWithManager(const std::filesystem::path& root, int timeout_seconds,
+                                     const std::string& manager = "");
 
 // Tells the manager (mutual TLS) and removes the array containers, the member key and the state.
 // With `force`, an unreachable manager does not stop the local removal.
-Result<void> Leave(const std::filesystem::path& root, bool force, int timeout_seconds);
+Result<void> Leave(const std::filesystem::path& root, bool force, int timeout_seconds,
+                   const std::string& manager = "");
 
 // Fetches and installs key versions newer than the member's (verified the same way as a join).
 struct SyncResult {
@@ -101,6 +116,7 @@ struct SyncResult {
   std::uint32_t to_version = 0;
   std::vector<std::string> installed;
 };
-Result<SyncResult> Sync(const std::filesystem::path& root, int timeout_seconds);
+Result<SyncResult> Sync(const std::filesystem::path& root, int timeout_seconds,
+                        const std::string& manager = "");
 
 }  // namespace mkeys::arrayjoin

@@ -82,10 +82,18 @@ struct JoinDone {
 struct PeerError {
   std::string code;  // "token-expired", "token-revoked", "token-used-up", "token-unknown",
                      // "token-invalid", "proof-mismatch", "bad-request", "too-many-failures",
-                     // "not-a-member", "internal"
+                     // "not-a-member", "certificate-revoked", "name-taken", "confirm-mismatch",
+                     // "internal"
   std::string message;
   std::string hint;
 };
+
+// Per refusal code: may the same request succeed later, and what the user should know.
+struct RefusalAdvice {
+  bool retryable = false;
+  std::string_view text;
+};
+RefusalAdvice AdviceFor(std::string_view code);
 
 // Requests a joined member makes over mutual TLS (its member certificate).
 struct MemberRequest {
@@ -97,7 +105,11 @@ struct MemberReply {
   bool member = false;
   std::uint32_t current_version = 0;
   std::vector<OfferItem> items;  // sync: versions newer than have_version
+  // Where the manager can be reached now (HOST:PORT, at most kMaxEndpoints); members remember
+  // them. Optional on the wire.
+  std::vector<std::string> endpoints;
 };
+inline constexpr std::size_t kMaxEndpoints = 8;
 
 Frame EncodeHello(const JoinHello& m);
 Frame EncodeOffer(const JoinOffer& m);

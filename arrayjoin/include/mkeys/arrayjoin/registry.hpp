@@ -24,7 +24,7 @@
 
 namespace mkeys::arrayjoin {
 
-inline constexpr int kRegistrySchemaVersion = 1;
+inline constexpr int kRegistrySchemaVersion = 2;
 
 struct ArrayInfo {
   std::string array_id;  // 32 hex digits, random at creation
@@ -50,10 +50,19 @@ struct TokenRecord {
   std::uint32_t uses_total = 0;
   std::uint32_t uses_left = 0;
   std::optional<std::int64_t> revoked_at;
+  // A join with this token may take over this member name (`array token --replace NAME`).
+  std::string replace_name;
 };
+
+// Where a member stands. Keys leave the manager only after a use of the token was reserved and
+// the delivery recorded (kDelivered); the member's confirmation makes it kJoined.
+enum class MemberStatus : std::uint8_t { kDelivered, kJoined, kRevoked };
+std::string_view MemberStatusName(MemberStatus status);  // "delivered", "joined", "revoked"
 
 struct MemberRecord {
   std::string name;
+  MemberStatus status = MemberStatus::kJoined;
+  std::int64_t delivered_at = 0;
   std::int64_t joined_at = 0;
   std::uint32_t key_version = 0;
   std::string address;  // the peer address it joined from
@@ -68,6 +77,23 @@ struct EventRecord {
   std::string kind;     // "created", "token-issued", "joined", "join-refused", ...
   std::string subject;  // a member, a token id, a peer address
   std::string detail;   // never a secret
+};
+
+// The failure limit's state for one peer address, as `array status` shows it.
+struct AddressLimit {
+  std::string address;
+  std::int64_t failures = 0;  // failed authentications within the window
+  std::int64_t last_at = 0;
+  std::int64_t retry_at = 0;  // 0: not refused; else joins from it are refused until then
+};
+
+// What the running (or last) `array serve` announced: where members find it and its limits.
+struct ServeRecord {
+  std::vector<std::string> endpoints;  // HOST:PORT members may dial
+  std::int64_t max_failures = 0;
+  std::int64_t failure_window = 0;
+  std::int64_t started_at = 0;
+  std::int64_t pid = 0;
 };
 
 // Why a token cannot be used, as the member will be told.
@@ -106,11 +132,25 @@ class Registry final {
   static std::optional<TokenRefusal> CheckToken(const std::optional<TokenRecord>& token,
                                                 const Digest& verifier, std::int64_t now);
 
-  // In one transaction: checks the token again, takes one use, records (or replaces, for a
-  // re-join) the member and logs "joined". Fails (and changes nothing) when the token can no
-  // longer be used: kPeerRefused with the reason.
+  // At most once: in one transaction, before any key byte is sent, checks the token again,
+  // takes one use, checks the member name and records the member as kDelivered with a
+  // "delivered" event (certificate fingerprint, address). A name already in the registry is
+  // taken over only when `proven_pin` (the key the client proved over mutual TLS) is that
+  // member's, or the token was issued with --replace for this name. Changes nothing on failure:
+  // kPeerRefused (the token), kExists (the name) or kAccessDenied (a revoked certificate).
+  Result<void> ReserveDelivery(std::string_view token_id, const Digest& verifier,
+                               const MemberRecord& member, const std::optional<Digest>& proven_pin,
+                               std::int64_t now);
+  // The member confirmed: kDelivered -> kJoined, "joined" event. kPeerRefused when the record
+  // is gone, revoked or holds another certificate.
+  Result<void> ConfirmJoin(std::string_view name, const Digest& cert_pin, std::int64_t now);
+  // ReserveDelivery then ConfirmJoin (tests and tools that record a finished join).
   Result<void> RecordJoin(std::string_view token_id, const Digest& verifier,
                           const MemberRecord& member, std::int64_t now);
+  // Revokes a member's certificate: its requests are refused from now on, whatever its name
+  // later holds. kNotFound for an unknown name.
+  Result<void> RevokeMember(std::string_view name, std::int64_t now);
+  Result<bool> IsRevoked(const Digest& cert_pin);
   Result<std::vector<MemberRecord>> Members();
   Result<std::optional<MemberRecord>> FindMember(std::string_view name);
   // Removes a member. kNotFound for an unknown name.
@@ -120,11 +160,22 @@ class Registry final {
                         std::int64_t now);
   Result<std::vector<EventRecord>> Events(std::size_t limit);
 
+  Result<void> SaveAddressLimit(const AddressLimit& limit);
+  Result<void> ClearAddressLimits();
+  Result<std::vector<AddressLimit>> AddressLimits();
+  Result<void> SaveServeRecord(const ServeRecord& record);
+  Result<std::optional<ServeRecord>> LoadServeRecord();
+
  private:
   Registry(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
   Result<void> Migrate();
   Result<void> Exec(std::string_view sql);
   Error DbError(std::string_view what) const;
+  Result<std::optional<MemberRecord>> FindMemberLocked(std::string_view name);
+  Result<std::optional<TokenRecord>> FindTokenLocked(std::string_view id);
+  Result<bool> IsRevokedLocked(const Digest& cert_pin);
+  Result<void> CheckNameFree(const MemberRecord& member, const TokenRecord& token,
+                             const std::optional<Digest>& proven_pin);
   Result<void> LogEventLocked(std::string_view kind, std::string_view subject,
                               std::string_view detail, std::int64_t now);
 

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Pieces the member's source files share: the state file and the join journal, installing
+// and rolling back containers, the preflight, and talking to the manager as a member.
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mkeys/acl/token.hpp"
+#include "mkeys/arrayjoin/member.hpp"
+#include "mkeys/arrayjoin/protocol.hpp"
+#include "mkeys/keystore/key_store.hpp"
+#include "mkeys/keystore/machine_root.hpp"
+#include "tls.hpp"
+
+namespace mkeys::arrayjoin::internal {
+
+// Text through the one atomic writer (O_EXCL temporary, fsync, rename, directory fsync).
+Result<void> WriteTextAtomic(const std::filesystem::path& path, const std::string& text);
+Result<nlohmann::json> ReadJsonFile(const std::filesystem::path& path);
+
+// The journal of a join in progress: what to remove if the process dies before it finishes.
+struct Journal {
+  std::filesystem::path path;
+  std::vector<std::string> containers;  // committed (renamed into place) or about to be
+  std::vector<std::string> staging;     // staging files written
+  std::string state = "installing";
+  std::string pending;  // the member state to write once the manager acknowledged ("confirming")
+  Result<void> Save() const;
+};
+
+std::string FormatMemberState(const MemberState& s);
+Result<MemberState> ParseMemberState(const nlohmann::json& doc, const std::string& where);
+Result<void> WriteMemberState(const std::filesystem::path& root, const MemberState& s);
+
+// Removes every container and staging file a journal names, then the journal.
+void RollBack(keystore::KeyStore& store, const acl::Token& installer, const Journal& journal);
+
+// Fails with the diagnosis' reason and a runnable fix; `on_diagnosis` gets the whole diagnosis.
+Result<void> PreflightOn(keystore::MachineRoot& machine, const acl::Token& installer,
+                         const acl::Token& service, std::string_view service_identity,
+                         const std::function<void(const repair::Diagnosis&)>& on_diagnosis);
+
+using ItemSecrets = std::vector<std::pair<OfferItem, SecretBytes>>;
+// Installs items under staging names, verifies the service can read them, renames them into
+// place and opens each as the service; the journal names everything before it exists.
+Result<std::vector<std::string>> InstallVerified(
+    keystore::MachineRoot& machine, const acl::Token& installer, const acl::Token& service,
+    std::string_view service_identity, const ItemSecrets& items,
+    std::optional<keystore::KeyMaterial> member_key, std::string_view member_key_name,
+    Journal& journal, const std::function<void(JoinStep, std::string)>& progress);
+
+// A mutual-TLS connection to the manager with the member certificate, the pin checked; tries
+// `override_manager` first, else the remembered endpoints. `used` is the endpoint that answered.
+struct MemberLink {
+  std::unique_ptr<TlsClient> client;
+  std::string used;
+};
+Result<MemberLink> ConnectAsMember(keystore::MachineRoot& machine, const MemberState& state,
+                                   int timeout_seconds, const std::string& override_manager);
+// One request and its reply.
+Result<Frame> Exchange(TlsClient& client, const Frame& request, int timeout_seconds);
+Result<MemberReply> MemberExchange(TlsClient& client, const MemberRequest& request,
+                                   int timeout_seconds);
+// Puts `used` first and merges the endpoints the manager announced. True if anything changed.
+bool RememberEndpoints(MemberState& state, const std::string& used,
+                       const std::vector<std::string>& announced);
+
+// The member sent its confirmation but did not hear back: ask the manager and settle the
+// journal. True if joined, false if rolled back.
+Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeout_seconds,
+                    const std::string& override_manager);
+
+}  // namespace mkeys::arrayjoin::internal

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// `mkeys array ...`: the options every array subcommand shares and the handlers, split by side
+// (array_manager.cpp, array_member.cpp); array.cpp registers them.
+
+#include <cstdint>
+#include <string>
+
+#include "app.hpp"
+#include "mkeys/arrayjoin/manager.hpp"
+#include "mkeys/arrayjoin/member.hpp"
+#include "mkeys/arrayjoin/registry.hpp"
+
+namespace mkeys::cli::array_cmd {
+
+namespace aj = arrayjoin;
+
+struct ArrayArgs {
+  std::string root;
+  std::string name;
+  std::string ttl = "1h";
+  bool ttl_override = false;
+  std::uint32_t uses = 1;
+  bool list = false;
+  std::string revoke;
+  std::string replace;
+  std::string manager_hint;
+  std::string listen = "0.0.0.0:" + std::to_string(aj::kDefaultPort);
+  std::vector<std::string> advertise;
+  std::string port_file;
+  int max_failures = 10;
+  int failure_window = 300;
+  int handshake_timeout = 10;
+  std::string member;
+  std::string manager;
+  std::string token_file;
+  std::string token_stdin;
+  std::string service_identity = std::string(aj::kDefaultServiceIdentity);
+  std::string member_name;
+  bool rejoin = false;
+  bool pending = false;
+  bool revoked = false;
+  bool all = false;
+  std::size_t limit = 50;
+  bool yes = false;
+  bool force = false;
+  int timeout = 30;
+};
+
+int Fail(Context& ctx, const Error& error);
+std::string Prompt(const std::string& question, bool secret);
+
+// The manager's side (array_manager.cpp).
+int Create(Context& ctx, const ArrayArgs& a);
+int Token(Context& ctx, const ArrayArgs& a);
+int Serve(Context& ctx, const ArrayArgs& a);
+int Members(Context& ctx, const ArrayArgs& a);
+int Events(Context& ctx, const ArrayArgs& a);
+int Remove(Context& ctx, const ArrayArgs& a);
+int Revoke(Context& ctx, const ArrayArgs& a);
+int Rotate(Context& ctx, const ArrayArgs& a);
+int ManagerStatus(Context& ctx, const ArrayArgs& a);
+
+// The member's side (array_member.cpp).
+int Join(Context& ctx, const ArrayArgs& a);
+int Status(Context& ctx, const ArrayArgs& a);
+int Leave(Context& ctx, const ArrayArgs& a);
+int Sync(Context& ctx, const ArrayArgs& a);
+
+}  // namespace mkeys::cli::array_cmd

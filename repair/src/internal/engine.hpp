@@ -23,6 +23,7 @@
 #include "mkeys/acl/security_descriptor.hpp"
 #include "mkeys/acl/token.hpp"
 #include "mkeys/core/result.hpp"
+#include "mkeys/keystore/key_file_check.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/keystore/security_store.hpp"
 #include "mkeys/repair/baseline.hpp"
@@ -116,6 +117,7 @@ class Engine final {
   using Hooks = std::vector<std::pair<RuleId, F>>;
   struct State {
     Baseline baseline;
+    std::optional<keystore::KeyFileChecker> checker;  // one per scan: the master key read once
     RuleContext context;
     Hooks<decltype(RuleDefinition::check_directory)> check_directory;
     Hooks<decltype(RuleDefinition::check_chain)> check_chain;

@@ -29,6 +29,7 @@ Result<Engine> Engine::Create(const keystore::MachineRoot& root, const Baseline&
   engine.state_ = std::make_unique<State>();
   engine.state_->baseline = baseline;
   MKEYS_TRY(engine.MakeContext(root));
+  engine.state_->checker.emplace(root);
   engine.CollectHooks();
   return engine;
 }
@@ -261,7 +262,7 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
                                            const acl::SecurityDescriptor* sd,
                                            std::string_view sd_problem) const {
   KeyFileFacts facts;
-  ClassifyKeyFile(root(), file_name, contents, facts);
+  ClassifyKeyFile(*state_->checker, file_name, contents, facts);
   facts.descriptor = sd;
   facts.descriptor_problem = sd_problem;
   KeyFileResult result;
@@ -280,7 +281,7 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
                                            DescriptorVerdict* verdict,
                                            std::string_view sd_problem) const {
   KeyFileFacts facts;
-  ClassifyKeyFile(root(), file_name, contents, facts);
+  ClassifyKeyFile(*state_->checker, file_name, contents, facts);
   if (verdict != nullptr && verdict->sd) facts.descriptor = &*verdict->sd;
   facts.descriptor_problem = sd_problem;
   KeyFileResult result;

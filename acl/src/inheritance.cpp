@@ -47,11 +47,20 @@ void AppendProcessed(std::vector<Ace>& out, Ace ace, const Sid& owner, const Sid
   }
 }
 
-// The token's default DACL (TOKEN_DEFAULT_DACL) as Windows builds it for a logon: GENERIC_ALL to
-// the token's default owner and to SYSTEM (`whoami`-style dumps of TokenDefaultDacl show
-// (A;;GA;;;<owner>)(A;;GA;;;SY)); mapped, since it is effective on the object.
+// The token's default DACL (TOKEN_DEFAULT_DACL), its generic rights mapped since it is effective
+// on the object. A token without one set: as LSA builds it for a logon, GENERIC_ALL to the
+// token's default owner and to SYSTEM (`whoami`-style dumps of TokenDefaultDacl show
+// (A;;GA;;;<owner>)(A;;GA;;;SY)).
 Acl DefaultDacl(const Token& creator) {
   Acl acl;
+  if (creator.default_dacl()) {
+    acl = *creator.default_dacl();
+    for (Ace& ace : acl.aces) {
+      if (!ace.IsInheritOnly()) ace.mask = MapGeneric(ace.mask);
+    }
+    acl.revision = acl.NaturalRevision();
+    return acl;
+  }
   acl.aces.push_back(AllowAce(creator.default_owner(), rights::kFileAllAccess));
   if (creator.default_owner() != sids::LocalSystem()) {
     acl.aces.push_back(AllowAce(sids::LocalSystem(), rights::kFileAllAccess));

@@ -230,8 +230,12 @@ TEST_CASE("Nothing to inherit: the token's default DACL, owner and group", "[acl
   const Token ns = TokenFor("NETWORK SERVICE").value();
   CHECK(Sddl(InheritSecurityDescriptor(&machine_keys, ns)) == "O:NSG:NSD:(A;;FA;;;NS)(A;;FA;;;SY)");
   const Token system = TokenFor("SYSTEM").value();
-  CHECK(Sddl(InheritSecurityDescriptor(&machine_keys, system)) == "O:SYG:SYD:(A;;FA;;;SY)");
-  CHECK(Sddl(InheritSecurityDescriptor(nullptr, system)) == "O:SYG:SYD:(A;;FA;;;SY)");
+  // SYSTEM's TokenDefaultDacl D:(A;;GA;;;SY)(A;;GRGXRC;;;BA) (the kernel's system token; see
+  // docs/identities.md), mapped: GR|GX|RC = 0x1200a9.
+  CHECK(Sddl(InheritSecurityDescriptor(&machine_keys, system)) ==
+        "O:SYG:SYD:(A;;FA;;;SY)(A;;0x1200a9;;;BA)");
+  CHECK(Sddl(InheritSecurityDescriptor(nullptr, system)) ==
+        "O:SYG:SYD:(A;;FA;;;SY)(A;;0x1200a9;;;BA)");
   // The creator's explicit owner wins over the token's.
   const auto owned = Sd("O:BA");
   CreateOptions options;

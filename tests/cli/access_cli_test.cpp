@@ -105,7 +105,8 @@ TEST_CASE("sddl inherit prints the new object's descriptor", "[cli][sddl][inheri
   CHECK(dir.out == "O:NSG:NSD:AI(A;ID;FA;;;NS)(A;OICIIOID;GA;;;CO)(A;OICIID;FA;;;SY)\n");
   auto explicit_sd = Mkeys(
       {"sddl", "inherit", "--parent", parent, "--as", "SYSTEM", "--explicit", "D:P(A;;FR;;;NS)"});
-  CHECK(explicit_sd.out == "O:SYG:SYD:PAI(A;;FR;;;NS)\n");
+  // A file-system create takes an explicit DACL as given, without the auto-inherited mark.
+  CHECK(explicit_sd.out == "O:SYG:SYD:P(A;;FR;;;NS)\n");
   auto unknown = Mkeys({"sddl", "inherit", "--parent", parent, "--as", "Nobody"});
   CHECK(unknown.exit_code == 3);
 }

@@ -24,62 +24,14 @@
 
 #include "internal/conditional_expression.hpp"
 #include "internal/resource_attribute.hpp"
+#include "internal/sddl_tables.hpp"
 #include "internal/sid_parse.hpp"
 #include "mkeys/acl/sid_names.hpp"
 
 namespace mkeys::acl {
 namespace {
 
-struct Token {
-  const char* text;
-  std::uint32_t value;
-};
-
-// Rights letters in the order Windows writes them.
-constexpr Token kRightsLetters[] = {
-    {"CC", 0x00000001}, {"DC", 0x00000002}, {"LC", 0x00000004}, {"SW", 0x00000008},
-    {"RP", 0x00000010}, {"WP", 0x00000020}, {"DT", 0x00000040}, {"LO", 0x00000080},
-    {"CR", 0x00000100}, {"SD", 0x00010000}, {"RC", 0x00020000}, {"WD", 0x00040000},
-    {"WO", 0x00080000}, {"GA", 0x10000000}, {"GX", 0x20000000}, {"GW", 0x40000000},
-    {"GR", 0x80000000},
-};
-// Composite rights accepted when parsing; Windows writes FA/FR/FW/FX when nothing else fits.
-constexpr Token kRightsComposite[] = {
-    {"FA", 0x001F01FF}, {"FR", 0x00120089}, {"FW", 0x00120116}, {"FX", 0x001200A0},
-    {"KA", 0x000F003F}, {"KR", 0x00020019}, {"KW", 0x00020006}, {"KX", 0x00020019},
-};
-// Mandatory-label policy letters (SYSTEM_MANDATORY_LABEL_NO_WRITE_UP etc.).
-constexpr Token kLabelLetters[] = {{"NW", 0x1}, {"NR", 0x2}, {"NX", 0x4}};
-
-constexpr Token kAceFlags[] = {
-    {"OI", ace_flags::kObjectInherit},      {"CI", ace_flags::kContainerInherit},
-    {"NP", ace_flags::kNoPropagateInherit}, {"IO", ace_flags::kInheritOnly},
-    {"ID", ace_flags::kInherited},          {"CR", ace_flags::kCritical},
-    {"SA", ace_flags::kSuccessfulAccess},   {"FA", ace_flags::kFailedAccess},
-};
-
-struct AceTypeName {
-  const char* text;
-  AceType type;
-  bool in_dacl;  // may appear in a DACL (else only in a SACL)
-};
-constexpr AceTypeName kAceTypes[] = {
-    {"A", AceType::kAccessAllowed, true},
-    {"D", AceType::kAccessDenied, true},
-    {"OA", AceType::kAccessAllowedObject, true},
-    {"OD", AceType::kAccessDeniedObject, true},
-    {"XA", AceType::kAccessAllowedCallback, true},
-    {"XD", AceType::kAccessDeniedCallback, true},
-    {"ZA", AceType::kAccessAllowedCallbackObject, true},
-    {"AU", AceType::kSystemAudit, false},
-    {"AL", AceType::kSystemAlarm, false},
-    {"OU", AceType::kSystemAuditObject, false},
-    {"OL", AceType::kSystemAlarmObject, false},
-    {"XU", AceType::kSystemAuditCallback, false},
-    {"ML", AceType::kSystemMandatoryLabel, false},
-    {"RA", AceType::kSystemResourceAttribute, false},
-    {"SP", AceType::kSystemScopedPolicyId, false},
-};
+using namespace internal::sddl;
 
 bool IsBlank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -95,23 +47,6 @@ bool MatchesNoCase(std::string_view text, std::size_t at, const char* token) {
     if (at + i >= text.size() || Up(text[at + i]) != token[i]) return false;
   }
   return true;
-}
-
-bool IsCallback(AceType t) {
-  switch (t) {
-    case AceType::kAccessAllowedCallback:
-    case AceType::kAccessDeniedCallback:
-    case AceType::kAccessAllowedCallbackObject:
-    case AceType::kAccessDeniedCallbackObject:
-    case AceType::kSystemAuditCallback:
-    case AceType::kSystemAlarmCallback:
-    case AceType::kSystemAuditCallbackObject:
-    case AceType::kSystemAlarmCallbackObject:
-    case AceType::kSystemResourceAttribute:
-      return true;
-    default:
-      return false;
-  }
 }
 
 Error ParseError(std::string message, std::size_t position) {
@@ -542,59 +477,6 @@ class Parser {
   std::size_t pos_ = 0;
 };
 
-const char* AceTypeText(AceType type) {
-  for (const auto& t : kAceTypes) {
-    if (t.type == type) return t.text;
-  }
-  switch (type) {
-    case AceType::kSystemAlarmCallback:
-      return "XL";
-    case AceType::kAccessDeniedCallbackObject:
-      return "ZD";
-    case AceType::kSystemAuditCallbackObject:
-      return "ZU";
-    case AceType::kSystemAlarmCallbackObject:
-      return "ZL";
-    default:
-      return "?";
-  }
-}
-
-std::string FormatAceFlags(std::uint8_t flags) {
-  std::string out;
-  for (const auto& f : kAceFlags) {
-    if ((flags & f.value) != 0) out += f.text;
-  }
-  return out;
-}
-
-std::string FormatAclFlags(std::uint16_t control, bool is_dacl) {
-  std::string out;
-  if ((control & (is_dacl ? sd_control::kDaclProtected : sd_control::kSaclProtected)) != 0)
-    out += "P";
-  if ((control & (is_dacl ? sd_control::kDaclAutoInheritReq : sd_control::kSaclAutoInheritReq)) !=
-      0)
-    out += "AR";
-  if ((control & (is_dacl ? sd_control::kDaclAutoInherited : sd_control::kSaclAutoInherited)) != 0)
-    out += "AI";
-  return out;
-}
-
-std::string FormatMask(AccessMask mask, bool label) {
-  if (label) {
-    std::string out;
-    AccessMask rest = mask;
-    for (const auto& t : kLabelLetters) {
-      if ((mask & t.value) != 0) {
-        out += t.text;
-        rest &= ~t.value;
-      }
-    }
-    if (rest == 0) return out;
-  }
-  return FormatSddlRights(mask);
-}
-
 }  // namespace
 
 Result<SecurityDescriptor> ParseSddl(std::string_view text, const SddlOptions& options) {
@@ -602,81 +484,8 @@ Result<SecurityDescriptor> ParseSddl(std::string_view text, const SddlOptions& o
   return parser.Run();
 }
 
-std::string FormatSddlRights(AccessMask mask) {
-  std::string out;
-  AccessMask rest = mask;
-  for (const auto& t : kRightsLetters) {
-    if ((mask & t.value) != 0) {
-      out += t.text;
-      rest &= ~t.value;
-    }
-  }
-  if (rest == 0) return out;
-  for (const auto& t : kRightsComposite) {
-    if (t.value == mask && t.text[0] == 'F') return t.text;
-  }
-  return fmt::format("0x{:x}", mask);
-}
-
 Result<AccessMask> ParseSddlRights(std::string_view text) {
   return ParseRightsField(text, 0, text.size());
-}
-
-std::string FormatSddlSid(const Sid& sid, const SddlOptions& options) {
-  if (auto alias = AliasForSid(sid, options.domain_sid)) return std::string(*alias);
-  return sid.ToString();
-}
-
-std::string FormatAceSddl(const Ace& ace, const SddlOptions& options) {
-  std::string out = "(";
-  out += AceTypeText(ace.type);
-  out += ';';
-  out += FormatAceFlags(ace.flags);
-  out += ';';
-  out += FormatMask(ace.mask, ace.type == AceType::kSystemMandatoryLabel);
-  out += ';';
-  if (ace.object_type) out += ace.object_type->ToString();
-  out += ';';
-  if (ace.inherited_object_type) out += ace.inherited_object_type->ToString();
-  out += ';';
-  out += FormatSddlSid(ace.sid, options);
-  if (ace.type == AceType::kSystemResourceAttribute && !ace.application_data.empty()) {
-    // The attribute as a seventh field; bytes that are no claim attribute have no SDDL form.
-    if (auto attribute =
-            internal::FormatResourceAttribute(ace.application_data, options.domain_sid)) {
-      out += ';';
-      out += *attribute;
-    }
-  } else if (IsCallback(ace.type) && !ace.application_data.empty()) {
-    // Windows writes the condition as a seventh field; data that is not a conditional
-    // expression has no SDDL form and is left out.
-    if (auto condition =
-            internal::FormatConditionalExpression(ace.application_data, options.domain_sid)) {
-      out += ';';
-      out += *condition;
-    }
-  }
-  out += ')';
-  return out;
-}
-
-std::string FormatSddl(const SecurityDescriptor& sd, const SddlOptions& options) {
-  std::string out;
-  if (sd.owner) out += "O:" + FormatSddlSid(*sd.owner, options);
-  if (sd.group) out += "G:" + FormatSddlSid(*sd.group, options);
-  for (const bool is_dacl : {true, false}) {
-    const bool present = is_dacl ? sd.HasDacl() : sd.HasSacl();
-    if (!present) continue;
-    const auto& acl = is_dacl ? sd.dacl : sd.sacl;
-    out += is_dacl ? "D:" : "S:";
-    out += FormatAclFlags(sd.control, is_dacl);
-    if (!acl) {
-      out += "NO_ACCESS_CONTROL";
-      continue;
-    }
-    for (const auto& ace : acl->aces) out += FormatAceSddl(ace, options);
-  }
-  return out;
 }
 
 }  // namespace mkeys::acl

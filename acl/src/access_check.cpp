@@ -179,6 +179,29 @@ std::string ReasonText(const RightReason& reason) {
   return "unknown";
 }
 
+AccessCheckResult CheckAccessWin32(const SecurityDescriptor& sd, const Token& token,
+                                   AccessMask desired, bool map_generic,
+                                   const GenericMapping& mapping) {
+  constexpr AccessMask kGeneric =
+      rights::kGenericRead | rights::kGenericWrite | rights::kGenericExecute | rights::kGenericAll;
+  AccessCheckResult failed;
+  failed.maximum_allowed = (desired & rights::kMaximumAllowed) != 0;
+  failed.desired = desired & ~rights::kMaximumAllowed;
+  if (!sd.owner || !sd.group) {
+    // SDK, AccessCheck: the descriptor "must include owner, group, and DACL"; without owner or
+    // group the call fails with ERROR_INVALID_SECURITY_DESCR.
+    failed.error = win32_error::kInvalidSecurityDescr;
+    return failed;
+  }
+  if (!map_generic && (desired & kGeneric) != 0) {
+    // SDK, AccessCheck: DesiredAccess must have been mapped by MapGenericMask, "the mask must
+    // not contain generic rights" - else ERROR_GENERIC_NOT_MAPPED.
+    failed.error = win32_error::kGenericNotMapped;
+    return failed;
+  }
+  return CheckAccess(sd, token, desired, mapping);
+}
+
 AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token, AccessMask desired,
                               const GenericMapping& mapping) {
   AccessCheckResult result;
@@ -254,7 +277,8 @@ AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token, 
   if (result.maximum_allowed) {
     result.allowed = HasAll(result.granted, result.desired) && result.granted != 0;
   } else {
-    result.allowed = HasAll(result.granted, result.desired);
+    // An empty desired access is denied (AccessCheck grants nothing for nothing asked).
+    result.allowed = result.desired != 0 && HasAll(result.granted, result.desired);
   }
   const AccessMask reported =
       result.maximum_allowed ? (result.granted | result.desired) : result.desired;

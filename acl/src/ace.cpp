@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "mkeys/core/le.hpp"
+
 namespace mkeys::acl {
 namespace {
 
@@ -18,20 +20,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::uint32_t ReadU32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-
-void PutU16(std::vector<std::uint8_t>& out, std::uint16_t v) {
-  out.push_back(static_cast<std::uint8_t>(v));
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-}
-
-void PutU32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 
 bool IsObjectType(AceType type) {
@@ -119,13 +107,13 @@ std::size_t Ace::ByteSize() const {
 void Ace::AppendTo(std::vector<std::uint8_t>& out) const {
   out.push_back(static_cast<std::uint8_t>(type));
   out.push_back(flags);
-  PutU16(out, static_cast<std::uint16_t>(ByteSize()));
-  PutU32(out, mask);
+  le::Put16(out, static_cast<std::uint16_t>(ByteSize()));
+  le::Put32(out, mask);
   if (IsObjectAce()) {
     std::uint32_t object_flags = 0;
     if (object_type) object_flags |= object_ace_flags::kObjectTypePresent;
     if (inherited_object_type) object_flags |= object_ace_flags::kInheritedObjectTypePresent;
-    PutU32(out, object_flags);
+    le::Put32(out, object_flags);
     if (object_type) out.insert(out.end(), object_type->bytes.begin(), object_type->bytes.end());
     if (inherited_object_type) {
       out.insert(out.end(), inherited_object_type->bytes.begin(),
@@ -163,13 +151,13 @@ Result<Ace> Ace::Decode(std::span<const std::uint8_t> bytes) {
     return Error(ErrorCode::kParse, fmt::format("AceSize {} leaves no room for the mask", size))
         .At(2);
   }
-  ace.mask = ReadU32(body.data() + pos);
+  ace.mask = le::Read32(body, pos);
   pos += 4;
   if (ace.IsObjectAce()) {
     if (size < pos + 4) {
       return Error(ErrorCode::kParse, "object ACE too short for its flags").At(pos);
     }
-    const std::uint32_t object_flags = ReadU32(body.data() + pos);
+    const std::uint32_t object_flags = le::Read32(body, pos);
     if ((object_flags & ~std::uint32_t{3}) != 0) {
       return Error(ErrorCode::kParse,
                    fmt::format("object ACE flags 0x{:x} has unknown bits", object_flags))

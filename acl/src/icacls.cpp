@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/core/text.hpp"
 
 namespace mkeys::acl {
 namespace {
@@ -157,79 +158,6 @@ Result<AccessMask> ParseRightsAt(std::string_view text, std::size_t base) {
     start = comma + 1;
   }
   return mask;
-}
-
-// --- UTF-16LE <-> UTF-8 for icacls /save files ---
-
-void AppendUtf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-void AppendUtf16(std::vector<std::uint8_t>& out, std::uint32_t cp) {
-  auto unit = [&](std::uint32_t u) {
-    out.push_back(static_cast<std::uint8_t>(u & 0xFF));
-    out.push_back(static_cast<std::uint8_t>(u >> 8));
-  };
-  if (cp >= 0x10000) {
-    cp -= 0x10000;
-    unit(0xD800 | (cp >> 10));
-    unit(0xDC00 | (cp & 0x3FF));
-  } else {
-    unit(cp);
-  }
-}
-
-// Decodes UTF-8 leniently (malformed sequences become U+FFFD): formatting cannot fail.
-std::vector<std::uint32_t> DecodeUtf8(std::string_view text) {
-  std::vector<std::uint32_t> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto b0 = static_cast<unsigned char>(text[i]);
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (b0 < 0x80) {
-      len = 1;
-      cp = b0;
-    } else if ((b0 & 0xE0) == 0xC0) {
-      len = 2;
-      cp = b0 & 0x1F;
-    } else if ((b0 & 0xF0) == 0xE0) {
-      len = 3;
-      cp = b0 & 0x0F;
-    } else if ((b0 & 0xF8) == 0xF0) {
-      len = 4;
-      cp = b0 & 0x07;
-    }
-    bool ok = len > 0 && i + len <= text.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      if ((b & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if (ok && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-    if (!ok) {
-      out.push_back(0xFFFD);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
 }
 
 }  // namespace
@@ -387,7 +315,7 @@ Result<std::vector<IcaclsSaveEntry>> ParseIcaclsSave(std::span<const std::uint8_
     } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
       return Error(ErrorCode::kParse, "icacls save file: unpaired low surrogate").At(at);
     }
-    AppendUtf8(line, cp);
+    text::AppendUtf8(line, cp);
   }
   if (pending_cr) {
     return Error(ErrorCode::kParse, "icacls save file: CR at the end without LF")
@@ -420,9 +348,9 @@ Result<std::vector<IcaclsSaveEntry>> ParseIcaclsSave(std::span<const std::uint8_
 std::vector<std::uint8_t> FormatIcaclsSave(const std::vector<IcaclsSaveEntry>& entries) {
   std::vector<std::uint8_t> out;
   auto put_line = [&](std::string_view text) {
-    for (std::uint32_t cp : DecodeUtf8(text)) AppendUtf16(out, cp);
-    AppendUtf16(out, '\r');
-    AppendUtf16(out, '\n');
+    for (std::uint32_t cp : text::DecodeUtf8(text)) text::AppendUtf16Le(out, cp);
+    text::AppendUtf16Le(out, '\r');
+    text::AppendUtf16Le(out, '\n');
   };
   for (const auto& entry : entries) {
     put_line(entry.path);

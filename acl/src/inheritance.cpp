@@ -13,15 +13,12 @@ bool IsCreatorSid(const Sid& sid) {
   return sid == sids::CreatorOwner() || sid == sids::CreatorGroup();
 }
 
-// The post-processing MS-DTYP 2.5.3.4 applies to every ACE that lands in a new object's ACL,
-// inherited or explicit (ComputeInheritedACLfromParent / ComputeInheritedACLfromCreator):
+// The post-processing MS-DTYP 2.5.3.4 applies to an inherited ACE (ComputeInheritedACLfromParent):
 // an ACE that is effective on the new object (not INHERIT_ONLY) and names CREATOR OWNER /
 // CREATOR GROUP or carries generic rights is made concrete — the SID replaced by the new
 // object's owner / group, the generic rights mapped — and, if it is also inheritable further
 // (OI or CI left), it is split: the concrete effective ACE (no inheritance flags) followed by an
 // INHERIT_ONLY copy of the original, so that grandchildren inherit the original again.
-// On a file (`container` false) nothing propagates further, so an explicit ACE is made concrete
-// in place, its flags as the creator gave them.
 void AppendProcessed(std::vector<Ace>& out, Ace ace, const Sid& owner, const Sid& group,
                      bool container) {
   if ((ace.flags & kInheritOnly) != 0) {
@@ -50,11 +47,20 @@ void AppendProcessed(std::vector<Ace>& out, Ace ace, const Sid& owner, const Sid
   }
 }
 
-// The token's default DACL (TOKEN_DEFAULT_DACL) as Windows builds it for a logon: GENERIC_ALL to
-// the token's default owner and to SYSTEM (`whoami`-style dumps of TokenDefaultDacl show
-// (A;;GA;;;<owner>)(A;;GA;;;SY)); mapped, since it is effective on the object.
+// The token's default DACL (TOKEN_DEFAULT_DACL), its generic rights mapped since it is effective
+// on the object. A token without one set: as LSA builds it for a logon, GENERIC_ALL to the
+// token's default owner and to SYSTEM (`whoami`-style dumps of TokenDefaultDacl show
+// (A;;GA;;;<owner>)(A;;GA;;;SY)).
 Acl DefaultDacl(const Token& creator) {
   Acl acl;
+  if (creator.default_dacl()) {
+    acl = *creator.default_dacl();
+    for (Ace& ace : acl.aces) {
+      if (!ace.IsInheritOnly()) ace.mask = MapGeneric(ace.mask);
+    }
+    acl.revision = acl.NaturalRevision();
+    return acl;
+  }
   acl.aces.push_back(AllowAce(creator.default_owner(), rights::kFileAllAccess));
   if (creator.default_owner() != sids::LocalSystem()) {
     acl.aces.push_back(AllowAce(sids::LocalSystem(), rights::kFileAllAccess));
@@ -96,6 +102,85 @@ Acl ComputeInheritedAcl(const Acl& parent_acl, bool is_directory, const Sid& own
   return out;
 }
 
+std::uint32_t FileSystemAutoInheritFlags(const SecurityDescriptor* explicit_sd) {
+  std::uint32_t flags = auto_inherit::kDacl | auto_inherit::kSacl;
+  if (explicit_sd == nullptr) return flags;
+  if (explicit_sd->HasDacl() && (explicit_sd->control & sd_control::kDaclDefaulted) == 0) {
+    flags &= ~auto_inherit::kDacl;
+  }
+  if (explicit_sd->HasSacl() && (explicit_sd->control & sd_control::kSaclDefaulted) == 0) {
+    flags &= ~auto_inherit::kSacl;
+  }
+  return flags;
+}
+
+namespace {
+
+// The creator's explicit ACEs as they land on the new object (Windows-run create tests, see
+// tests/acl/inheritance_test.cpp): one ACE each, flags and SID as given — CREATOR OWNER /
+// CREATOR GROUP are not substituted and nothing is split —, generic rights mapped unless the
+// ACE is inherit-only. A creator cannot claim that its ACEs were inherited.
+Acl CreatorAcl(const Acl& given) {
+  Acl acl;
+  acl.revision = given.revision;
+  for (const Ace& ace : given.aces) {
+    Ace copy = ace;
+    copy.flags = static_cast<std::uint8_t>(copy.flags & ~kInherited);
+    if (!copy.IsInheritOnly()) copy.mask = MapGeneric(copy.mask);
+    acl.aces.push_back(std::move(copy));
+  }
+  return acl;
+}
+
+struct AclInputs {
+  const Acl* parent_acl = nullptr;  // the parent's ACL, if it has one
+  bool parent_auto_inherited = false;
+  const SecurityDescriptor* creator = nullptr;
+  bool creator_given = false;  // present and not defaulted
+  bool creator_protected = false;
+  bool auto_inherit = false;  // SEF_DACL_AUTO_INHERIT / SEF_SACL_AUTO_INHERIT
+};
+
+struct AclResult {
+  std::optional<Acl> acl;  // nullopt: no ACL from this step
+  bool null_acl = false;
+  bool is_protected = false;
+  bool auto_inherited = false;
+};
+
+// MS-DTYP 2.5.3.4.2 ComputeACL for one ACL (the default DACL step is the caller's).
+AclResult ComputeOneAcl(const AclInputs& in, const std::optional<Acl>& creator_acl,
+                        bool creator_null, bool is_directory, const Sid& owner, const Sid& group) {
+  AclResult out;
+  Acl inherited;
+  if (in.parent_acl != nullptr) {
+    inherited = ComputeInheritedAcl(*in.parent_acl, is_directory, owner, group);
+  }
+  if (in.creator_given) {
+    out.is_protected = in.creator_protected;
+    if (creator_null) {
+      out.null_acl = true;
+      return out;
+    }
+    Acl acl = CreatorAcl(*creator_acl);
+    if (in.auto_inherit && !in.creator_protected) {
+      for (auto& ace : inherited.aces) acl.aces.push_back(std::move(ace));
+    }
+    out.auto_inherited = in.auto_inherit && in.parent_auto_inherited;
+    acl.revision = acl.NaturalRevision();
+    out.acl = std::move(acl);
+    return out;
+  }
+  if (!inherited.aces.empty()) {
+    out.auto_inherited = in.auto_inherit && in.parent_auto_inherited;
+    inherited.revision = inherited.NaturalRevision();
+    out.acl = std::move(inherited);
+  }
+  return out;
+}
+
+}  // namespace
+
 SecurityDescriptor InheritSecurityDescriptor(const SecurityDescriptor* parent, const Token& creator,
                                              const CreateOptions& options) {
   const SecurityDescriptor* explicit_sd = options.explicit_sd;
@@ -113,72 +198,54 @@ SecurityDescriptor InheritSecurityDescriptor(const SecurityDescriptor* parent, c
   } else {
     sd.group = options.default_group.value_or(creator.primary_group());
   }
+  const std::uint32_t flags =
+      options.auto_inherit_flags.value_or(FileSystemAutoInheritFlags(explicit_sd));
 
-  // DACL (MS-DTYP 2.5.3.4.2 ComputeACL; Microsoft docs "DACL for a New Object"): the creator's
-  // DACL if it gave one, with the parent's inheritable ACEs merged after it unless the creator's
-  // DACL is protected; else the inheritable ACEs; if there are none, the token's default DACL.
-  // NTFS creates files with DACL_AUTO_INHERIT, so inherited ACEs carry INHERITED_ACE and the
-  // new DACL is marked auto-inherited when the parent's is.
-  const bool parent_has_acl = parent != nullptr && parent->HasDacl() && parent->dacl.has_value();
-  const bool parent_auto_inherited =
+  // DACL (MS-DTYP 2.5.3.4.2 ComputeACL): the creator's DACL if it gave one (merged with the
+  // parent's inheritable ACEs only under SEF_DACL_AUTO_INHERIT and when not protected); else
+  // the inheritable ACEs; if there are none, the token's default DACL.
+  AclInputs dacl_in;
+  if (parent != nullptr && parent->HasDacl() && parent->dacl) dacl_in.parent_acl = &*parent->dacl;
+  dacl_in.parent_auto_inherited =
       parent != nullptr && (parent->control & sd_control::kDaclAutoInherited) != 0;
-  Acl inherited;
-  if (parent_has_acl) {
-    inherited = ComputeInheritedAcl(*parent->dacl, options.is_directory, *sd.owner, *sd.group);
-  }
-  const bool creator_dacl = explicit_sd != nullptr && explicit_sd->HasDacl() &&
-                            (explicit_sd->control & sd_control::kDaclDefaulted) == 0;
-  if (creator_dacl && explicit_sd->HasNullDacl()) {
+  dacl_in.creator_given = explicit_sd != nullptr && explicit_sd->HasDacl() &&
+                          (explicit_sd->control & sd_control::kDaclDefaulted) == 0;
+  dacl_in.creator_protected = dacl_in.creator_given && explicit_sd->DaclProtected();
+  dacl_in.auto_inherit = (flags & auto_inherit::kDacl) != 0;
+  AclResult dacl = ComputeOneAcl(dacl_in, dacl_in.creator_given ? explicit_sd->dacl : std::nullopt,
+                                 dacl_in.creator_given && explicit_sd->HasNullDacl(),
+                                 options.is_directory, *sd.owner, *sd.group);
+  if (dacl.null_acl) {
     sd.SetNullDacl();
-    sd.control |= explicit_sd->control & sd_control::kDaclProtected;
-  } else if (creator_dacl) {
-    Acl dacl;
-    dacl.revision = explicit_sd->dacl->revision;
-    for (const Ace& ace : explicit_sd->dacl->aces) {
-      Ace explicit_ace = ace;
-      // A creator cannot claim that its ACEs were inherited.
-      explicit_ace.flags = static_cast<std::uint8_t>(explicit_ace.flags & ~kInherited);
-      AppendProcessed(dacl.aces, std::move(explicit_ace), *sd.owner, *sd.group,
-                      options.is_directory);
-    }
-    if (explicit_sd->DaclProtected()) {
-      sd.SetDacl(std::move(dacl));
-      sd.control |= sd_control::kDaclProtected;
-    } else {
-      for (auto& ace : inherited.aces) dacl.aces.push_back(std::move(ace));
-      sd.SetDacl(std::move(dacl));
-    }
-    if (parent_auto_inherited) sd.control |= sd_control::kDaclAutoInherited;
-  } else if (!inherited.aces.empty()) {
-    sd.SetDacl(std::move(inherited));
-    if (parent_auto_inherited) sd.control |= sd_control::kDaclAutoInherited;
+  } else if (dacl.acl) {
+    sd.SetDacl(std::move(*dacl.acl));
   } else {
     sd.SetDacl(DefaultDacl(creator));
   }
-  if (sd.dacl) sd.dacl->revision = sd.dacl->NaturalRevision();
+  if (dacl.is_protected) sd.control |= sd_control::kDaclProtected;
+  if (dacl.auto_inherited) sd.control |= sd_control::kDaclAutoInherited;
 
-  // SACL: the creator's (if any), with the parent's inheritable audit ACEs merged the same way.
-  const bool parent_has_sacl = parent != nullptr && parent->HasSacl() && parent->sacl.has_value();
-  Acl inherited_sacl;
-  if (parent_has_sacl) {
-    inherited_sacl = ComputeInheritedAcl(*parent->sacl, options.is_directory, *sd.owner, *sd.group);
+  // SACL: the same computation; without any source the new object has no SACL.
+  AclInputs sacl_in;
+  if (parent != nullptr && parent->HasSacl() && parent->sacl) sacl_in.parent_acl = &*parent->sacl;
+  sacl_in.parent_auto_inherited =
+      parent != nullptr && (parent->control & sd_control::kSaclAutoInherited) != 0;
+  sacl_in.creator_given = explicit_sd != nullptr && explicit_sd->HasSacl() &&
+                          (explicit_sd->control & sd_control::kSaclDefaulted) == 0;
+  sacl_in.creator_protected =
+      sacl_in.creator_given && (explicit_sd->control & sd_control::kSaclProtected) != 0;
+  sacl_in.auto_inherit = (flags & auto_inherit::kSacl) != 0;
+  AclResult sacl = ComputeOneAcl(sacl_in, sacl_in.creator_given ? explicit_sd->sacl : std::nullopt,
+                                 sacl_in.creator_given && !explicit_sd->sacl, options.is_directory,
+                                 *sd.owner, *sd.group);
+  if (sacl.null_acl) {
+    sd.sacl.reset();
+    sd.control |= sd_control::kSaclPresent;
+  } else if (sacl.acl) {
+    sd.SetSacl(std::move(*sacl.acl));
   }
-  if (explicit_sd != nullptr && explicit_sd->HasSacl() && explicit_sd->sacl) {
-    Acl sacl = *explicit_sd->sacl;
-    if ((explicit_sd->control & sd_control::kSaclProtected) != 0) {
-      sd.control |= sd_control::kSaclProtected;
-    } else {
-      for (auto& ace : inherited_sacl.aces) sacl.aces.push_back(std::move(ace));
-    }
-    sacl.revision = sacl.NaturalRevision();
-    sd.SetSacl(std::move(sacl));
-  } else if (!inherited_sacl.aces.empty()) {
-    inherited_sacl.revision = inherited_sacl.NaturalRevision();
-    sd.SetSacl(std::move(inherited_sacl));
-    if ((parent->control & sd_control::kSaclAutoInherited) != 0) {
-      sd.control |= sd_control::kSaclAutoInherited;
-    }
-  }
+  if (sacl.is_protected) sd.control |= sd_control::kSaclProtected;
+  if (sacl.auto_inherited) sd.control |= sd_control::kSaclAutoInherited;
   return sd;
 }
 

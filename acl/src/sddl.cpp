@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // MS-DTYP 2.5.1: SDDL, parsed and formatted as Windows' ConvertStringSecurityDescriptorTo...
 // and ConvertSecurityDescriptorToStringSecurityDescriptorW do. The rules below were checked
-// against the Windows-recorded vectors in ../shared/conformance/windows-sddl:
+// against the Windows-recorded vectors in tests/data/windows-sddl:
 //  - tokens (ACE types, flags, rights letters, aliases) are case-insensitive; component
 //    letters (O: G: D: S:) are not;
 //  - blanks are accepted around components, before ACE fields and between rights letters, but
@@ -12,7 +12,8 @@
 //    when it is exactly one of those, else in hex; generic bits stay generic;
 //  - ACL revision is 4 when the ACL holds an object ACE, else 2;
 //  - callback ACEs (XA, XD, ZA, XU) carry a conditional expression as a seventh field
-//    (conditional_expression.cpp); resource-attribute ACEs (RA) are not supported in SDDL.
+//    (conditional_compile.cpp, conditional_format.cpp); resource-attribute ACEs (RA) carry
+//    their attribute there (resource_attribute.cpp).
 #include "mkeys/acl/sddl.hpp"
 
 #include <cctype>
@@ -22,62 +23,15 @@
 #include <fmt/format.h>
 
 #include "internal/conditional_expression.hpp"
+#include "internal/resource_attribute.hpp"
+#include "internal/sddl_tables.hpp"
 #include "internal/sid_parse.hpp"
 #include "mkeys/acl/sid_names.hpp"
 
 namespace mkeys::acl {
 namespace {
 
-struct Token {
-  const char* text;
-  std::uint32_t value;
-};
-
-// Rights letters in the order Windows writes them.
-constexpr Token kRightsLetters[] = {
-    {"CC", 0x00000001}, {"DC", 0x00000002}, {"LC", 0x00000004}, {"SW", 0x00000008},
-    {"RP", 0x00000010}, {"WP", 0x00000020}, {"DT", 0x00000040}, {"LO", 0x00000080},
-    {"CR", 0x00000100}, {"SD", 0x00010000}, {"RC", 0x00020000}, {"WD", 0x00040000},
-    {"WO", 0x00080000}, {"GA", 0x10000000}, {"GX", 0x20000000}, {"GW", 0x40000000},
-    {"GR", 0x80000000},
-};
-// Composite rights accepted when parsing; Windows writes FA/FR/FW/FX when nothing else fits.
-constexpr Token kRightsComposite[] = {
-    {"FA", 0x001F01FF}, {"FR", 0x00120089}, {"FW", 0x00120116}, {"FX", 0x001200A0},
-    {"KA", 0x000F003F}, {"KR", 0x00020019}, {"KW", 0x00020006}, {"KX", 0x00020019},
-};
-// Mandatory-label policy letters (SYSTEM_MANDATORY_LABEL_NO_WRITE_UP etc.).
-constexpr Token kLabelLetters[] = {{"NW", 0x1}, {"NR", 0x2}, {"NX", 0x4}};
-
-constexpr Token kAceFlags[] = {
-    {"OI", ace_flags::kObjectInherit},      {"CI", ace_flags::kContainerInherit},
-    {"NP", ace_flags::kNoPropagateInherit}, {"IO", ace_flags::kInheritOnly},
-    {"ID", ace_flags::kInherited},          {"CR", ace_flags::kCritical},
-    {"SA", ace_flags::kSuccessfulAccess},   {"FA", ace_flags::kFailedAccess},
-};
-
-struct AceTypeName {
-  const char* text;
-  AceType type;
-  bool in_dacl;  // may appear in a DACL (else only in a SACL)
-};
-constexpr AceTypeName kAceTypes[] = {
-    {"A", AceType::kAccessAllowed, true},
-    {"D", AceType::kAccessDenied, true},
-    {"OA", AceType::kAccessAllowedObject, true},
-    {"OD", AceType::kAccessDeniedObject, true},
-    {"XA", AceType::kAccessAllowedCallback, true},
-    {"XD", AceType::kAccessDeniedCallback, true},
-    {"ZA", AceType::kAccessAllowedCallbackObject, true},
-    {"AU", AceType::kSystemAudit, false},
-    {"AL", AceType::kSystemAlarm, false},
-    {"OU", AceType::kSystemAuditObject, false},
-    {"OL", AceType::kSystemAlarmObject, false},
-    {"XU", AceType::kSystemAuditCallback, false},
-    {"ML", AceType::kSystemMandatoryLabel, false},
-    {"RA", AceType::kSystemResourceAttribute, false},
-    {"SP", AceType::kSystemScopedPolicyId, false},
-};
+using namespace internal::sddl;
 
 bool IsBlank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -93,23 +47,6 @@ bool MatchesNoCase(std::string_view text, std::size_t at, const char* token) {
     if (at + i >= text.size() || Up(text[at + i]) != token[i]) return false;
   }
   return true;
-}
-
-bool IsCallback(AceType t) {
-  switch (t) {
-    case AceType::kAccessAllowedCallback:
-    case AceType::kAccessDeniedCallback:
-    case AceType::kAccessAllowedCallbackObject:
-    case AceType::kAccessDeniedCallbackObject:
-    case AceType::kSystemAuditCallback:
-    case AceType::kSystemAlarmCallback:
-    case AceType::kSystemAuditCallbackObject:
-    case AceType::kSystemAlarmCallbackObject:
-    case AceType::kSystemResourceAttribute:
-      return true;
-    default:
-      return false;
-  }
 }
 
 Error ParseError(std::string message, std::size_t position) {
@@ -160,19 +97,31 @@ NumericMask ReadNumericMask(std::string_view text, std::size_t pos, std::size_t 
   return r;
 }
 
-// Rights in text[begin, end) (a whole ACE field, or a standalone string).
+// One rights letter pair at text[pos] (any table), or 0 bits and false.
+bool ReadRightsLetters(std::string_view text, std::size_t pos, std::size_t end, AccessMask& mask) {
+  if (pos + 2 > end) return false;
+  for (const auto& t : kRightsLetters) {
+    if (MatchesNoCase(text, pos, t.text)) return (mask |= t.value), true;
+  }
+  for (const auto& t : kRightsComposite) {
+    if (MatchesNoCase(text, pos, t.text)) return (mask |= t.value), true;
+  }
+  for (const auto& t : kLabelLetters) {
+    if (MatchesNoCase(text, pos, t.text)) return (mask |= t.value), true;
+  }
+  return false;
+}
+
+bool StartsNumber(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+';
+}
+
+// Rights in text[begin, end) (a whole ACE field, or a standalone string). Windows reads the
+// field left to right: a number (wcstoul) or a letter pair at each step, OR-ing them, so hex
+// and letters may be mixed ("GR0xFFFFFFFF", "0xFFFFFGR"; issue 17 class 4, Windows-run).
 Result<AccessMask> ParseRightsField(std::string_view text, std::size_t begin, std::size_t end) {
   std::size_t pos = begin;
   while (pos < end && IsBlank(text[pos])) ++pos;
-  if (pos == end) return AccessMask{0};
-  const char first = text[pos];
-  if ((first >= '0' && first <= '9') || first == '-' || first == '+') {
-    const NumericMask n = ReadNumericMask(text, pos, end);
-    if (!n.any_digit) return ParseError("access mask: expected a number", pos);
-    if (n.end != end)
-      return ParseError("access mask: unexpected character after the number", n.end);
-    return n.value;
-  }
   AccessMask mask = 0;
   while (pos < end) {
     if (text[pos] == ' ') {
@@ -181,20 +130,14 @@ Result<AccessMask> ParseRightsField(std::string_view text, std::size_t begin, st
       if (pos == end) return ParseError("access mask: trailing blank after the rights", pos);
       continue;
     }
-    bool found = false;
-    for (const auto* table : {&kRightsLetters[0], &kRightsComposite[0], &kLabelLetters[0]}) {
-      const std::size_t n = table == kRightsLetters     ? std::size(kRightsLetters)
-                            : table == kRightsComposite ? std::size(kRightsComposite)
-                                                        : std::size(kLabelLetters);
-      for (std::size_t i = 0; i < n && !found; ++i) {
-        if (pos + 2 <= end && MatchesNoCase(text, pos, table[i].text)) {
-          mask |= table[i].value;
-          found = true;
-        }
-      }
-      if (found) break;
+    if (StartsNumber(text[pos])) {
+      const NumericMask n = ReadNumericMask(text, pos, end);
+      if (!n.any_digit) return ParseError("access mask: expected a number", pos);
+      mask |= n.value;
+      pos = n.end;
+      continue;
     }
-    if (!found) {
+    if (!ReadRightsLetters(text, pos, end, mask)) {
       return ParseError(fmt::format("access mask: unknown right '{}'",
                                     text.substr(pos, std::min<std::size_t>(2, end - pos))),
                         pos);
@@ -319,7 +262,10 @@ class Parser {
       // Windows reserves 4 more bytes (and marks the ACL revision 4) for an ACE with an empty
       // rights field that repeats the previous ACE's type, flags and trustee, or that names a
       // mandatory-label SID (conformance: oversize ACLs, and 8 cases of the ordinary set).
-      if (parsed.empty_rights && parsed.ace.type != AceType::kSystemMandatoryLabel) {
+      // Not for callback or RA ACEs: Windows writes their DACL/SACL at revision 2 with no slack
+      // (Samba's Windows-recorded conditional_aces.txt.json, e.g. "(XA;;;;;WD;(...))").
+      if (parsed.empty_rights && parsed.ace.type != AceType::kSystemMandatoryLabel &&
+          !IsCallback(parsed.ace.type)) {
         const bool repeats = !acl.aces.empty() && acl.aces.back().type == parsed.ace.type &&
                              acl.aces.back().flags == parsed.ace.flags &&
                              acl.aces.back().sid == parsed.ace.sid;
@@ -373,32 +319,35 @@ class Parser {
         start = pos_;
         if (c == ')') break;
         if (fields.size() == 6) {
-          // A seventh field: the condition of a callback ACE.
+          // A seventh field: the condition of a callback ACE, the attribute of an RA ACE.
           auto [tb, te] = Trimmed(fields[0]);
           const std::string_view type = text_.substr(tb, te - tb);
           bool callback = false;
           for (const char* t : {"XA", "XD", "ZA", "XU"}) {
             callback = callback || (type.size() == 2 && MatchesNoCase(text_, tb, t));
           }
-          if (!callback) {
+          const bool attribute = type.size() == 2 && MatchesNoCase(text_, tb, "RA");
+          if (!callback && !attribute) {
             return ParseError(
-                type.size() == 2 && MatchesNoCase(text_, tb, "RA")
-                    ? "resource attribute ACEs (RA) are not supported"
-                    : "only callback ACEs (XA, XD, ZA, XU) take a condition after the trustee",
+                "only callback ACEs (XA, XD, ZA, XU) and RA take a seventh field after the "
+                "trustee",
                 pos_);
           }
           while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
           auto compiled =
-              internal::CompileConditionalExpression(text_.substr(pos_), options_.domain_sid);
+              attribute
+                  ? internal::CompileResourceAttribute(text_.substr(pos_), options_.domain_sid)
+                  : internal::CompileConditionalExpression(text_.substr(pos_), options_.domain_sid);
           if (!compiled) {
-            return ParseError("condition: " + compiled.error().message(),
-                              pos_ + compiled.error().position().value_or(0));
+            return ParseError(
+                std::string(attribute ? "attribute: " : "condition: ") + compiled.error().message(),
+                pos_ + compiled.error().position().value_or(0));
           }
           condition = std::move(compiled->first);
           pos_ += compiled->second;
           while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
           if (pos_ >= text_.size() || text_[pos_] != ')') {
-            return ParseError("expected ')' after the condition", pos_);
+            return ParseError("expected ')' after the condition or attribute", pos_);
           }
           ++pos_;
           break;
@@ -414,9 +363,11 @@ class Parser {
     }
     ParsedAce out;
     Ace& ace = out.ace;
-    // Type.
+    // Type. Blanks may precede it, none may follow it: Windows rejects "(D ;;GA;;;WD)"
+    // (issue 17 class 4, Windows-run).
     {
       auto [b, e] = Trimmed(fields[0]);
+      if (e != fields[0].second) return ParseError("blank after the ACE type", e);
       const AceTypeName* found = nullptr;
       for (const auto& t : kAceTypes) {
         const std::size_t n = std::char_traits<char>::length(t.text);
@@ -427,7 +378,10 @@ class Parser {
       }
       if (IsCallback(found->type) && !condition) {
         return ParseError(
-            fmt::format("ACE type '{}' needs a condition after the trustee", found->text), b);
+            fmt::format(
+                "ACE type '{}' needs a {} after the trustee", found->text,
+                found->type == AceType::kSystemResourceAttribute ? "attribute" : "condition"),
+            b);
       }
       if (found->in_dacl != is_dacl) {
         return ParseError(fmt::format("ACE type '{}' cannot appear in a {}", found->text,
@@ -523,59 +477,6 @@ class Parser {
   std::size_t pos_ = 0;
 };
 
-const char* AceTypeText(AceType type) {
-  for (const auto& t : kAceTypes) {
-    if (t.type == type) return t.text;
-  }
-  switch (type) {
-    case AceType::kSystemAlarmCallback:
-      return "XL";
-    case AceType::kAccessDeniedCallbackObject:
-      return "ZD";
-    case AceType::kSystemAuditCallbackObject:
-      return "ZU";
-    case AceType::kSystemAlarmCallbackObject:
-      return "ZL";
-    default:
-      return "?";
-  }
-}
-
-std::string FormatAceFlags(std::uint8_t flags) {
-  std::string out;
-  for (const auto& f : kAceFlags) {
-    if ((flags & f.value) != 0) out += f.text;
-  }
-  return out;
-}
-
-std::string FormatAclFlags(std::uint16_t control, bool is_dacl) {
-  std::string out;
-  if ((control & (is_dacl ? sd_control::kDaclProtected : sd_control::kSaclProtected)) != 0)
-    out += "P";
-  if ((control & (is_dacl ? sd_control::kDaclAutoInheritReq : sd_control::kSaclAutoInheritReq)) !=
-      0)
-    out += "AR";
-  if ((control & (is_dacl ? sd_control::kDaclAutoInherited : sd_control::kSaclAutoInherited)) != 0)
-    out += "AI";
-  return out;
-}
-
-std::string FormatMask(AccessMask mask, bool label) {
-  if (label) {
-    std::string out;
-    AccessMask rest = mask;
-    for (const auto& t : kLabelLetters) {
-      if ((mask & t.value) != 0) {
-        out += t.text;
-        rest &= ~t.value;
-      }
-    }
-    if (rest == 0) return out;
-  }
-  return FormatSddlRights(mask);
-}
-
 }  // namespace
 
 Result<SecurityDescriptor> ParseSddl(std::string_view text, const SddlOptions& options) {
@@ -583,75 +484,8 @@ Result<SecurityDescriptor> ParseSddl(std::string_view text, const SddlOptions& o
   return parser.Run();
 }
 
-std::string FormatSddlRights(AccessMask mask) {
-  std::string out;
-  AccessMask rest = mask;
-  for (const auto& t : kRightsLetters) {
-    if ((mask & t.value) != 0) {
-      out += t.text;
-      rest &= ~t.value;
-    }
-  }
-  if (rest == 0) return out;
-  for (const auto& t : kRightsComposite) {
-    if (t.value == mask && t.text[0] == 'F') return t.text;
-  }
-  return fmt::format("0x{:x}", mask);
-}
-
 Result<AccessMask> ParseSddlRights(std::string_view text) {
   return ParseRightsField(text, 0, text.size());
-}
-
-std::string FormatSddlSid(const Sid& sid, const SddlOptions& options) {
-  if (auto alias = AliasForSid(sid, options.domain_sid)) return std::string(*alias);
-  return sid.ToString();
-}
-
-std::string FormatAceSddl(const Ace& ace, const SddlOptions& options) {
-  std::string out = "(";
-  out += AceTypeText(ace.type);
-  out += ';';
-  out += FormatAceFlags(ace.flags);
-  out += ';';
-  out += FormatMask(ace.mask, ace.type == AceType::kSystemMandatoryLabel);
-  out += ';';
-  if (ace.object_type) out += ace.object_type->ToString();
-  out += ';';
-  if (ace.inherited_object_type) out += ace.inherited_object_type->ToString();
-  out += ';';
-  out += FormatSddlSid(ace.sid, options);
-  if (IsCallback(ace.type) && ace.type != AceType::kSystemResourceAttribute &&
-      !ace.application_data.empty()) {
-    // Windows writes the condition as a seventh field; data that is not a conditional
-    // expression has no SDDL form and is left out.
-    if (auto condition =
-            internal::FormatConditionalExpression(ace.application_data, options.domain_sid)) {
-      out += ';';
-      out += *condition;
-    }
-  }
-  out += ')';
-  return out;
-}
-
-std::string FormatSddl(const SecurityDescriptor& sd, const SddlOptions& options) {
-  std::string out;
-  if (sd.owner) out += "O:" + FormatSddlSid(*sd.owner, options);
-  if (sd.group) out += "G:" + FormatSddlSid(*sd.group, options);
-  for (const bool is_dacl : {true, false}) {
-    const bool present = is_dacl ? sd.HasDacl() : sd.HasSacl();
-    if (!present) continue;
-    const auto& acl = is_dacl ? sd.dacl : sd.sacl;
-    out += is_dacl ? "D:" : "S:";
-    out += FormatAclFlags(sd.control, is_dacl);
-    if (!acl) {
-      out += "NO_ACCESS_CONTROL";
-      continue;
-    }
-    for (const auto& ace : acl->aces) out += FormatAceSddl(ace, options);
-  }
-  return out;
 }
 
 }  // namespace mkeys::acl

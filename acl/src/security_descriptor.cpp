@@ -5,20 +5,12 @@
 
 #include <fmt/format.h>
 
+#include "mkeys/core/le.hpp"
+
 namespace mkeys::acl {
 namespace {
 
 constexpr std::size_t kHeaderSize = 20;
-
-std::uint32_t ReadU32(std::span<const std::uint8_t> b, std::size_t at) {
-  return static_cast<std::uint32_t>(b[at]) | static_cast<std::uint32_t>(b[at + 1]) << 8 |
-         static_cast<std::uint32_t>(b[at + 2]) << 16 | static_cast<std::uint32_t>(b[at + 3]) << 24;
-}
-
-void WriteU32(std::vector<std::uint8_t>& out, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    out[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 
 Error Located(const Error& inner, std::string_view what, std::size_t base) {
   return Error(inner.code(), fmt::format("{}: {}", what, inner.message()))
@@ -67,19 +59,19 @@ std::vector<std::uint8_t> SecurityDescriptor::Encode() const {
   out[2] = static_cast<std::uint8_t>(ctl);
   out[3] = static_cast<std::uint8_t>(ctl >> 8);
   if (sacl && (ctl & sd_control::kSaclPresent) != 0) {
-    WriteU32(out, 12, static_cast<std::uint32_t>(out.size()));
+    le::Set32(out, 12, static_cast<std::uint32_t>(out.size()));
     sacl->AppendTo(out);
   }
   if (dacl && (ctl & sd_control::kDaclPresent) != 0) {
-    WriteU32(out, 16, static_cast<std::uint32_t>(out.size()));
+    le::Set32(out, 16, static_cast<std::uint32_t>(out.size()));
     dacl->AppendTo(out);
   }
   if (owner) {
-    WriteU32(out, 4, static_cast<std::uint32_t>(out.size()));
+    le::Set32(out, 4, static_cast<std::uint32_t>(out.size()));
     owner->AppendTo(out);
   }
   if (group) {
-    WriteU32(out, 8, static_cast<std::uint32_t>(out.size()));
+    le::Set32(out, 8, static_cast<std::uint32_t>(out.size()));
     group->AppendTo(out);
   }
   return out;
@@ -104,10 +96,10 @@ Result<SecurityDescriptor> SecurityDescriptor::Decode(std::span<const std::uint8
                  "security descriptor is not self-relative (SE_SELF_RELATIVE unset)")
         .At(2);
   }
-  const std::uint32_t owner_off = ReadU32(bytes, 4);
-  const std::uint32_t group_off = ReadU32(bytes, 8);
-  const std::uint32_t sacl_off = ReadU32(bytes, 12);
-  const std::uint32_t dacl_off = ReadU32(bytes, 16);
+  const std::uint32_t owner_off = le::Read32(bytes, 4);
+  const std::uint32_t group_off = le::Read32(bytes, 8);
+  const std::uint32_t sacl_off = le::Read32(bytes, 12);
+  const std::uint32_t dacl_off = le::Read32(bytes, 16);
   if (owner_off != 0) {
     MKEYS_ASSIGN_OR_RETURN(const std::size_t at, CheckOffset(bytes, owner_off, "owner", 4));
     auto sid = Sid::Decode(bytes.subspan(at));

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Sid::Parse: the string form of a SID, read the way Windows' ConvertStringSidToSidW reads it
-// (conformance/windows-sddl: windows_is_weird.txt, windows_is_less_fussy.txt):
+// (tests/data/windows-sddl: windows_is_weird.txt, windows_is_less_fussy.txt):
 //  - "S-" or "s-", then revision, identifier authority and sub-authorities separated by '-';
 //  - blanks before a number are skipped ("S- 1- 2-3" is S-1-2-3), nothing after it;
 //  - a number may be hex with "0x"; a revision written in hex ("S-0x1-...") makes every
 //    following part hex ("S-0x1-20-0-579" is S-1-32-0-1401);
 //  - a sub-authority that overflows 32 bits saturates to 4294967295; the identifier
-//    authority may use 48 bits (decimal or hex) and is rejected beyond that.
+//    authority may use 48 bits (decimal or hex) and is rejected beyond that;
+//  - at least one sub-authority ("S-1-5" is rejected).
 #include <fmt/format.h>
 
 #include "internal/sid_parse.hpp"
@@ -101,6 +102,11 @@ Result<std::pair<Sid, std::size_t>> ParseSidPrefix(std::string_view text) {
     subs[count++] = sub.overflow || sub.value > 0xFFFFFFFFull
                         ? 0xFFFFFFFFu
                         : static_cast<std::uint32_t>(sub.value);
+  }
+  if (count == 0) {
+    // ConvertStringSidToSid("S-1-5") fails with ERROR_INVALID_SID (Wine's advapi32 tests,
+    // run on Windows: "expected failure with no sub authorities").
+    return SidError("a SID needs at least one sub-authority", pos);
   }
   MKEYS_ASSIGN_OR_RETURN(Sid sid,
                          Sid::Create(authority_value, std::span<const std::uint32_t>(subs, count)));

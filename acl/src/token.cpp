@@ -147,7 +147,18 @@ Token SystemToken() {
   Token token(sids::LocalSystem(),
               Groups({sids::Administrators(), sids::Everyone(), sids::AuthenticatedUsers()}),
               std::move(privileges), "NT AUTHORITY\\SYSTEM");
-  // Files a SYSTEM process creates are owned by SYSTEM with primary group SYSTEM (O:SYG:SY).
+  // Files a SYSTEM process creates are owned by SYSTEM with primary group SYSTEM (O:SYG:SY):
+  // the service's token keeps TokenOwner = its user (docs/identities.md says why).
+  // TokenDefaultDacl of the system token as the kernel builds it (SeMakeSystemToken;
+  // NtObjectManager / `Get-NtToken` dumps of a SYSTEM service token show
+  // D:(A;;GA;;;SY)(A;;GRGXRC;;;BA)): GENERIC_ALL to SYSTEM, read/execute/READ_CONTROL to
+  // Administrators.
+  Acl default_dacl;
+  default_dacl.aces.push_back(AllowAce(sids::LocalSystem(), rights::kGenericAll));
+  default_dacl.aces.push_back(AllowAce(sids::Administrators(), rights::kGenericRead |
+                                                                   rights::kGenericExecute |
+                                                                   rights::kReadControl));
+  token.SetDefaultDacl(std::move(default_dacl));
   return token;
 }
 
@@ -449,6 +460,7 @@ Token WithMachinePrivileges(Token token, const std::vector<PrivilegeAssignment>&
   Token out(token.user(), token.groups(), std::move(privileges), token.display_name());
   if (token.default_owner() != token.user()) out.SetDefaultOwner(token.default_owner());
   if (token.primary_group() != token.user()) out.SetPrimaryGroup(token.primary_group());
+  if (token.default_dacl()) out.SetDefaultDacl(*token.default_dacl());
   return out;
 }
 
@@ -487,71 +499,6 @@ Result<Token> BuiltinToken(std::string_view identity) {
 }
 
 }  // namespace
-
-Token::Token(Sid user, std::vector<TokenGroup> groups, std::vector<TokenPrivilege> privileges,
-             std::string display_name)
-    : user_(std::move(user)),
-      groups_(std::move(groups)),
-      privileges_(std::move(privileges)),
-      display_name_(std::move(display_name)) {}
-
-bool Token::MatchesForAllow(const Sid& sid) const {
-  if (user_ == sid) return true;
-  return std::any_of(groups_.begin(), groups_.end(),
-                     [&](const TokenGroup& g) { return !g.deny_only && g.sid == sid; });
-}
-
-bool Token::MatchesForDeny(const Sid& sid) const {
-  if (user_ == sid) return true;
-  return std::any_of(groups_.begin(), groups_.end(),
-                     [&](const TokenGroup& g) { return g.sid == sid; });
-}
-
-bool Token::HasPrivilege(std::string_view name) const {
-  return std::any_of(privileges_.begin(), privileges_.end(), [&](const TokenPrivilege& p) {
-    return p.enabled && EqualsIgnoreCase(p.name, name);
-  });
-}
-
-Token& Token::EnablePrivilege(std::string_view name) {
-  for (auto& p : privileges_) {
-    if (EqualsIgnoreCase(p.name, name)) {
-      p.enabled = true;
-      return *this;
-    }
-  }
-  privileges_.push_back({CanonicalPrivilegeName(name).value_or(std::string(name)), true});
-  return *this;
-}
-
-Token& Token::RemovePrivilege(std::string_view name) {
-  privileges_.erase(
-      std::remove_if(privileges_.begin(), privileges_.end(),
-                     [&](const TokenPrivilege& p) { return EqualsIgnoreCase(p.name, name); }),
-      privileges_.end());
-  return *this;
-}
-
-Token& Token::AddGroup(TokenGroup group) {
-  for (auto& g : groups_) {
-    if (g.sid == group.sid) {
-      g.deny_only = group.deny_only;
-      return *this;
-    }
-  }
-  groups_.push_back(std::move(group));
-  return *this;
-}
-
-Token& Token::SetDefaultOwner(Sid owner) {
-  default_owner_ = std::move(owner);
-  return *this;
-}
-
-Token& Token::SetPrimaryGroup(Sid group) {
-  primary_group_ = std::move(group);
-  return *this;
-}
 
 bool PrivilegeEnabledByDefault(std::string_view name) {
   // LSA grants these SE_PRIVILEGE_ENABLED_BY_DEFAULT; `whoami /priv` of any fresh token shows
@@ -634,52 +581,6 @@ std::vector<std::string> TokenCatalogueNames() {
   return {"NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE", "NT AUTHORITY\\NETWORK SERVICE",
           "administrator",        "administrator-filtered",      "user",
           "NT SERVICE\\<name>",   "IIS APPPOOL\\<name>"};
-}
-
-// Windows Server's default user-rights assignment for the privileges that affect file access
-// and service tokens. Source: Microsoft docs, "Security policy settings > User Rights
-// Assignment", the "Default values" table of each policy (member server / stand-alone server):
-//   Bypass traverse checking (SeChangeNotify): Administrators, Backup Operators, Users,
-//     Everyone, Local Service, Network Service.  (Authenticated Users is not listed; it is
-//     covered by Everyone.)
-//   Back up files and directories (SeBackup): Administrators, Backup Operators.
-//   Restore files and directories (SeRestore): Administrators, Backup Operators.
-//   Take ownership of files or other objects (SeTakeOwnership): Administrators.
-//   Manage auditing and security log (SeSecurity): Administrators.
-//   Impersonate a client after authentication (SeImpersonate): Administrators, SERVICE,
-//     Local Service, Network Service.
-//   Create global objects (SeCreateGlobal): Administrators, SERVICE, Local Service,
-//     Network Service.
-//   Replace a process level token (SeAssignPrimaryToken): Local Service, Network Service.
-//   Adjust memory quotas for a process (SeIncreaseQuota): Administrators, Local Service,
-//     Network Service.
-//   Generate security audits (SeAudit): Local Service, Network Service.
-//   Debug programs (SeDebug): Administrators.
-//   Increase a process working set (SeIncreaseWorkingSet): Users.
-//   Shut down the system (SeShutdown, servers): Administrators, Backup Operators.
-std::vector<PrivilegeAssignment> DefaultPrivilegeAssignments() {
-  const Sid ba = sids::Administrators();
-  const Sid bo = sids::BackupOperators();
-  const Sid bu = sids::Users();
-  const Sid wd = sids::Everyone();
-  const Sid ls = sids::LocalService();
-  const Sid ns = sids::NetworkService();
-  const Sid su = sids::Service();
-  return {
-      {std::string(privileges::kChangeNotify), {ba, bo, bu, wd, ls, ns}},
-      {std::string(privileges::kBackup), {ba, bo}},
-      {std::string(privileges::kRestore), {ba, bo}},
-      {std::string(privileges::kTakeOwnership), {ba}},
-      {std::string(privileges::kSecurity), {ba}},
-      {std::string(privileges::kImpersonate), {ba, su, ls, ns}},
-      {std::string(privileges::kCreateGlobal), {ba, su, ls, ns}},
-      {std::string(privileges::kAssignPrimaryToken), {ls, ns}},
-      {std::string(privileges::kIncreaseQuota), {ba, ls, ns}},
-      {std::string(privileges::kAuditPrivilege), {ls, ns}},
-      {std::string(privileges::kDebug), {ba}},
-      {"SeIncreaseWorkingSetPrivilege", {bu}},
-      {"SeShutdownPrivilege", {ba, bo}},
-  };
 }
 
 }  // namespace mkeys::acl

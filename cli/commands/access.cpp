@@ -22,6 +22,7 @@ struct CheckArgs {
   std::string sd;
   std::string identity;
   std::string want;
+  bool no_map_generic = false;
   std::vector<std::string> privileges;
   std::string domain_sid;
 };
@@ -97,6 +98,17 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
     token->EnablePrivilege(*canonical);
   }
 
+  // AccessCheck fails on a descriptor without owner or group (ERROR_INVALID_SECURITY_DESCR): an
+  // error, not a "denied".
+  if (!sd->owner || !sd->group) {
+    ctx.out.PrintError(
+        Error(ErrorCode::kInvalidArgument,
+              fmt::format("--sd: invalid security descriptor: it has no {} "
+                          "(AccessCheck fails with ERROR_INVALID_SECURITY_DESCR, {})",
+                          !sd->owner ? "owner (O:)" : "group (G:)",
+                          acl::win32_error::kInvalidSecurityDescr)));
+    return kExitInput;
+  }
   // What the token gets at most, then (for --want) the check of exactly those rights.
   const auto maximum = acl::CheckAccess(*sd, *token, acl::rights::kMaximumAllowed);
   std::optional<acl::AccessCheckResult> wanted;
@@ -108,8 +120,19 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
       return kExitUsage;
     }
     want_mask = *mask;
-    wanted = acl::CheckAccess(*sd, *token, want_mask);
+    wanted = acl::CheckAccessWin32(*sd, *token, want_mask, !args.no_map_generic);
+    if (wanted->error == acl::win32_error::kGenericNotMapped) {
+      ctx.out.PrintError(Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("--want '{}' holds generic rights and --no-map-generic is given: AccessCheck "
+                      "fails with ERROR_GENERIC_NOT_MAPPED ({})",
+                      args.want, acl::win32_error::kGenericNotMapped)));
+      return kExitInput;
+    }
   }
+  constexpr acl::AccessMask kGeneric = acl::rights::kGenericRead | acl::rights::kGenericWrite |
+                                       acl::rights::kGenericExecute | acl::rights::kGenericAll;
+  const bool mapped_generic = wanted && (want_mask & kGeneric) != 0;
 
   const std::string who =
       token->display_name().empty() ? token->user().ToString() : token->display_name();
@@ -131,7 +154,8 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
       for (const auto& reason : wanted->reasons) reasons.push_back(ReasonJson(reason));
       doc["want"] = {{"input", args.want},
                      {"mask", Hex(wanted->desired)},
-                     {"names", acl::RightNames(wanted->desired)}};
+                     {"names", acl::RightNames(wanted->desired)},
+                     {"generic_mapped", mapped_generic}};
       doc["allowed"] = wanted->allowed;
       doc["missing"] = {{"mask", Hex(wanted->Missing())},
                         {"names", acl::RightNames(wanted->Missing())}};
@@ -149,6 +173,11 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
     ctx.out.Line(granted_line);
     if (wanted) {
       ctx.out.Line("wanted:   " + Hex(wanted->desired) + " (" + args.want + ")");
+      if (mapped_generic) {
+        ctx.out.Line("note:     generic rights " + Hex(want_mask & kGeneric) +
+                     " mapped to file rights, as the I/O manager maps them before AccessCheck "
+                     "(--no-map-generic to check them unmapped)");
+      }
       ctx.out.Line(std::string("verdict:  ") + (wanted->allowed
                                                     ? ctx.out.Paint("GRANTED", Color::kGreen)
                                                     : ctx.out.Paint("DENIED", Color::kRed)));
@@ -179,6 +208,9 @@ void Register(CLI::App& app, Context& ctx) {
       ->required();
   check->add_option("--want", args->want,
                     "Rights to check: icacls notation (R, RX, M, F, RD,WDAC,WO) or a hex mask");
+  check->add_flag("--no-map-generic", args->no_map_generic,
+                  "Do not map generic rights in --want (AccessCheck without MapGenericMask: "
+                  "ERROR_GENERIC_NOT_MAPPED)");
   check->add_option("--privilege", args->privileges,
                     "Enable this privilege in the token for the check (repeatable)");
   check->add_option("--domain-sid", args->domain_sid,

@@ -264,3 +264,36 @@ TEST_CASE("Explain names derived identities by their account name", "[acl][acces
   CHECK(r.Explain(pool, sd) ==
         "IIS APPPOOL\\DefaultAppPool lacks READ_DATA (no ACE grants it; owner SYSTEM)");
 }
+
+// Issue 17, class 7 (SDK, AccessCheck; MS-DTYP 2.5.3.2): asking for nothing grants nothing.
+TEST_CASE("An empty desired access is denied", "[acl][access][conformance-extra]") {
+  auto sd = ParseSddl("O:SYG:SYD:(A;;FA;;;WD)");
+  REQUIRE(sd);
+  const Token system = TokenFor("SYSTEM").value();
+  const auto r = CheckAccess(*sd, system, 0);
+  CHECK_FALSE(r.allowed);
+  CHECK(r.granted == 0);
+  CHECK(CheckAccess(*sd, system, rights::kReadData).allowed);
+}
+
+// SDK, AccessCheck: the descriptor must hold owner and group (ERROR_INVALID_SECURITY_DESCR);
+// generic rights must be mapped by the caller (ERROR_GENERIC_NOT_MAPPED).
+TEST_CASE("The Win32 AccessCheck fails on a descriptor without owner or group",
+          "[acl][access][conformance-extra]") {
+  const Token system = TokenFor("SYSTEM").value();
+  for (const char* text : {"D:(A;;FA;;;WD)", "O:SYD:(A;;FA;;;WD)", "G:SYD:(A;;FA;;;WD)"}) {
+    auto sd = ParseSddl(text);
+    REQUIRE(sd);
+    const auto r = CheckAccessWin32(*sd, system, rights::kReadData);
+    CHECK(r.error == win32_error::kInvalidSecurityDescr);
+    CHECK_FALSE(r.allowed);
+  }
+  auto sd = ParseSddl("O:SYG:SYD:(A;;FA;;;WD)");
+  REQUIRE(sd);
+  CHECK(CheckAccessWin32(*sd, system, rights::kGenericRead, false).error ==
+        win32_error::kGenericNotMapped);
+  const auto mapped = CheckAccessWin32(*sd, system, rights::kGenericRead);
+  CHECK(mapped.error == 0);
+  CHECK(mapped.allowed);
+  CHECK(mapped.desired == rights::kFileGenericRead);
+}

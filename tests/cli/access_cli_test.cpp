@@ -24,8 +24,9 @@ TEST_CASE("access check: no ACE grants NETWORK SERVICE read -> exit 1 and says s
                  "SYNCHRONIZE (no ACE grants them; owner SYSTEM)"));
 }
 
-TEST_CASE("access check: with NETWORK SERVICE read (A..FR...NS) appended -> exit 0 and names that ACE",
-          "[cli][access]") {
+TEST_CASE(
+    "access check: with NETWORK SERVICE read (A..FR...NS) appended -> exit 0 and names that ACE",
+    "[cli][access]") {
   auto r = Mkeys({"access", "check", "--sd", "O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;NS)", "--as",
                   "NT AUTHORITY\\NETWORK SERVICE", "--want", "R"});
   CHECK(r.exit_code == 0);
@@ -104,7 +105,40 @@ TEST_CASE("sddl inherit prints the new object's descriptor", "[cli][sddl][inheri
   CHECK(dir.out == "O:NSG:NSD:AI(A;ID;FA;;;NS)(A;OICIIOID;GA;;;CO)(A;OICIID;FA;;;SY)\n");
   auto explicit_sd = Mkeys(
       {"sddl", "inherit", "--parent", parent, "--as", "SYSTEM", "--explicit", "D:P(A;;FR;;;NS)"});
-  CHECK(explicit_sd.out == "O:SYG:SYD:PAI(A;;FR;;;NS)\n");
+  // A file-system create takes an explicit DACL as given, without the auto-inherited mark.
+  CHECK(explicit_sd.out == "O:SYG:SYD:P(A;;FR;;;NS)\n");
   auto unknown = Mkeys({"sddl", "inherit", "--parent", parent, "--as", "Nobody"});
   CHECK(unknown.exit_code == 3);
+}
+
+// Issue 17, class 7. SDK, AccessCheck: the descriptor must have an owner and a group, else
+// ERROR_INVALID_SECURITY_DESCR (1338) - an error, not a verdict.
+TEST_CASE("access check: a descriptor without owner or group is an error not a denial",
+          "[cli][access]") {
+  auto r = Mkeys({"access", "check", "--sd", "D:(A;;FA;;;WD)", "--as", "SYSTEM", "--want", "R"});
+  CHECK(r.exit_code == 3);
+  CHECK(Contains(r.err, "ERROR_INVALID_SECURITY_DESCR"));
+  auto no_group =
+      Mkeys({"access", "check", "--sd", "O:SYD:(A;;FA;;;WD)", "--as", "SYSTEM", "--want", "R"});
+  CHECK(no_group.exit_code == 3);
+  CHECK(Contains(no_group.err, "group"));
+}
+
+// The I/O manager maps generic rights before AccessCheck (SDK, "File Security and Access
+// Rights"); AccessCheck itself wants them mapped (MapGenericMask) and fails with
+// ERROR_GENERIC_NOT_MAPPED (1360) otherwise.
+TEST_CASE("access check: generic rights in --want are mapped and said so", "[cli][access]") {
+  const char* sd = "O:SYG:SYD:(A;;FA;;;SY)";
+  auto mapped = Mkeys({"access", "check", "--sd", sd, "--as", "SYSTEM", "--want", "0x80000000"});
+  CHECK(mapped.exit_code == 0);
+  CHECK(Contains(mapped.out, "wanted:   0x120089"));
+  CHECK(Contains(mapped.out, "mapped to file rights"));
+  auto unmapped = Mkeys({"access", "check", "--sd", sd, "--as", "SYSTEM", "--want", "0x80000000",
+                         "--no-map-generic"});
+  CHECK(unmapped.exit_code == 3);
+  CHECK(Contains(unmapped.err, "ERROR_GENERIC_NOT_MAPPED"));
+  auto plain =
+      Mkeys({"access", "check", "--sd", sd, "--as", "SYSTEM", "--want", "R", "--no-map-generic"});
+  CHECK(plain.exit_code == 0);
+  CHECK_FALSE(Contains(plain.out, "mapped to file rights"));
 }

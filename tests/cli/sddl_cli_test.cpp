@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -73,4 +74,47 @@ TEST_CASE("sddl canon normalises and --json reports each line", "[cli][sddl]") {
   CHECK(doc[0]["output"] == "D:(A;;FA;;;WD)");
   CHECK(doc[1].contains("error"));
   CHECK(doc[1]["position"] == 2);
+}
+
+// Issue 17, class 8: the creator's token from a file, privileges, and an explicit descriptor in
+// hex. The hex below is "D:(A;;FR;;;NS)" laid out per MS-DTYP 2.4.6 with SE_DACL_DEFAULTED
+// (control 0x800c): a defaulted DACL yields to inheritable ACEs (MS-DTYP 2.5.3.4.2).
+TEST_CASE("sddl inherit takes a token file and a hex explicit descriptor", "[cli][sddl][inherit]") {
+  mkeys::test::TempDir dir;
+  const auto token = dir.path() / "token.json";
+  std::ofstream(token) << R"({"owner": "BA", "primary_group": "SY",
+                             "default_dacl": "D:(A;;GA;;;BA)",
+      "privileges" : ["SeRestore"]
+})";
+  const std::string none = "O:SYG:SYD:P(A;;FA;;;SY)";
+auto r = mkeys::test::Mkeys({"sddl", "inherit", "--parent", none, "--as", "NETWORK SERVICE",
+                             "--token", token.string(), "--privilege", "SeBackupPrivilege"});
+CHECK(r.exit_code == 0);
+CHECK(r.out == "O:BAG:SYD:(A;;FA;;;BA)\n");
+
+const std::string parent = "O:SYG:SYD:AI(A;OICI;FA;;;SY)";
+const std::string defaulted =
+    "01000c80000000000000000000000000140000000200"
+    "1c000100000000001400890012000101000000000005"
+    "14000000";
+auto d = mkeys::test::Mkeys(
+    {"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--explicit", defaulted});
+CHECK(d.exit_code == 0);
+CHECK(d.out == "O:NSG:NSD:AI(A;ID;FA;;;SY)\n");
+
+// Explicit, not defaulted: a file-system create takes it as given; --auto-inherit merges.
+auto plain = mkeys::test::Mkeys(
+    {"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--explicit", "D:"});
+CHECK(plain.out == "O:NSG:NSD:\n");
+auto merged = mkeys::test::Mkeys({"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE",
+                                  "--explicit", "D:", "--auto-inherit"});
+CHECK(merged.out == "O:NSG:NSD:AI(A;ID;FA;;;SY)\n");
+
+std::ofstream(token) << "[1, 2]";
+auto bad = mkeys::test::Mkeys(
+    {"sddl", "inherit", "--parent", none, "--as", "SYSTEM", "--token", token.string()});
+CHECK(bad.exit_code == 3);
+auto bad_priv = mkeys::test::Mkeys(
+    {"sddl", "inherit", "--parent", none, "--as", "SYSTEM", "--privilege", "SeFly"});
+CHECK(bad_priv.exit_code == 2);
 }

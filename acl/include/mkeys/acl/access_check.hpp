@@ -40,11 +40,22 @@ std::string_view ReasonKindName(ReasonKind kind);
 // ACE numbers count from 0, as the DACL's ACE array does.
 std::string ReasonText(const RightReason& reason);
 
+// Win32 errors AccessCheck fails with (winerror.h).
+namespace win32_error {
+inline constexpr std::uint32_t kInvalidSecurityDescr = 1338;  // ERROR_INVALID_SECURITY_DESCR
+inline constexpr std::uint32_t kGenericNotMapped = 1360;      // ERROR_GENERIC_NOT_MAPPED
+}  // namespace win32_error
+
 struct AccessCheckResult {
+  // CheckAccessWin32 only: non-zero when the check itself fails as AccessCheck fails (nothing
+  // is granted then): ERROR_INVALID_SECURITY_DESCR, ERROR_GENERIC_NOT_MAPPED.
+  std::uint32_t error = 0;
   AccessMask desired = 0;        // after generic mapping, without MAXIMUM_ALLOWED
   bool maximum_allowed = false;  // MAXIMUM_ALLOWED was asked for
   AccessMask granted = 0;
-  bool allowed = false;  // every desired bit granted (or MAXIMUM_ALLOWED and anything granted)
+  // Every desired bit granted (or MAXIMUM_ALLOWED and anything granted). An empty desired
+  // access is denied, as AccessCheck denies it.
+  bool allowed = false;
   std::vector<RightReason> reasons;  // one per desired bit (for MAXIMUM_ALLOWED: per granted)
 
   // Bits that were desired and not granted.
@@ -54,10 +65,17 @@ struct AccessCheckResult {
   std::string Explain(const Token& token, const SecurityDescriptor& sd) const;
 };
 
-// The access check. `desired` may contain generic bits (mapped with `mapping`) and
-// MAXIMUM_ALLOWED. Privileges are honoured when enabled in the token.
+// The access check. `desired` may contain generic bits (mapped with `mapping`, as the I/O
+// manager maps them before it asks) and MAXIMUM_ALLOWED. Privileges are honoured when enabled
+// in the token.
 AccessCheckResult CheckAccess(const SecurityDescriptor& sd, const Token& token, AccessMask desired,
                               const GenericMapping& mapping = kFileGenericMapping);
+// The Win32 AccessCheck call itself, with its failures: a descriptor without owner or group
+// fails with ERROR_INVALID_SECURITY_DESCR (not "denied"); with `map_generic` false (the
+// caller did not MapGenericMask) generic bits in `desired` fail with ERROR_GENERIC_NOT_MAPPED.
+AccessCheckResult CheckAccessWin32(const SecurityDescriptor& sd, const Token& token,
+                                   AccessMask desired, bool map_generic = true,
+                                   const GenericMapping& mapping = kFileGenericMapping);
 
 // Traverse: may `token` pass through every directory in `directories` (outermost first) to reach
 // an object inside? SeChangeNotifyPrivilege bypasses the check.

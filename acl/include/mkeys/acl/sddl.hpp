@@ -2,7 +2,8 @@
 #pragma once
 // MS-DTYP 2.5.1: Security Descriptor Definition Language, parsed and formatted exactly as
 // Windows' ConvertStringSecurityDescriptorToSecurityDescriptorW and
-// ConvertSecurityDescriptorToStringSecurityDescriptorW do (see ../shared/conformance).
+// ConvertSecurityDescriptorToStringSecurityDescriptorW do (see the vectors in
+// tests/data/windows-sddl).
 
 #include <optional>
 #include <string>

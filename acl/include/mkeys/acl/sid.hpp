@@ -30,7 +30,8 @@ class Sid final {
 
   // Parses the string form as Windows' ConvertStringSidToSid does: "S-1-5-20", hex
   // identifier authorities ("S-1-0x12-..."), hex sub-authorities, and Windows' saturation
-  // of overflowing parts (see conformance/windows_is_weird.txt). Errors carry the offset.
+  // of overflowing parts (see tests/data/windows-sddl/windows_is_weird.txt). Errors carry the
+  // offset.
   static Result<Sid> Parse(std::string_view text);
 
   // Reads a binary SID at the start of `bytes`; checks the length. The size consumed is

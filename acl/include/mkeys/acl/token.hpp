@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mkeys/acl/acl.hpp"
 #include "mkeys/acl/sid.hpp"
 #include "mkeys/core/result.hpp"
 
@@ -54,6 +55,10 @@ class Token final {
   const Sid& default_owner() const { return default_owner_ ? *default_owner_ : user_; }
   // TokenPrimaryGroup: the group given to objects this token creates (the user unless set).
   const Sid& primary_group() const { return primary_group_ ? *primary_group_ : user_; }
+  // TokenDefaultDacl: the DACL of an object this token creates when nothing is inherited and
+  // the creator gives none (generic rights are mapped on the new object). Unset: GENERIC_ALL to
+  // the default owner and to SYSTEM, as LSA builds it for a logon.
+  const std::optional<Acl>& default_dacl() const { return default_dacl_; }
 
   // True if the user or an enabled (not deny-only) group is `sid` — for allow ACEs.
   bool MatchesForAllow(const Sid& sid) const;
@@ -68,6 +73,7 @@ class Token final {
   Token& AddGroup(TokenGroup group);
   Token& SetDefaultOwner(Sid owner);
   Token& SetPrimaryGroup(Sid group);
+  Token& SetDefaultDacl(Acl dacl);
 
  private:
   Sid user_;
@@ -76,6 +82,7 @@ class Token final {
   std::string display_name_;
   std::optional<Sid> default_owner_;
   std::optional<Sid> primary_group_;
+  std::optional<Acl> default_dacl_;
 };
 
 // Which SIDs hold which privileges on a machine (its user-rights assignment).

@@ -74,7 +74,8 @@ struct Walk {
 };
 
 // Walks `rel` from the root, one case-insensitive index lookup per component. A reparse point
-// before the last component stops the walk (kUnsupported) unless `report_only`.
+// before the last component stops the walk: kUnsupported, or with `report_only` the walk
+// returns it as reparse_prefix.
 Result<Walk> Resolve(ntfs_volume* vol, std::string_view rel, bool report_only) {
   MKEYS_ASSIGN_OR_RETURN(auto parts, SplitPath(rel));
   Walk walk;
@@ -82,12 +83,11 @@ Result<Walk> Resolve(ntfs_volume* vol, std::string_view rel, bool report_only) {
   if (!walk.inode) return Error(ErrorCode::kCorrupt, "the root directory cannot be opened");
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (i > 0 && IsReparse(walk.inode.get())) {
-      if (!walk.reparse_prefix) walk.reparse_prefix = Join(parts, i);
-      if (!report_only) {
-        return Error(ErrorCode::kUnsupported,
-                     "is a reparse point (junction or symbolic link): not followed")
-            .On(Join(parts, i));
-      }
+      walk.reparse_prefix = Join(parts, i);
+      if (report_only) return walk;  // what lies behind it is another place
+      return Error(ErrorCode::kUnsupported,
+                   "is a reparse point (junction or symbolic link): not followed")
+          .On(Join(parts, i));
     }
     if (!IsDirectory(walk.inode.get())) {
       return Error(ErrorCode::kNotFound, "not a directory").On(Join(parts, i));
@@ -142,12 +142,15 @@ int Fill(void* dirent, const ntfschar* name, const int name_len, const int name_
 Result<std::vector<Partition>> Candidates(BlockSource& src, const image::PartitionLayout& layout,
                                           std::optional<int> wanted) {
   std::vector<Partition> out;
+  std::optional<Error> first_error;  // of an NTFS-typed partition that is not NTFS
   for (const auto& p : layout.partitions) {
     if (wanted && p.index != *wanted) continue;
     if (!wanted && !p.ntfs_candidate) continue;
-    if (wanted) {
-      MKEYS_TRY(image::CheckNtfsVolume(src, p));
-    } else if (!image::CheckNtfsVolume(src, p)) {
+    auto check = image::CheckNtfsVolume(src, p);
+    if (!check && (wanted || layout.kind == image::TableKind::kNone))
+      return std::move(check).error();
+    if (!check) {
+      if (!first_error) first_error = std::move(check).error();
       continue;
     }
     out.push_back(p);
@@ -158,6 +161,7 @@ Result<std::vector<Partition>> Candidates(BlockSource& src, const image::Partiti
                      std::string(image::TableKindName(layout.kind)) + " table")
         .On(src.name());
   }
+  if (out.empty() && first_error) return std::move(*first_error);
   if (out.empty()) {
     return Error(ErrorCode::kCorrupt, "no NTFS partition in the image").On(src.name());
   }

@@ -90,7 +90,8 @@ class ImageVolume final {
   // True when the object itself is a reparse point.
   Result<bool> IsReparsePoint(std::string_view rel);
   // The first component of `rel` (a path prefix, e.g. "ProgramData/Microsoft") that is a
-  // reparse point, if any; the object itself included.
+  // reparse point, if any, in the caller's spelling; the object itself included. The walk
+  // stops there: what lies behind a junction is another place.
   Result<std::optional<std::string>> FindReparsePoint(std::string_view rel);
 
  private:

@@ -258,7 +258,8 @@ Result<void> CheckNtfsVolume(BlockSource& src, const Partition& p) {
   const std::uint64_t needed = sectors * bps;
   if (needed > p.length) {
     return Corrupt(src,
-                   "truncated image: the NTFS volume of partition " + std::to_string(p.index) +
+                   "truncated image: the NTFS volume" +
+                       (p.index == 0 ? std::string() : " of partition " + std::to_string(p.index)) +
                        " needs " + std::to_string(needed) + " bytes, the " +
                        (p.offset == 0 && p.length == src.size() ? "image" : "partition") + " has " +
                        std::to_string(p.length),

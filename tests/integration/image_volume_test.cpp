@@ -120,6 +120,14 @@ std::string Sd(const std::string& owner, const std::string& group, const std::st
          Le32Hex(ace_size).substr(0, 4) + mask + trustee;
 }
 
+// Unmounts `dir` when the scope ends unless done: a failed set-up leaves no mount behind.
+struct MountGuard {
+  std::string dir;
+  ~MountGuard() {
+    if (!dir.empty()) (void)mkeys::test::Run({"umount", "-l", dir});
+  }
+};
+
 struct Disk {
   mkeys::test::TempDir dir;
   fs::path image;
@@ -138,6 +146,7 @@ void BuildDisk(Disk& d) {
      "| sfdisk -q disk.img && truncate -s $((77824 * 512)) ntfs.img && " +
      "mkntfs -F -Q -q -L WinTest ntfs.img 2>/dev/null && ntfs-3g ntfs.img mnt");
   const std::string m = mnt.string();
+  MountGuard guard{m};
   Sh("cd '" + m + "' && mkdir -p Windows/System32/config " + kKeys +
      " ProgramData/Junction && echo regf > Windows/System32/config/SOFTWARE && cd " + kKeys +
      " && i=0; while [ $i -lt " + std::to_string(kKeyFiles) +
@@ -156,6 +165,7 @@ void BuildDisk(Disk& d) {
     d.acls[rel] = MountedAcl(mnt, rel);
   }
   d.acls[kKeys] = MountedAcl(mnt, kKeys);
+  guard.dir.clear();
   Sh("umount '" + m + "' && dd if='" + vol.string() + "' of='" + d.image.string() +
      "' bs=512 seek=" + std::to_string(kNtfsStart) + " conv=notrunc status=none && rm '" +
      vol.string() + "' && chmod 755 '" + root.string() + "' && chmod 644 '" + d.image.string() +
@@ -343,10 +353,13 @@ TEST_CASE("A descriptor written to an image as nobody shows on the mount afterwa
   fs::create_directories(mnt);
   Sh("dd if='" + d.image.string() + "' of='" + part.string() +
      "' bs=512 skip=" + std::to_string(kNtfsStart) + " status=none");
-  Sh("ntfs-3g -o ro '" + part.string() + "' '" + mnt.string() + "'");
-  const std::string shown = MountedAcl(mnt, target);
-  const std::string other = MountedAcl(mnt, std::string(kKeys) + "/k6");
-  Sh("umount '" + mnt.string() + "'");
+  std::string shown, other;
+  {
+    Sh("ntfs-3g -o ro '" + part.string() + "' '" + mnt.string() + "'");
+    MountGuard guard{mnt.string()};
+    shown = MountedAcl(mnt, target);
+    other = MountedAcl(mnt, std::string(kKeys) + "/k6");
+  }
   CHECK(shown == wanted);
   CHECK(other == d.acls[std::string(kKeys) + "/k6"]);
   const auto audit = Sh("ntfssecaudit -a '" + part.string() + "' 2>&1");

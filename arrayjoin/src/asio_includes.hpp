@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The one place Boost.Asio is included. <utility> must come first: Boost 1.74's awaitable.hpp
-// uses std::exchange without including it, which GCC 12 in C++20 rejects (STYLE.md).
+// uses std::exchange without including it, which GCC 12 in C++20 rejects.
 #include <utility>
 
 // Boost 1.74 enables co_await on Clang only with libc++'s <experimental/coroutine>; Clang 14 with

@@ -131,7 +131,7 @@ Result<ContainerFileView> ContainerFileView::Parse(std::span<const std::uint8_t>
     const char* what;
     std::size_t header_offset;
   };
-  // Body order (FORMATS.md): name, hash, signature public/private/export flag, exchange
+  // Body order (docs/formats.md): name, hash, signature public/private/export flag, exchange
   // public/private/export flag.
   static constexpr Field kOrder[] = {
       {"name", 8},

@@ -46,7 +46,7 @@ std::vector<std::uint8_t> ReadAll(const std::filesystem::path& p) {
 }
 
 // The first byte of the exchange private-key blob (container header: name length at 8, hash
-// at 28, signature public/private/flag at 12/16/32, exchange public at 20; FORMATS.md).
+// at 28, signature public/private/flag at 12/16/32, exchange public at 20; docs/formats.md).
 std::size_t ExchangePrivateBlob(const std::vector<std::uint8_t>& b) {
   auto u32 = [&](std::size_t at) {
     return static_cast<std::size_t>(b[at]) | static_cast<std::size_t>(b[at + 1]) << 8 |

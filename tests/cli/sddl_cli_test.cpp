@@ -82,39 +82,38 @@ TEST_CASE("sddl canon normalises and --json reports each line", "[cli][sddl]") {
 TEST_CASE("sddl inherit takes a token file and a hex explicit descriptor", "[cli][sddl][inherit]") {
   mkeys::test::TempDir dir;
   const auto token = dir.path() / "token.json";
-  std::ofstream(token) << R"({"owner": "BA", "primary_group": "SY",
+  std::ofstream(token) << R"json({"owner": "BA", "primary_group": "SY",
                              "default_dacl": "D:(A;;GA;;;BA)",
-      "privileges" : ["SeRestore"]
-})";
+                             "privileges": ["SeRestorePrivilege"]})json";
   const std::string none = "O:SYG:SYD:P(A;;FA;;;SY)";
-auto r = mkeys::test::Mkeys({"sddl", "inherit", "--parent", none, "--as", "NETWORK SERVICE",
-                             "--token", token.string(), "--privilege", "SeBackupPrivilege"});
-CHECK(r.exit_code == 0);
-CHECK(r.out == "O:BAG:SYD:(A;;FA;;;BA)\n");
+  auto r = mkeys::test::Mkeys({"sddl", "inherit", "--parent", none, "--as", "NETWORK SERVICE",
+                               "--token", token.string(), "--privilege", "SeBackupPrivilege"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "O:BAG:SYD:(A;;FA;;;BA)\n");
 
-const std::string parent = "O:SYG:SYD:AI(A;OICI;FA;;;SY)";
-const std::string defaulted =
-    "01000c80000000000000000000000000140000000200"
-    "1c000100000000001400890012000101000000000005"
-    "14000000";
-auto d = mkeys::test::Mkeys(
-    {"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--explicit", defaulted});
-CHECK(d.exit_code == 0);
-CHECK(d.out == "O:NSG:NSD:AI(A;ID;FA;;;SY)\n");
+  const std::string parent = "O:SYG:SYD:AI(A;OICI;FA;;;SY)";
+  const std::string defaulted =
+      "01000c80000000000000000000000000140000000200"
+      "1c000100000000001400890012000101000000000005"
+      "14000000";
+  auto d = mkeys::test::Mkeys(
+      {"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--explicit", defaulted});
+  CHECK(d.exit_code == 0);
+  CHECK(d.out == "O:NSG:NSD:AI(A;ID;FA;;;SY)\n");
 
-// Explicit, not defaulted: a file-system create takes it as given; --auto-inherit merges.
-auto plain = mkeys::test::Mkeys(
-    {"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--explicit", "D:"});
-CHECK(plain.out == "O:NSG:NSD:\n");
-auto merged = mkeys::test::Mkeys({"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE",
-                                  "--explicit", "D:", "--auto-inherit"});
-CHECK(merged.out == "O:NSG:NSD:AI(A;ID;FA;;;SY)\n");
+  // Explicit, not defaulted: a file-system create takes it as given; --auto-inherit merges.
+  auto plain = mkeys::test::Mkeys(
+      {"sddl", "inherit", "--parent", parent, "--as", "NETWORK SERVICE", "--explicit", "D:"});
+  CHECK(plain.out == "O:NSG:NSD:\n");
+  auto merged = mkeys::test::Mkeys({"sddl", "inherit", "--parent", parent, "--as",
+                                    "NETWORK SERVICE", "--explicit", "D:", "--auto-inherit"});
+  CHECK(merged.out == "O:NSG:NSD:AI(A;ID;FA;;;SY)\n");
 
-std::ofstream(token) << "[1, 2]";
-auto bad = mkeys::test::Mkeys(
-    {"sddl", "inherit", "--parent", none, "--as", "SYSTEM", "--token", token.string()});
-CHECK(bad.exit_code == 3);
-auto bad_priv = mkeys::test::Mkeys(
-    {"sddl", "inherit", "--parent", none, "--as", "SYSTEM", "--privilege", "SeFly"});
-CHECK(bad_priv.exit_code == 2);
+  std::ofstream(token) << "[1, 2]";
+  auto bad = mkeys::test::Mkeys(
+      {"sddl", "inherit", "--parent", none, "--as", "SYSTEM", "--token", token.string()});
+  CHECK(bad.exit_code == 3);
+  auto bad_priv = mkeys::test::Mkeys(
+      {"sddl", "inherit", "--parent", none, "--as", "SYSTEM", "--privilege", "SeFly"});
+  CHECK(bad_priv.exit_code == 2);
 }

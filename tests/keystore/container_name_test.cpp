@@ -6,7 +6,7 @@
 using namespace mkeys::keystore;
 
 TEST_CASE("Container hashes match the names Windows uses", "[keystore][name]") {
-  // FORMATS.md: the well-known IIS/RDP container files.
+  // docs/formats.md: the well-known IIS/RDP container files.
   CHECK(ContainerHash("MyCoolContainer") == "52ab417621a9d74c73e3e0f1bc374e0a");
   CHECK(ContainerHash("iisConfigurationKey") == "6de9cb26d2b98c01ec4e9e8b34824aa2");
   // The name is lower-cased before hashing.

@@ -24,7 +24,7 @@ MachineRoot NewMachine(const test::TempDir& dir) {
   return std::move(machine).value();
 }
 
-// Offset of the first byte of the exchange private blob (header lengths in FORMATS.md order).
+// Offset of the first byte of the exchange private blob (header lengths in docs/formats.md order).
 std::size_t ExchangePrivateOffset(const std::vector<std::uint8_t>& bytes) {
   auto u32 = [&](std::size_t at) {
     return static_cast<std::size_t>(bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 |

@@ -20,7 +20,7 @@ using namespace mkeys::keystore;
 
 namespace {
 
-// FORMATS.md's rule, spelled out with the one-shot API: MD5(lower(name) + NUL), four LE words.
+// docs/formats.md's rule, spelled out with the one-shot API: MD5(lower(name) + NUL), four LE words.
 std::string ReferenceHash(std::string_view name) {
   std::string bytes;
   for (char c : name)

@@ -42,7 +42,8 @@ TEST_CASE("rule codes parse case-insensitively and unknown ones are named", "[re
   CHECK(*id == RuleId::kKeyFileTooOpen);
   auto unknown = ParseRuleId("MK999");
   REQUIRE_FALSE(unknown);
-  CHECK(unknown.error().message() == "unknown rule 'MK999' (rules are MK001 to MK017)");
+  CHECK(unknown.error().message() ==
+        "unknown rule 'MK999' (rules are MK001 to MK017, or their XCCDF ids)");
 }
 
 TEST_CASE("rules are named by their MK code or their XCCDF id", "[repair][rules]") {

@@ -19,7 +19,10 @@ void ClassifyKeyFile(const keystore::KeyFileChecker& checker, std::string_view f
   if (!v.not_a_container_name) v = checker.Check(file_name, *contents);
   facts.not_a_container_name = v.not_a_container_name;
   facts.foreign_machine_guid = v.foreign_machine_guid;
-  facts.corrupt = v.corrupt && !v.not_a_container_name;
+  // A file that parses but sits under another MachineGuid or another name cannot decrypt here
+  // (the seal binds both): MK008/MK009 say why, so that is not called corruption as well.
+  const bool moved = v.foreign_machine_guid || v.name_hash_mismatch;
+  facts.corrupt = v.corrupt && !v.not_a_container_name && !(moved && v.file.has_value());
   facts.problem = std::move(v.problem);
   facts.name_hash_mismatch = v.name_hash_mismatch;
   facts.container_name = v.name();

@@ -2,7 +2,7 @@
 #pragma once
 // Key container files: Windows CAPI files (header, name, RSA1 public keys, DPAPI private blobs
 // kept as they are) and mkeys' own files (same layout, private keys sealed with AES-256-GCM
-// under the machine master key). Format: FORMATS.md and docs/container-format.md.
+// under the machine master key). Format: docs/formats.md and docs/container-format.md.
 
 #include <array>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Container file names as the Microsoft CSPs derive them (FORMATS.md, "File name of a
+// Container file names as the Microsoft CSPs derive them (docs/formats.md, "File name of a
 // container"): <MD5 of the lower-cased name + NUL as 4 LE words>_<MachineGuid>.
 
 #include <optional>

@@ -30,7 +30,7 @@ inline constexpr std::string_view kCryptoSddl = kInheritedFromProgramDataSddl;
 inline constexpr std::string_view kRsaSddl = kInheritedFromProgramDataSddl;
 
 // ...\Crypto\RSA\MachineKeys (KB 278381; the SDDL Azure's VM-agent health check and public
-// restore scripts use; FORMATS.md): protected; Everyone 0x12019f this folder only (list, read,
+// restore scripts use; docs/formats.md): protected; Everyone 0x12019f this folder only (list, read,
 // create files, ...); Administrators full control this folder only. Nothing is inherited by the
 // key files: the CSP writes each file's DACL explicitly (KB 238187).
 inline constexpr std::string_view kMachineKeysSddl = "O:SYG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)";

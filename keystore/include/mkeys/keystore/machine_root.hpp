@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// A machine root: a directory laid out like a Windows system drive (ARCHITECTURE.md, "The
+// A machine root: a directory laid out like a Windows system drive (docs/architecture.md, "The
 // machine root"). Either a model machine mkeys created (facts in mkeys-machine.json at the
 // root, descriptors in user.NTACL) or a mounted Windows volume (ntfs-3g, system.ntfs_acl,
 // MachineGuid from the SOFTWARE hive).

@@ -51,8 +51,7 @@ const Corpus& LoadCorpus() {
     c.path = (dir / "windows-sddl" / "windows-sddl-bytes.tsv").lexically_normal().string();
     std::ifstream in(c.path);
     if (!in) {
-      std::fprintf(stderr, "bench_acl: cannot read %s (part of the repository)\n",
-                   c.path.c_str());
+      std::fprintf(stderr, "bench_acl: cannot read %s (part of the repository)\n", c.path.c_str());
       std::exit(3);
     }
     std::string line;

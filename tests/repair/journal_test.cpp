@@ -166,7 +166,8 @@ TEST_CASE("emit icacls takes ownership first and grants NETWORK SERVICE read on 
         std::string::npos);
 }
 
-TEST_CASE("baseline files: the documented example parses - errors say where", "[repair][baseline]") {
+TEST_CASE("baseline files: the documented example parses - errors say where",
+          "[repair][baseline]") {
   std::ifstream in(std::string(MKEYS_SOURCE_DIR) + "/docs/baseline.example.json");
   REQUIRE(in);
   std::stringstream text;

@@ -16,27 +16,24 @@ using test::ModelMachine;
 namespace {
 
 // Test-only: a container whose name starts with "TESTONLY-".
-void CheckTestOnlyName(RuleId self, const RuleContext &,
-                       const KeyFileFacts &file, std::vector<Finding> &out) {
+void CheckTestOnlyName(RuleId self, const RuleContext&, const KeyFileFacts& file,
+                       std::vector<Finding>& out) {
   if (file.container_name.starts_with("TESTONLY-")) {
-    out.push_back(
-        {self, file.object(),
-         "container \"" + std::string(file.container_name) + "\" is a test's"});
+    out.push_back({self, file.object(),
+                   "container \"" + std::string(file.container_name) + "\" is a test's"});
   }
 }
 
 RuleId TestOnlyRule() {
   static const RuleId id = [] {
     RuleDefinition rule;
-    rule.info = {
-        .code = "MKT001",
-        .severity = Severity::kWarning,
-        .title = "Container made by a test",
-        .description = "Reports containers whose name starts with TESTONLY-.",
-        .rationale =
-            "Shows that a rule registered outside the repair library runs.",
-        .fix = "delete the container",
-        .auto_fix = false};
+    rule.info = {.code = "MKT001",
+                 .severity = Severity::kWarning,
+                 .title = "Container made by a test",
+                 .description = "Reports containers whose name starts with TESTONLY-.",
+                 .rationale = "Shows that a rule registered outside the repair library runs.",
+                 .fix = "delete the container",
+                 .auto_fix = false};
     rule.check_key_file = &CheckTestOnlyName;
     auto registered = RegisterRule(rule);
     REQUIRE(registered);
@@ -45,10 +42,9 @@ RuleId TestOnlyRule() {
   return id;
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE("a rule registered by a test is listed and run by the audit",
-          "[repair][registry]") {
+TEST_CASE("a rule registered by a test is listed and run by the audit", "[repair][registry]") {
   const RuleId id = TestOnlyRule();
   CHECK(Rule(id).code == "MKT001");
   CHECK(Rules().back().code == "MKT001");
@@ -60,18 +56,16 @@ TEST_CASE("a rule registered by a test is listed and run by the audit",
   const std::string marked = m.Create("TESTONLY-one");
   m.Create("an ordinary container");
   AuditOptions options;
-  const keystore::MachineRoot &root = m.root();
+  const keystore::MachineRoot& root = m.root();
   auto report = RunAudit(root, options);
   REQUIRE(report);
   REQUIRE(report->results.size() == 1);
-  const RuleResult &result = report->results[0];
+  const RuleResult& result = report->results[0];
   CHECK(result.rule == id);
   CHECK(result.count == 1);
   REQUIRE(result.examples.size() == 1);
-  CHECK(result.examples[0].object ==
-        keystore::MachineRoot::KeyFileLabel(marked));
-  CHECK(result.examples[0].evidence ==
-        "container \"TESTONLY-one\" is a test's");
+  CHECK(result.examples[0].object == keystore::MachineRoot::KeyFileLabel(marked));
+  CHECK(result.examples[0].evidence == "container \"TESTONLY-one\" is a test's");
   CHECK(report->HasFindingAtOrAbove(Severity::kWarning));
 }
 

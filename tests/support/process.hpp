@@ -111,6 +111,8 @@ class TempDir {
 };
 
 // The test data in the repository (tests/data): the Windows conformance vectors, real hives.
-inline std::filesystem::path TestDataDir() { return MKEYS_TEST_DATA_DIR; }
+inline std::filesystem::path TestDataDir() {
+  return MKEYS_TEST_DATA_DIR;
+}
 
 }  // namespace mkeys::test

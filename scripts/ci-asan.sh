@@ -18,6 +18,7 @@ built=$(date +%s)
 # Leaks count; a UBSan report aborts (the preset builds with -fno-sanitize-recover=undefined,
 # halt_on_error covers C code built without it).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 status=0
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 900) || status=$?

@@ -43,7 +43,7 @@ Result<void> Registry::AddToken(const TokenRecord& token) {
 
 Result<std::vector<TokenRecord>> Registry::Tokens() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens ORDER BY created_at, id");
+  Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens ORDER BY created_at, rowid");
   if (!s.ok()) return DbError("cannot read tokens");
   std::vector<TokenRecord> out;
   int rc;

@@ -106,6 +106,8 @@ std::string ShortName(const Sid& sid) {
   return sid.ToString();
 }
 
+}  // namespace
+
 std::string TokenShortName(const Token& token) {
   // LookupSid names a derived SID it cannot reverse (NT SERVICE\x, IIS APPPOOL\x) by its SID
   // string; the token's display name ("IIS APPPOOL\DefaultAppPool") says more.
@@ -115,6 +117,8 @@ std::string TokenShortName(const Token& token) {
   if (!token.display_name().empty()) return token.display_name();
   return token.user().ToString();
 }
+
+namespace {
 
 std::string JoinRights(AccessMask mask) {
   std::string out;
@@ -354,6 +358,33 @@ std::string AccessCheckResult::Explain(const Token& token, const SecurityDescrip
     out += clause;
   }
   return out;
+}
+
+std::string AccessCheckResult::Sentence(const Token& token, std::string_view what,
+                                        const SecurityDescriptor& sd) const {
+  if (allowed || error != 0) return Explain(token, sd);
+  const std::string who = TokenShortName(token);
+  const std::string owner = sd.owner ? ShortName(*sd.owner) : "none";
+  const std::string lacks = JoinRights(Missing());
+  for (const auto& reason : reasons) {
+    if (reason.kind == ReasonKind::kDeniedByAce && (granted & reason.right) == 0) {
+      return "ACE #" + std::to_string(reason.ace_index.value_or(0)) + " " + reason.ace_sddl +
+             " denies " + who + " " + std::string(what) + " (lacks " + lacks + ")";
+    }
+  }
+  bool by_ace = false;
+  for (const auto& reason : reasons) {
+    if ((granted & reason.right) != 0) continue;
+    if (reason.kind == ReasonKind::kEmptyDacl) {
+      return "the DACL is empty: no ACE grants " + who + " " + std::string(what) + " (owner " +
+             owner + ")";
+    }
+    if (reason.kind == ReasonKind::kNotGranted) by_ace = true;
+  }
+  // Only privileges are missing (ACCESS_SYSTEM_SECURITY): no ACE could have granted them.
+  if (!by_ace) return Explain(token, sd);
+  return "no ACE grants " + who + " " + std::string(what) + " (lacks " + lacks + "; owner " +
+         owner + ")";
 }
 
 TraverseResult CheckTraverse(const std::vector<const SecurityDescriptor*>& directories,

@@ -77,7 +77,7 @@ std::string Cell(const keystore::MachineRoot& root, const acl::Token& token,
                        XmlText(acl::FormatIcaclsRights(check.granted)));
   }
   return fmt::format("<td class=\"bad\">read: no ({})</td>",
-                     XmlText(check.Explain(token, *file.sd)));
+                     XmlText(check.Sentence(token, "read", *file.sd)));
 }
 
 }  // namespace

@@ -13,12 +13,6 @@ namespace {
 
 namespace r = acl::rights;
 
-// "NETWORK SERVICE" for the evidence sentences (as Explain names the token).
-std::string Who(const acl::Token& token) {
-  if (auto name = acl::LookupSid(token.user())) return name->name;
-  return token.display_name().empty() ? token.user().ToString() : token.display_name();
-}
-
 // Why a file's name or bytes stop the open, in the order a reader notices them.
 std::vector<std::string> IntegrityProblems(const KeyFileVerdict& v, const OpenTarget& t,
                                            std::string_view machine_guid) {
@@ -119,7 +113,7 @@ OpenStep Walk::AccessStep(std::string object, std::string check, std::size_t obj
   step.access = acl::CheckAccess(sd, token_, desired);
   step.passed = step.access->allowed;
   step.decided_by = DecidedBy(*step.access);
-  step.detail = AccessSentence(*step.access, token_, sd);
+  step.detail = step.access->Sentence(token_, step.check, sd);
   return step;
 }
 
@@ -140,8 +134,8 @@ void Walk::TraverseStep(std::size_t i, const acl::TraverseResult* blocked, bool 
   if (bypassed) {
     step.passed = true;
     step.decided_by = std::string(acl::privileges::kChangeNotify);
-    step.detail =
-        fmt::format("traverse check bypassed: {} holds SeChangeNotifyPrivilege", Who(token_));
+    step.detail = fmt::format("traverse check bypassed: {} holds SeChangeNotifyPrivilege",
+                              acl::TokenShortName(token_));
     Add(std::move(step), ErrorCode::kInternal, {});
     return;
   }
@@ -152,7 +146,7 @@ void Walk::TraverseStep(std::size_t i, const acl::TraverseResult* blocked, bool 
   }
   step.passed = step.access->allowed;
   step.decided_by = DecidedBy(*step.access);
-  step.detail = AccessSentence(*step.access, token_, *dir.descriptor);
+  step.detail = step.access->Sentence(token_, "traverse", *dir.descriptor);
   std::string reason;
   if (!step.passed) {
     step.detail += " (and the token lacks SeChangeNotifyPrivilege)";
@@ -245,8 +239,8 @@ void Walk::CheckIntent(OpenIntent intent) {
         if (child.allowed) {
           step.passed = true;
           step.decided_by = "DELETE_CHILD on " + path_.objects[dir].label;
-          step.detail = fmt::format("{} may delete it: DELETE_CHILD on {}", Who(token_),
-                                    path_.objects[dir].label);
+          step.detail = fmt::format("{} may delete it: DELETE_CHILD on {}",
+                                    acl::TokenShortName(token_), path_.objects[dir].label);
         }
       }
       break;
@@ -401,11 +395,6 @@ OpenPath WalkOpenPath(const MachineRoot& root, OpenTarget target, const acl::Tok
   path.target = std::move(target);
   Walk(root, path, token, options).Run();
   return path;
-}
-
-std::string AccessSentence(const acl::AccessCheckResult& result, const acl::Token& token,
-                           const acl::SecurityDescriptor& sd) {
-  return result.Explain(token, sd);
 }
 
 std::string DecidedBy(const acl::AccessCheckResult& result) {

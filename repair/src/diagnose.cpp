@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "internal/engine.hpp"
+#include "internal/plan_known.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/keystore/container_file.hpp"
@@ -48,6 +49,24 @@ std::vector<internal::DirectoryState> DirectoriesOf(const keystore::OpenPath& pa
   return dirs;
 }
 
+// What the walk read, for planning without reading it again.
+internal::KnownObjects KnownOf(const keystore::OpenPath& path) {
+  internal::KnownObjects known;
+  known.directories = DirectoriesOf(path);
+  if (known.directories.size() != path.target.directories.size()) known.directories.clear();
+  if (path.file_exists && path.objects.size() > path.target.directories.size()) {
+    const auto& file = path.objects.back();
+    known.file_name = path.target.file_name;
+    if (file.descriptor || !file.raw.empty()) {
+      known.descriptor_raw = file.raw;
+    } else {
+      known.descriptor_problem = file.problem;
+    }
+    if (path.integrity) known.contents = std::span<const std::uint8_t>(path.contents);
+  }
+  return known;
+}
+
 keystore::OpenIntent IntentOf(Want want) {
   switch (want) {
     case Want::kRead:
@@ -65,19 +84,23 @@ keystore::OpenIntent IntentOf(Want want) {
 void FillIdentity(Diagnosis& d, const acl::Token& token) {
   d.identity = token.display_name().empty() ? acl::DisplayName(token.user()) : token.display_name();
   d.identity_sid = token.user().ToString();
-  d.short_name = internal::ShortName(token);
+  d.short_name = acl::TokenShortName(token);
 }
 
 // The fix: the plan repair runs for this identity and container, restricted to the rules that
 // govern the identity's access, and the command line that runs exactly that plan.
+// `known`: what the walk read (planning then reads nothing again).
 void AddFix(const keystore::MachineRoot& root, Diagnosis& d, const std::string& identity_arg,
-            const std::string& glob, const std::vector<std::string>& files) {
+            const std::string& glob, const std::vector<std::string>& files,
+            const internal::KnownObjects& known) {
   RepairOptions options;
   options.baseline.services.push_back({identity_arg, glob});
   options.only_rules = {RuleId::kFolderEveryoneMissing, RuleId::kServiceCannotRead,
                         RuleId::kDenyHitsService, RuleId::kTraverseDenied};
   options.only_files = files;
-  auto plan = BuildPlan(root, options);
+  auto engine = internal::Engine::Create(root, options.baseline);
+  auto plan = engine ? internal::BuildPlanFrom(root, options, *engine, known)
+                     : Result<Plan>(engine.error());
   if (!plan) {
     d.manual_fixes.push_back("planning the fix failed: " + plan.error().ToString());
     return;
@@ -256,7 +279,8 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
     // The plan fixes descriptors: built only when an access or traverse check failed.
     if (!d.container.empty() && AccessFailed(path)) {
       AddFix(root, d, request.identity, d.container,
-             d.file_exists ? std::vector<std::string>{d.file_name} : std::vector<std::string>{});
+             d.file_exists ? std::vector<std::string>{d.file_name} : std::vector<std::string>{},
+             KnownOf(path));
       if (d.plan && d.plan->steps.empty()) d.plan.reset();
     }
   }
@@ -302,7 +326,7 @@ EvidenceItem PlannedRead(const Diagnosis& d, const acl::SecurityDescriptor& sd,
   item.passed = check.allowed;
   item.owner = sd.owner ? acl::DisplayName(*sd.owner) : "(no owner)";
   item.decided_by = keystore::DecidedBy(check);
-  item.detail = keystore::AccessSentence(check, service, sd);
+  item.detail = check.Sentence(service, "read", sd);
   item.sddl = acl::FormatSddl(sd);
   return item;
 }
@@ -357,14 +381,14 @@ Result<Diagnosis> PreflightForService(const keystore::MachineRoot& root, const a
   d.would_succeed = reasons.empty();
   if (d.would_succeed) {
     d.reason = fmt::format("{} can create containers and {} can reach and read them",
-                           internal::ShortName(installer), d.short_name);
+                           acl::TokenShortName(installer), d.short_name);
   } else {
     d.windows_code = keystore::kNteBadKeyset;
     d.windows_error = keystore::FormatWindowsCode(d.windows_code);
     d.reason = reasons.front();
     const std::string identity =
         service.display_name().empty() ? service.user().ToString() : service.display_name();
-    AddFix(root, d, identity, options.container_name, {});
+    AddFix(root, d, identity, options.container_name, {}, KnownOf(as_installer));
     if (d.plan && d.plan->steps.empty()) d.plan.reset();
   }
   return d;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "internal/engine.hpp"
+#include "internal/plan_known.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::repair {
@@ -57,14 +58,15 @@ struct Worker {
 class Planner {
  public:
   Planner(const keystore::MachineRoot& root, const RepairOptions& options,
-          const internal::Engine& engine)
+          const internal::Engine& engine, const internal::KnownObjects* known = nullptr)
       : root_(root),
         options_(options),
         engine_(engine),
         store_(root.security()),
         rules_(internal::RulesFrom(options.only_rules)),
         machine_keys_rel_(root.Relative(root.machine_keys_dir())),
-        memoise_fixes_(engine.services().size() <= 64) {}
+        memoise_fixes_(engine.services().size() <= 64),
+        known_(known) {}
 
   Result<Plan> Run();
 
@@ -88,6 +90,7 @@ class Planner {
   const internal::RuleSet rules_;
   const std::string machine_keys_rel_;
   const bool memoise_fixes_;
+  const internal::KnownObjects* known_;  // what the caller read already (nullptr: nothing)
 };
 
 void Planner::Describe(Plan& plan) const {
@@ -111,7 +114,8 @@ void Planner::ConsiderUnfixable(const Finding& f, WorkerOut& out) const {
 }
 
 void Planner::PlanDirectories(Plan& plan, WorkerOut& out) const {
-  auto dirs = engine_.ReadDirectories();
+  auto dirs = known_ != nullptr && !known_->directories.empty() ? known_->directories
+                                                                : engine_.ReadDirectories();
   const auto findings = engine_.CheckDirectories(dirs);
   for (const auto& f : findings) ConsiderUnfixable(f, out);
   auto fixed = dirs;
@@ -179,7 +183,13 @@ void Planner::PlanKeyFile(Worker& worker, std::string_view name) const {
   // The descriptor, decoded and judged once per distinct value (most files share a handful).
   internal::DescriptorVerdict* verdict = nullptr;
   std::string problem;
-  auto raw = worker.reader.Descriptor(name);
+  const bool known = known_ != nullptr && !known_->file_name.empty() && known_->file_name == name;
+  Result<std::span<const std::uint8_t>> raw =
+      !known                   ? worker.reader.Descriptor(name)
+      : known_->descriptor_raw ? Result<std::span<const std::uint8_t>>(
+                                     std::span<const std::uint8_t>(*known_->descriptor_raw))
+                               : Result<std::span<const std::uint8_t>>(
+                                     Error(ErrorCode::kIo, known_->descriptor_problem));
   if (!raw) {
     problem = raw.error().message();
   } else {
@@ -189,7 +199,9 @@ void Planner::PlanKeyFile(Worker& worker, std::string_view name) const {
       verdict = nullptr;
     }
   }
-  auto contents = worker.reader.Contents(name);
+  const auto contents = known && known_->contents
+                            ? Result<std::span<const std::uint8_t>>(*known_->contents)
+                            : worker.reader.Contents(name);
   auto checked = engine_.CheckKeyFile(name, contents, verdict, problem);
   for (const auto& f : checked.findings) ConsiderUnfixable(f, worker.out);
   if (verdict == nullptr) return;
@@ -224,7 +236,8 @@ Result<std::uint64_t> Planner::ScanKeyFiles(std::vector<std::unique_ptr<Worker>>
   }
   std::uint64_t key_files = 0;
   for (const auto& name : options_.only_files) {
-    if (std::filesystem::exists(root_.machine_keys_dir() / name)) {
+    const bool known = known_ != nullptr && known_->file_name == name;
+    if (known || std::filesystem::exists(root_.machine_keys_dir() / name)) {
       PlanKeyFile(*workers[0], name);
       ++key_files;
     }
@@ -280,6 +293,12 @@ Result<Plan> BuildPlan(const keystore::MachineRoot& root, const RepairOptions& o
   MKEYS_ASSIGN_OR_RETURN(const internal::Engine engine,
                          internal::Engine::Create(root, options.baseline));
   return Planner(root, options, engine).Run();
+}
+
+Result<Plan> internal::BuildPlanFrom(const keystore::MachineRoot& root,
+                                     const RepairOptions& options, const Engine& engine,
+                                     const KnownObjects& known) {
+  return Planner(root, options, engine, &known).Run();
 }
 
 }  // namespace mkeys::repair

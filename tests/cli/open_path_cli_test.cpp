@@ -186,8 +186,8 @@ TEST_CASE("Denied read: store open and diagnose give the one access sentence", "
   CHECK(diag.exit_code == 1);
   const std::string reason = nlohmann::json::parse(diag.out)["reason"];
   CHECK(reason ==
-        "read denied: NETWORK SERVICE lacks READ_DATA, READ_EA, READ_ATTRIBUTES, READ_CONTROL, "
-        "SYNCHRONIZE (no ACE grants them; owner SYSTEM)");
+        "read denied: no ACE grants NETWORK SERVICE read (lacks READ_DATA, READ_EA, "
+        "READ_ATTRIBUTES, READ_CONTROL, SYNCHRONIZE; owner SYSTEM)");
   CHECK(open.err.find(reason) != std::string::npos);
 }
 
@@ -202,6 +202,9 @@ TEST_CASE("diagnose and store open read each descriptor and the key file once",
   const auto good = m.Create("Good");
   const auto flipped = m.Create("Flipped");
   FlipByteInPrivateBlob(flipped);
+  REQUIRE(Mkeys({"store", "create", m.root, "Private", "--as", "SYSTEM"}).exit_code == 0);
+  const auto name = Mkeys({"store", "name", "Private", "--root", m.root});
+  const auto private_file = m.keys / name.out.substr(0, name.out.find_first_of("\r\n"));
   SECTION("diagnose - the open succeeds") {
     CheckReadOnce(TraceMkeys(m.dir, {"diagnose", m.root, "--as", kNs, "--container", "Good"}), m,
                   good);
@@ -209,6 +212,10 @@ TEST_CASE("diagnose and store open read each descriptor and the key file once",
   SECTION("diagnose - the private key does not decrypt") {
     CheckReadOnce(TraceMkeys(m.dir, {"diagnose", m.root, "--as", kNs, "--container", "Flipped"}), m,
                   flipped);
+  }
+  SECTION("diagnose - read denied: the evidence and the planned fix come from one read") {
+    CheckReadOnce(TraceMkeys(m.dir, {"diagnose", m.root, "--as", kNs, "--container", "Private"}), m,
+                  private_file);
   }
   SECTION("store open") {
     CheckReadOnce(TraceMkeys(m.dir, {"store", "open", m.root, "Good", "--as", kNs}), m, good);

@@ -39,13 +39,5 @@ std::string AceText(const acl::Acl& dacl, std::size_t i);
 void AddGrant(acl::SecurityDescriptor& sd, const acl::Sid& sid, acl::AccessMask mask);
 // A deny ACE on the object that hits `token` for some of `bits`.
 bool DenyHits(const acl::Ace& ace, const acl::Token& token, acl::AccessMask bits);
-// The owner's display name, "(no owner)" without one.
-std::string OwnerName(const acl::SecurityDescriptor& sd);
-
-// "NETWORK SERVICE" for S-1-5-20, the display name otherwise.
-std::string ShortName(const acl::Token& token);
-// "no ACE grants NETWORK SERVICE read", "ACE #1 (D;;FR;;;NS) denies NETWORK SERVICE read", ...
-std::string AccessSentence(const acl::AccessCheckResult& result, std::string_view who,
-                           std::string_view what);
 
 }  // namespace mkeys::repair::internal

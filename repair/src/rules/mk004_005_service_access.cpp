@@ -23,8 +23,7 @@ void CheckCannotRead(RuleId self, const ServiceCheck& service, const ServiceAcce
                      std::vector<Finding>& out) {
   if (access.allowed) return;
   out.push_back({self, std::string(object),
-                 fmt::format("{} (container \"{}\"; owner {})", access.sentence, container_name,
-                             access.owner_name)});
+                 fmt::format("container \"{}\": {}", container_name, access.sentence)});
   (void)service;
 }
 

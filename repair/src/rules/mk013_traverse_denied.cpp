@@ -32,10 +32,11 @@ void Check(RuleId self, const RuleContext& ctx, std::span<const DirectoryState> 
   for (const auto& s : ctx.services) {
     const auto traverse = acl::CheckTraverse(chain, s.token);
     if (traverse.allowed || !traverse.blocked_at) continue;
-    out.push_back({self, dirs[*traverse.blocked_at].label,
-                   fmt::format("{} does not hold SeChangeNotifyPrivilege on this machine and {}",
-                               s.short_name,
-                               AccessSentence(traverse.blocking_check, s.short_name, "traverse"))});
+    out.push_back(
+        {self, dirs[*traverse.blocked_at].label,
+         fmt::format(
+             "{} does not hold SeChangeNotifyPrivilege on this machine and {}", s.short_name,
+             traverse.blocking_check.Sentence(s.token, "traverse", *chain[*traverse.blocked_at]))});
   }
 }
 

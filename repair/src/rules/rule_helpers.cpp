@@ -48,38 +48,4 @@ bool DenyHits(const Ace& ace, const acl::Token& token, AccessMask bits) {
          (acl::MapGeneric(ace.mask) & bits) != 0;
 }
 
-std::string OwnerName(const SecurityDescriptor& sd) {
-  return sd.owner ? acl::DisplayName(*sd.owner) : std::string("(no owner)");
-}
-
-std::string ShortName(const acl::Token& token) {
-  if (auto name = acl::LookupSid(token.user())) return name->name;
-  return token.display_name().empty() ? token.user().ToString() : token.display_name();
-}
-
-std::string AccessSentence(const acl::AccessCheckResult& result, std::string_view who,
-                           std::string_view what) {
-  for (const auto& reason : result.reasons) {
-    if (reason.kind == acl::ReasonKind::kDeniedByAce && (result.granted & reason.right) == 0) {
-      return fmt::format("ACE #{} {} denies {} {}", reason.ace_index.value_or(0), reason.ace_sddl,
-                         who, what);
-    }
-  }
-  for (const auto& reason : result.reasons) {
-    if (reason.kind == acl::ReasonKind::kEmptyDacl) {
-      return fmt::format("the DACL is empty: no ACE grants {} {}", who, what);
-    }
-  }
-  bool any_ace = false;
-  for (const auto& reason : result.reasons) {
-    if (reason.kind == acl::ReasonKind::kGrantedByAce) any_ace = true;
-  }
-  if (!any_ace) return fmt::format("no ACE grants {} {}", who, what);
-  std::string missing;
-  for (const auto& name : acl::RightNames(result.Missing())) {
-    missing += (missing.empty() ? "" : ", ") + name;
-  }
-  return fmt::format("no ACE grants {} {} (lacks {})", who, what, missing);
-}
-
 }  // namespace mkeys::repair::internal

@@ -44,7 +44,7 @@ void AddDefaultServices(const keystore::MachineRoot& root, std::vector<ServiceCh
     const bool known = std::any_of(services.begin(), services.end(), [&](const ServiceCheck& s) {
       return s.token.user() == token->user();
     });
-    if (!known) services.push_back({{identity, ""}, *token, ShortName(*token), false});
+    if (!known) services.push_back({{identity, ""}, *token, acl::TokenShortName(*token), false});
   }
 }
 
@@ -73,7 +73,7 @@ Result<void> Engine::MakeContext(const keystore::MachineRoot& root) {
           ErrorCode::kInvalidArgument,
           fmt::format("service identity '{}': {}", decl.identity, token.error().message()));
     }
-    ctx.services.push_back({decl, *token, ShortName(*token), true});
+    ctx.services.push_back({decl, *token, acl::TokenShortName(*token), true});
   }
   AddDefaultServices(root, ctx.services);
   ctx.machine_domain = MachineDomain(root);
@@ -198,8 +198,7 @@ ServiceAccess JudgeService(const acl::SecurityDescriptor& sd, const ServiceCheck
   const auto check = acl::CheckAccess(sd, s.token, keystore::kOpenAccess);
   v.allowed = check.allowed;
   if (!v.allowed) {
-    v.sentence = AccessSentence(check, s.short_name, "read");
-    v.owner_name = OwnerName(sd);
+    v.sentence = check.Sentence(s.token, "read", sd);
   }
   return v;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mkeys/acl/access_mask.hpp"
@@ -63,7 +64,19 @@ struct AccessCheckResult {
   // "NETWORK SERVICE lacks READ_DATA (no ACE grants it; owner SYSTEM)": the sentence the CLI
   // and the diagnosis print.
   std::string Explain(const Token& token, const SecurityDescriptor& sd) const;
+  // The one sentence for an open's check, an audit finding's evidence and a fix (`what` is
+  // the purpose: "read", "traverse", "write"). Denied: "no ACE grants NETWORK SERVICE read
+  // (lacks READ_DATA, READ_EA; owner SYSTEM)", "ACE #1 (D;;FR;;;NS) denies NETWORK SERVICE
+  // read (lacks READ_DATA)", "the DACL is empty: no ACE grants NETWORK SERVICE read (owner
+  // SYSTEM)", "NETWORK SERVICE lacks ACCESS_SYSTEM_SECURITY (SeSecurityPrivilege is not
+  // enabled)". Allowed: Explain's sentence.
+  std::string Sentence(const Token& token, std::string_view what,
+                       const SecurityDescriptor& sd) const;
 };
+
+// How sentences name a token: its account name ("NETWORK SERVICE"), the display name of a
+// derived SID the catalogue cannot reverse ("IIS APPPOOL\Shop"), else the SID string.
+std::string TokenShortName(const Token& token);
 
 // The access check. `desired` may contain generic bits (mapped with `mapping`, as the I/O
 // manager maps them before it asks) and MAXIMUM_ALLOWED. Privileges are honoured when enabled

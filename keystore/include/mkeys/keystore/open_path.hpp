@@ -153,11 +153,6 @@ struct OpenPath {
 OpenPath WalkOpenPath(const MachineRoot& root, OpenTarget target, const acl::Token& token,
                       const WalkOptions& options = {});
 
-// The one sentence for an access result: acl's Explain ("NETWORK SERVICE lacks READ_DATA,
-// READ_EA, ... (no ACE grants them; owner SYSTEM)"). store open, diagnose and the audit's
-// findings print this.
-std::string AccessSentence(const acl::AccessCheckResult& result, const acl::Token& token,
-                           const acl::SecurityDescriptor& sd);
 // What decided a check: the deny ACE, else the first missing right's reason, else the grant.
 std::string DecidedBy(const acl::AccessCheckResult& result);
 

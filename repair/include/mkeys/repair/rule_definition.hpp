@@ -90,8 +90,7 @@ struct KeyFileFacts {
 struct ServiceAccess {
   std::vector<std::string> denying_aces;  // "ACE #1 (D;;FR;;;NS)": ACEs that deny it read
   bool allowed = true;                    // granted the access CryptAcquireContext asks for
-  std::string sentence;                   // why not, when not allowed
-  std::string owner_name;                 // the descriptor's owner, when not allowed
+  std::string sentence;                   // why not (AccessCheckResult::Sentence), when not allowed
 };
 
 // Findings that depend on a descriptor alone: (rule, evidence); the engine adds the object.

@@ -550,7 +550,8 @@ for r in rows:
                 f"mkeys audit IMAGE: {rate(n, im)}, RSS {im_rss / 1024:.0f} MiB", peer,
                 ratio(im, gf) + " time", "≥ 2× getfattr, RSS < 256 MiB",
                 holds(im * 2 <= gf and im_rss < 256 * 1024))
- "mkeys", "peer (same run, same tree)", "ratio", "goal", "holds")
+
+head = ("bench", "case", "mkeys", "peer (same run, same tree)", "ratio", "goal", "holds")
 widths = [max(len(str(x[i])) for x in out + [head]) for i in range(len(head))]
 def line(x):
     return "| " + " | ".join(str(v).ljust(widths[i]) for i, v in enumerate(x)) + " |"

@@ -31,7 +31,9 @@ struct ScanArgs {
 
 // ROOT, --baseline, --service: the first options of both commands.
 inline void AddScanInputOptions(CLI::App* cmd, ScanArgs& args) {
-  cmd->add_option("ROOT", args.root, "Machine root (model machine, ntfs-3g mount or disk image file)")->required();
+  cmd->add_option("ROOT", args.root,
+                  "Machine root (model machine, ntfs-3g mount or disk image file)")
+      ->required();
   cmd->add_option("--baseline", args.baseline, "Baseline file (JSON, see docs/audit.md)");
   cmd->add_option("--service", args.services,
                   "IDENTITY=GLOB: the identity must read the containers the glob matches "

@@ -72,7 +72,9 @@ void Register(CLI::App& app, Context& ctx) {
       "diagnose",
       "Why opening a container as IDENTITY fails (KEYSET DOES NOT EXIST), and the fix; exit 0 if "
       "the open would succeed, 1 if not");
-  cmd->add_option("ROOT", args->root, "Machine root (model machine, ntfs-3g mount or disk image file)")->required();
+  cmd->add_option("ROOT", args->root,
+                  "Machine root (model machine, ntfs-3g mount or disk image file)")
+      ->required();
   cmd->add_option("--partition", args->partition,
                   "Disk image root: the partition (1-based; 0 for a bare volume)");
   cmd->add_option("--as", args->identity,

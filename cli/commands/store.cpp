@@ -355,7 +355,9 @@ int RunExport(Context& ctx, const StoreArgs& args) {
 }
 
 void AddRoot(CLI::App* cmd, StoreArgs& args) {
-  cmd->add_option("ROOT", args.root, "Machine root (model machine, ntfs-3g mount or disk image file)")->required();
+  cmd->add_option("ROOT", args.root,
+                  "Machine root (model machine, ntfs-3g mount or disk image file)")
+      ->required();
   cmd->add_option("--machine-guid", args.machine_guid, "Override the root's MachineGuid");
   cmd->add_option("--partition", args.partition,
                   "Disk image root: the partition (1-based; 0 for a bare volume)");

@@ -74,8 +74,7 @@ Result<MachineRoot> MachineRoot::OpenImage(const fs::path& image,
     machine.facts_.machine_guid = *guid_override;
     machine.facts_.guid_source = "--machine-guid";
   } else {
-    MKEYS_ASSIGN_OR_RETURN(machine.facts_.machine_guid,
-                           GuidFromImageHive(*machine.volume_, image));
+    MKEYS_ASSIGN_OR_RETURN(machine.facts_.machine_guid, GuidFromImageHive(*machine.volume_, image));
     machine.facts_.guid_source = "SOFTWARE hive";
   }
   machine.machine_keys_dir_ = ResolveCase(*machine.volume_, image, kMachineKeysRelative);

@@ -224,7 +224,8 @@ Result<std::uint64_t> Planner::ScanKeyFiles(std::vector<std::unique_ptr<Worker>>
   }
   std::uint64_t key_files = 0;
   for (const auto& name : options_.only_files) {
-    if (root_.volume().Exists(root_.machine_keys_dir() / name).value_or(false)) {
+    const auto exists = root_.volume().Exists(root_.machine_keys_dir() / name);
+    if (exists && *exists) {
       PlanKeyFile(*workers[0], name);
       ++key_files;
     }

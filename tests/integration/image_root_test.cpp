@@ -32,7 +32,7 @@ namespace {
 constexpr const char* kGuid = "c49c7513-8b86-4d0e-90bf-4805804a9318";
 constexpr const char* kNs = "NT AUTHORITY\\NETWORK SERVICE";
 constexpr const char* kName = "TMGArrayKey";
-constexpr std::uint64_t kNtfsStart = 18432;   // sectors
+constexpr std::uint64_t kNtfsStart = 18432;     // sectors
 constexpr std::uint64_t kNtfsSectors = 110592;  // 54 MiB
 
 std::string Sh(const std::string& script) {
@@ -42,7 +42,9 @@ std::string Sh(const std::string& script) {
   return r.out;
 }
 
-std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string Q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
 
 void WriteFile(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -75,8 +77,8 @@ Descriptors ReadDescriptors(const fs::path& mnt) {
 std::string Why() {
   if (geteuid() != 0) return "needs root to build the image (mkntfs, an ntfs-3g mount)";
   if (::access("/dev/fuse", R_OK | W_OK) != 0) return "/dev/fuse is not available";
-  for (const char* tool : {"/usr/sbin/mkntfs", "/usr/bin/ntfs-3g", "/usr/sbin/sfdisk",
-                           "/usr/bin/setpriv"}) {
+  for (const char* tool :
+       {"/usr/sbin/mkntfs", "/usr/bin/ntfs-3g", "/usr/sbin/sfdisk", "/usr/bin/setpriv"}) {
     if (::access(tool, X_OK) != 0) return std::string(tool) + " is not installed";
   }
   return {};
@@ -98,8 +100,8 @@ void WithMount(const Disk& d, bool write_back, Body body) {
   const fs::path vol = d.dir.path() / "part.img", mnt = d.dir.path() / "mnt";
   fs::create_directories(mnt);
   Sh("dd if=" + Q(d.image) + " of=" + Q(vol) + " bs=512 skip=" + std::to_string(kNtfsStart) +
-     " count=" + std::to_string(kNtfsSectors) + " status=none && ntfs-3g " + Q(vol) + " " +
-     Q(mnt) + " -o permissions");
+     " count=" + std::to_string(kNtfsSectors) + " status=none && ntfs-3g " + Q(vol) + " " + Q(mnt) +
+     " -o permissions");
   struct Guard {
     fs::path mnt;
     ~Guard() { (void)test::Run({"umount", "-l", mnt.string()}); }
@@ -113,7 +115,7 @@ void WithMount(const Disk& d, bool write_back, Body body) {
   fs::remove(vol);
 }
 
-void BuildTree(Disk& d, const fs::path& mnt) {
+void BuildTree(Disk& d, const fs::path& mnt, int extra_keys) {
   for (const auto& dd : keystore::kDefaultDirectories) {
     fs::create_directories(mnt / dd.relative_path);
     SetSddl(mnt / dd.relative_path, dd.sddl);
@@ -136,9 +138,16 @@ void BuildTree(Disk& d, const fs::path& mnt) {
   // Hardened as a vendor did: the damage the audit finds.
   SetSddl(keys, "O:SYG:SYD:PAI(A;;FA;;;BA)");
   SetSddl(array_key, "O:SYG:SYD:P(A;;FA;;;SY)");
+  // More containers the service must read and cannot: one repair step each.
+  for (int i = 0; i < extra_keys; ++i) {
+    const std::string name = std::string(kName) + std::to_string(i);
+    const auto file = keys / keystore::ContainerFileName(name, kGuid);
+    WriteFile(file, keystore::MakeSyntheticCapiContainerFile(name, 2048));
+    SetSddl(file, "O:SYG:SYD:P(A;;FA;;;SY)");
+  }
 }
 
-void BuildDisk(Disk& d) {
+void BuildDisk(Disk& d, int extra_keys = 0) {
   const fs::path root = d.dir.path();
   d.image = root / "disk.img";
   Sh("cd " + Q(root) + " && truncate -s 64M disk.img && printf 'label: gpt\\n" +
@@ -149,7 +158,7 @@ void BuildDisk(Disk& d) {
      " && mkntfs -F -Q -q -L WinTest ntfs.img 2>/dev/null && dd if=ntfs.img of=disk.img bs=512" +
      " seek=" + std::to_string(kNtfsStart) + " conv=notrunc status=none && rm ntfs.img");
   WithMount(d, true, [&](const fs::path& mnt) {
-    BuildTree(d, mnt);
+    BuildTree(d, mnt, extra_keys);
     d.before = ReadDescriptors(mnt);
   });
   // nobody may read and write the image and write its journal beside it.
@@ -168,15 +177,16 @@ std::string SecAudit(const Disk& d) {
 }
 
 test::RunResult AsNobody(std::vector<std::string> args) {
-  args.insert(args.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                             MKEYS_BINARY});
+  args.insert(args.begin(),
+              {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", MKEYS_BINARY});
   return test::Run(args);
 }
 
 // The same command on the mount (as root) and on the image (as nobody): the outputs with the
 // root's name taken out.
 std::string WithoutRoot(std::string text, const std::string& root) {
-  for (std::size_t at; (at = text.find(root)) != std::string::npos;) text.replace(at, root.size(), "ROOT");
+  for (std::size_t at; (at = text.find(root)) != std::string::npos;)
+    text.replace(at, root.size(), "ROOT");
   return text;
 }
 
@@ -239,8 +249,8 @@ TEST_CASE("audit store list diagnose sd get repair and restore on a GPT disk ima
 
   // Repair, as nobody: journal first, the fixed descriptors visible through a mount afterwards.
   const fs::path journal = d.dir.path() / "repair.journal";
-  auto apply = AsNobody({"repair", img, "--service", service, "--apply", "--journal",
-                         journal.string()});
+  auto apply =
+      AsNobody({"repair", img, "--service", service, "--apply", "--journal", journal.string()});
   INFO(apply.out << apply.err);
   CHECK(apply.out.find("Verified") != std::string::npos);
   CHECK((apply.exit_code == 0 || apply.exit_code == 1));
@@ -287,8 +297,8 @@ TEST_CASE("a VHDX made from the disk image gives the same audit and refuses repa
 
   const auto before = Bytes(vhdx);
   const fs::path journal = d.dir.path() / "vhdx.journal";
-  auto apply = AsNobody({"repair", vhdx.string(), "--service", service, "--apply", "--journal",
-                         journal.string()});
+  auto apply = AsNobody(
+      {"repair", vhdx.string(), "--service", service, "--apply", "--journal", journal.string()});
   CHECK(apply.exit_code == 3);
   CHECK(apply.err.find("qemu-img convert -O raw") != std::string::npos);
   CHECK(Bytes(vhdx) == before);
@@ -350,11 +360,19 @@ TEST_CASE("strace of audit and repair on an image shows no mount no loop device 
   };
   for (const auto& command : commands) {
     const fs::path log = d.dir.path() / "strace.log";
-    std::vector<std::string> args = {"strace", "-f", "-qq", "-o", log.string(), "-e",
+    std::vector<std::string> args = {"strace",
+                                     "-f",
+                                     "-qq",
+                                     "-o",
+                                     log.string(),
+                                     "-e",
                                      "trace=mount,umount2,fsopen,move_mount,ioctl,openat,open,"
                                      "copy_file_range,sendfile,splice,memfd_create",
-                                     "setpriv", "--reuid=nobody", "--regid=nogroup",
-                                     "--clear-groups", MKEYS_BINARY};
+                                     "setpriv",
+                                     "--reuid=nobody",
+                                     "--regid=nogroup",
+                                     "--clear-groups",
+                                     MKEYS_BINARY};
     args.insert(args.end(), command.begin(), command.end());
     auto r = test::Run(args);
     INFO(command[0] << " " << r.err);
@@ -374,11 +392,45 @@ TEST_CASE("strace of audit and repair on an image shows no mount no loop device 
       if (line.find("O_CREAT") != std::string::npos) {
         CHECK(line.find(journal.filename().string()) != std::string::npos);
       }
-      if (line.find(d.image.string()) != std::string::npos && line.find("open") != std::string::npos) {
+      if (line.find(d.image.string()) != std::string::npos &&
+          line.find("open") != std::string::npos) {
         ++image_opens;
         if (command[0] == "audit") CHECK(line.find("O_RDONLY") != std::string::npos);
       }
     }
     CHECK(image_opens >= 1u);
   }
+}
+
+TEST_CASE("repair on an image killed at 10 points is restored byte for byte",
+          "[integration][image]") {
+  if (const auto why = Why(); !why.empty()) {
+    WARN("SKIPPED: " + why);
+    return;
+  }
+  Disk d;
+  BuildDisk(d, 12);  // 14 steps: MachineKeys, the array key, 12 more containers
+  const fs::path pristine = d.dir.path() / "pristine.img";
+  fs::copy_file(d.image, pristine);
+  const std::string service = std::string(kNs) + "=" + kName + "*";
+  for (int k = 0; k < 10; ++k) {
+    INFO("killed after " << k << " writes");
+    Sh("cp " + Q(pristine) + " " + Q(d.image) + " && chmod 666 " + Q(d.image));
+    const fs::path journal = d.dir.path() / ("kill" + std::to_string(k) + ".journal");
+    auto killed = test::Run({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                             "env", "MKEYS_FAULT_AFTER_N=" + std::to_string(k), MKEYS_BINARY,
+                             "repair", d.image.string(), "--service", service, "--apply",
+                             "--journal", journal.string()});
+    INFO(killed.out << killed.err);
+    CHECK(killed.exit_code == 128 + 9);
+    if (k > 0) {
+      // The writes before the kill are on disk: the image differs from the pristine one.
+      CHECK(Bytes(d.image) != Bytes(pristine));
+    }
+    auto restore = AsNobody({"restore", journal.string()});
+    INFO(restore.out << restore.err);
+    CHECK(restore.exit_code == 0);
+    WithMount(d, false, [&](const fs::path& mnt) { CHECK(ReadDescriptors(mnt) == d.before); });
+  }
+  CHECK(SecAudit(d).find("No errors were found") != std::string::npos);
 }

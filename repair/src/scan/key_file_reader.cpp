@@ -118,10 +118,10 @@ Result<std::span<const std::uint8_t>> KeyFileReader::ImageContents(std::string_v
   if (!bytes) {
     const ErrorCode code =
         bytes.error().code() == ErrorCode::kUnsupported ? ErrorCode::kCorrupt : ErrorCode::kIo;
-    const std::string why = code == ErrorCode::kCorrupt
-                                ? fmt::format("larger than {} bytes: not a key container",
-                                              kMaxKeyFileBytes)
-                                : fmt::format("cannot read: {}", bytes.error().message());
+    const std::string why =
+        code == ErrorCode::kCorrupt
+            ? fmt::format("larger than {} bytes: not a key container", kMaxKeyFileBytes)
+            : fmt::format("cannot read: {}", bytes.error().message());
     return Error(code, why).On(keystore::MachineRoot::KeyFileLabel(file_name));
   }
   buffer_ = std::move(*bytes);

@@ -403,8 +403,10 @@ run_b6() {
     measure m sh -c "ntfs-3g '$d/img' '$d/mnt' -o permissions && getfattr -R -n system.ntfs_acl -e hex '$mk' >/dev/null; rc=\$?; umount '$d/mnt'; exit \$rc"
     gf+=" ${m%% *}"
     if [ -z "$why" ]; then
+      sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
       measure m sh -c "ntfs-3g '$d/img' '$d/mnt' -o permissions && '$MKEYS' audit '$d/mnt' --machine-guid $guid --format json; rc=\$?; umount '$d/mnt'; exit \$rc"
       au+=" ${m%% *}"
+      sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
       measure m "$MKEYS" audit "$d/img" --machine-guid "$guid" --format json
       local rc=${m##* }
       if [ "$rc" -gt 1 ]; then why="mkeys audit failed on the image (exit $rc): $(head -c 200 "$WORK/last.stderr")"; fi

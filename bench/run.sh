@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# `make bench`: builds the benchmarks in build/bench, runs B1–B5 and prints one table with each
+# `make bench`: builds the benchmarks in build/bench, runs B1–B6 and prints one table with each
 # figure and its ratio to the peers measured in the same run on the same tree (medians of
 # BENCH_RUNS runs). See docs/benchmarks.md.
 #
-#   bench/run.sh [--full] [--only B1,B2,B3,B4,B5] [--runs R]
+#   bench/run.sh [--full] [--only B1,B2,B3,B4,B5,B6] [--runs R]
 #
 # Environment: BENCH_N (containers for B1/B2, default 100000; --full: 1000000), BENCH_RUNS
-# (default 3), BENCH_NTFS_N (B5, default 20000; --full: 100000), BENCH_SHELL_N (files the
+# (default 3), BENCH_NTFS_N (B5, default 20000; --full: 100000), BENCH_IMAGE_N (B6, default
+# 100000), BENCH_SHELL_N (files the
 # setfattr shell loop of B2 runs over, default 2000), BENCH_SEQ_JOINS (200), BENCH_CONC_JOINS
 # (50), BENCH_TREES (where trees go, default build/bench/trees), BENCH_KEEP=1 keeps the trees.
 set -uo pipefail
@@ -17,7 +18,7 @@ SRC=$(pwd)
 BUILD=$SRC/build/bench
 
 FULL=0
-ONLY="B1,B2,B3,B4,B5"
+ONLY="B1,B2,B3,B4,B5,B6"
 RUNS=${BENCH_RUNS:-3}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +38,7 @@ else
   NTFS_N=${BENCH_NTFS_N:-20000}
 fi
 SHELL_N=${BENCH_SHELL_N:-2000}
+IMAGE_N=${BENCH_IMAGE_N:-100000}
 SEQ_JOINS=${BENCH_SEQ_JOINS:-200}
 CONC_JOINS=${BENCH_CONC_JOINS:-50}
 TREES=${BENCH_TREES:-$BUILD/trees}
@@ -373,11 +375,57 @@ run_b5() {
   rm -rf "$d"
 }
 
+# ---- B6 disk image without a mount ------------------------------------------------------------
+# One NTFS volume with IMAGE_N containers (filled through an ntfs-3g mount); then, same run:
+# mkeys audit on the image file (no mount) vs mount + mkeys audit vs mount + getfattr -R.
+run_b6() {
+  local why; why=$(missing audit)
+  local d=$WORK/b6 guid=5c0a7e91-3b2d-4f6e-9a18-d4c2b7e6f053
+  mkdir -p "$d/mnt"
+  local size=$(( (IMAGE_N * 12 / 1024) + 512 ))
+  truncate -s "${size}M" "$d/img"
+  if ! mkntfs -F -Q "$d/img" >"$d/mkntfs.log" 2>&1 || ! ntfs-3g "$d/img" "$d/mnt" -o permissions >"$d/mount.log" 2>&1; then
+    row skip B6 "cannot make or mount an ntfs-3g volume: $(head -c 200 "$d/mount.log")"
+    return
+  fi
+  MOUNTS+=("$d/mnt")
+  log "B6: generating $IMAGE_N containers on ntfs-3g"
+  "$B/gen_machine" "$d/mnt" --ntfs --machine-guid "$guid" --n "$IMAGE_N" >"$WORK/b6.gen" 2>&1 || {
+    row skip B6 "generator failed on ntfs-3g: $(head -c 200 "$WORK/b6.gen")"; return; }
+  row gen B6 "$(cat "$WORK/b6.gen")"
+  local mk=$d/mnt/ProgramData/Microsoft/Crypto/RSA/MachineKeys
+  local gf="" au="" im="" im_rss="" m r
+  for ((r = 0; r < RUNS; r++)); do
+    log "B6 run $((r + 1))/$RUNS"
+    # The mount's cost is part of the peers' figures: mount, work, unmount.
+    umount "$d/mnt" 2>/dev/null || fusermount -u "$d/mnt"
+    sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+    measure m sh -c "ntfs-3g '$d/img' '$d/mnt' -o permissions && getfattr -R -n system.ntfs_acl -e hex '$mk' >/dev/null; rc=\$?; umount '$d/mnt'; exit \$rc"
+    gf+=" ${m%% *}"
+    if [ -z "$why" ]; then
+      sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+      measure m sh -c "ntfs-3g '$d/img' '$d/mnt' -o permissions && '$MKEYS' audit '$d/mnt' --machine-guid $guid --format json; rc=\$?; umount '$d/mnt'; exit \$rc"
+      au+=" ${m%% *}"
+      sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+      measure m "$MKEYS" audit "$d/img" --machine-guid "$guid" --format json
+      local rc=${m##* }
+      if [ "$rc" -gt 1 ]; then why="mkeys audit failed on the image (exit $rc): $(head -c 200 "$WORK/last.stderr")"; fi
+      im+=" ${m%% *}"; m=${m#* }; im_rss+=" ${m%% *}"
+    fi
+    ntfs-3g "$d/img" "$d/mnt" -o permissions
+  done
+  row b6 "$IMAGE_N" "$(median <<<"$gf")" "$(median <<<"$au")" "$(median <<<"$im")" "$(maxof <<<"$im_rss")" "${why:-}"
+  umount "$d/mnt" 2>/dev/null || fusermount -u "$d/mnt"
+  MOUNTS=("${MOUNTS[@]/"$d/mnt"}")
+  rm -rf "$d"
+}
+
 want B1 && run_b1
 want B2 && run_b2
 want B3 && run_b3
 want B4 && run_b4
 want B5 && run_b5
+want B6 && run_b6
 
 # ---- the table ---------------------------------------------------------------------------
 TOTAL=$(( $(date +%s) - T_START ))
@@ -493,6 +541,17 @@ for r in rows:
         else:
             add("B5", f"audit on ntfs-3g, {n:,} containers", f"mkeys audit: {rate(n, au)}{cpu(c_au)}, RSS {au_rss / 1024:.0f} MiB",
                 peer, ratio(au, gf) + " time" + cratio(c_au, c_gf), "≤ 1.2× getfattr", holds(au <= 1.2 * gf))
+    elif kind == "b6":
+        n, gf, au, im, im_rss = int(r[1]), f(r[2]), f(r[3]), f(r[4]), f(r[5])
+        why = r[6] if len(r) > 6 else ""
+        peer = f"mount + getfattr -R: {rate(n, gf)}; mount + mkeys audit: {rate(n, au)}"
+        if why:
+            add("B6", f"audit of a disk image, {n:,} containers", f"not available ({why})", peer, "", "≥ 2× getfattr, RSS < 256 MiB", "—")
+        else:
+            add("B6", f"audit of a disk image, {n:,} containers",
+                f"mkeys audit IMAGE: {rate(n, im)}, RSS {im_rss / 1024:.0f} MiB", peer,
+                ratio(im, gf) + " time", "≥ 2× getfattr, RSS < 256 MiB",
+                holds(im * 2 <= gf and im_rss < 256 * 1024))
 
 head = ("bench", "case", "mkeys", "peer (same run, same tree)", "ratio", "goal", "holds")
 widths = [max(len(str(x[i])) for x in out + [head]) for i in range(len(head))]

@@ -25,11 +25,15 @@ struct ScanArgs {
   std::vector<std::string> services;
   std::size_t threads = 0;
   std::string machine_guid;
+  int partition = -1;     // --partition (disk images)
+  bool writable = false;  // open a disk image read-write (repair --apply)
 };
 
 // ROOT, --baseline, --service: the first options of both commands.
 inline void AddScanInputOptions(CLI::App* cmd, ScanArgs& args) {
-  cmd->add_option("ROOT", args.root, "Machine root (model machine or ntfs-3g mount)")->required();
+  cmd->add_option("ROOT", args.root,
+                  "Machine root (model machine, ntfs-3g mount or disk image file)")
+      ->required();
   cmd->add_option("--baseline", args.baseline, "Baseline file (JSON, see docs/audit.md)");
   cmd->add_option("--service", args.services,
                   "IDENTITY=GLOB: the identity must read the containers the glob matches "
@@ -40,6 +44,9 @@ inline void AddScanInputOptions(CLI::App* cmd, ScanArgs& args) {
 inline void AddScanTuningOptions(CLI::App* cmd, ScanArgs& args) {
   cmd->add_option("--threads", args.threads, "Worker threads (default: one per core)");
   cmd->add_option("--machine-guid", args.machine_guid, "Override the root's MachineGuid");
+  cmd->add_option("--partition", args.partition,
+                  "Disk image root: the partition (1-based; 0 for a bare volume; default: the "
+                  "one holding Windows)");
 }
 
 // Fills `baseline` from --baseline and --service; on a bad file (exit 3) or a bad --service
@@ -69,6 +76,8 @@ inline std::optional<keystore::MachineRoot> OpenScanRoot(const Output& out, cons
                                                          int& exit_code) {
   keystore::MachineOpenOptions options;
   if (!args.machine_guid.empty()) options.machine_guid = args.machine_guid;
+  if (args.partition >= 0) options.partition = args.partition;
+  options.writable = args.writable;
   auto opened = keystore::MachineRoot::Open(args.root, options);
   if (!opened) {
     out.PrintError(opened.error());

@@ -20,6 +20,7 @@ struct DiagnoseArgs {
   std::string file;
   std::vector<std::string> wants;
   std::string machine_guid;
+  int partition = -1;  // --partition (disk images)
 };
 
 int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
@@ -45,6 +46,7 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
   }
   keystore::MachineOpenOptions options;
   if (!args.machine_guid.empty()) options.machine_guid = args.machine_guid;
+  if (args.partition >= 0) options.partition = args.partition;
   auto opened = keystore::MachineRoot::Open(args.root, options);
   if (!opened) {
     ctx.out.PrintError(opened.error());
@@ -70,7 +72,11 @@ void Register(CLI::App& app, Context& ctx) {
       "diagnose",
       "Why opening a container as IDENTITY fails (KEYSET DOES NOT EXIST), and the fix; exit 0 if "
       "the open would succeed, 1 if not");
-  cmd->add_option("ROOT", args->root, "Machine root (model machine or ntfs-3g mount)")->required();
+  cmd->add_option("ROOT", args->root,
+                  "Machine root (model machine, ntfs-3g mount or disk image file)")
+      ->required();
+  cmd->add_option("--partition", args->partition,
+                  "Disk image root: the partition (1-based; 0 for a bare volume)");
   cmd->add_option("--as", args->identity,
                   "Identity opening it, e.g. 'NT AUTHORITY\\NETWORK SERVICE'")
       ->required();

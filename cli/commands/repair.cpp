@@ -84,7 +84,9 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   }
   options.threads = args.scan.threads;
   int exit_code = kExitOk;
-  auto opened = OpenScanRoot(ctx.out, args.scan, exit_code);
+  ScanArgs scan = args.scan;
+  scan.writable = args.apply;  // a disk image is opened read-write only to apply
+  auto opened = OpenScanRoot(ctx.out, scan, exit_code);
   if (!opened) return exit_code;
   keystore::MachineRoot& root = *opened;
   auto plan = repair::BuildPlan(root, options);

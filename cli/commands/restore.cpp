@@ -14,11 +14,13 @@ namespace {
 struct RestoreArgs {
   std::string journal;
   std::string root;
+  int partition = -1;
 };
 
 int RunRestore(Context& ctx, const RestoreArgs& args) {
   repair::RestoreOptions options;
   if (!args.root.empty()) options.root = args.root;
+  if (args.partition >= 0) options.partition = args.partition;
   auto report = repair::RestoreJournal(args.journal, options);
   if (!report) {
     ctx.out.PrintError(report.error());
@@ -66,6 +68,8 @@ void Register(CLI::App& app, Context& ctx) {
       "(also after an apply killed half-way)");
   cmd->add_option("JOURNAL", args->journal, "The journal `mkeys repair --apply` wrote")->required();
   cmd->add_option("--root", args->root, "The machine root, if it moved since the repair");
+  cmd->add_option("--partition", args->partition,
+                  "Disk image root: the partition (1-based; 0 for a bare volume)");
   ctx.Bind(cmd, [args](Context& c) { return RunRestore(c, *args); });
 }
 

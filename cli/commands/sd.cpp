@@ -26,6 +26,7 @@
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/keystore/machine_volume.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::cli {
@@ -39,6 +40,7 @@ struct SdArgs {
   std::string format = "sddl";
   std::string sddl;
   std::string xattr_name;
+  int partition = -1;  // a path inside a disk image: its partition
 };
 
 // The object of `sd get/set`: the store of the machine root it lies in, and the object opened
@@ -47,7 +49,32 @@ struct SdArgs {
 struct SdTarget {
   std::unique_ptr<ks::SecurityStore> store;
   files::UniqueFd fd;
+  std::optional<fs::path> image_object;  // a path inside a disk image: read/written by path
 };
+
+// PATH = IMAGE/inside/the/volume: the longest proper prefix that is a regular file.
+std::optional<fs::path> ImageAbove(const fs::path& path) {
+  std::error_code ec;
+  for (fs::path dir = path.parent_path(); !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path()) {
+    if (fs::is_regular_file(dir, ec)) return dir;
+  }
+  return std::nullopt;
+}
+
+Result<SdTarget> ImageTarget(const SdArgs& args, const fs::path& image, const fs::path& path,
+                             bool write) {
+  ks::ImageOpenOptions open;
+  if (args.partition >= 0) open.partition = args.partition;
+  open.writable = write;
+  MKEYS_ASSIGN_OR_RETURN(auto opened, ks::OpenImageRoot(image, open));
+  MKEYS_ASSIGN_OR_RETURN(const bool exists, opened.volume->Exists(path));
+  if (!exists) return Error(ErrorCode::kNotFound, "no such file or directory").On(args.path);
+  SdTarget target;
+  target.store = std::move(opened.security);
+  target.image_object = path;
+  return target;
+}
 
 // The machine root above `path`: the nearest directory with mkeys-machine.json (a model
 // machine), else the top of the ntfs-3g volume `path` is on (the highest ancestor on the same
@@ -73,9 +100,10 @@ std::optional<std::pair<fs::path, bool>> RootAbove(const fs::path& path) {
   return std::make_pair(top, false);
 }
 
-Result<SdTarget> TargetFor(const SdArgs& args) {
+Result<SdTarget> TargetFor(const SdArgs& args, bool write) {
   std::error_code ec;
   const fs::path path = fs::absolute(args.path, ec).lexically_normal();
+  if (const auto image = ImageAbove(path)) return ImageTarget(args, *image, path, write);
   if (!fs::exists(fs::symlink_status(path, ec))) {
     return Error(ErrorCode::kNotFound, "no such file or directory").On(args.path);
   }
@@ -121,13 +149,15 @@ Result<SdTarget> TargetFor(const SdArgs& args) {
 }
 
 int RunGet(Context& ctx, const SdArgs& args) {
-  auto target = TargetFor(args);
+  auto target = TargetFor(args, false);
   if (!target) {
     ctx.out.PrintError(target.error());
     return kExitInput;
   }
   auto& store = target->store;
-  auto raw = files::ReadXattrFd(target->fd.get(), store->attribute(), args.path);
+  auto raw = target->image_object
+                 ? store->ReadRaw(*target->image_object)
+                 : files::ReadXattrFd(target->fd.get(), store->attribute(), args.path);
   if (!raw) {
     ctx.out.PrintError(raw.error());
     return kExitInput;
@@ -179,17 +209,21 @@ int RunSet(Context& ctx, const SdArgs& args) {
     ctx.out.PrintError(Error(parsed.error().code(), "SDDL: " + parsed.error().ToString()));
     return kExitInput;
   }
-  auto target = TargetFor(args);
+  auto target = TargetFor(args, true);
   if (!target) {
     ctx.out.PrintError(target.error());
     return kExitInput;
   }
   auto& store = target->store;
-  if (auto written = store->WriteFd(target->fd.get(), args.path, *parsed); !written) {
+  auto written = target->image_object ? store->Write(*target->image_object, *parsed)
+                                      : store->WriteFd(target->fd.get(), args.path, *parsed);
+  if (!written) {
     ctx.out.PrintError(written.error());
     return kExitInput;
   }
-  auto back_raw = files::ReadXattrFd(target->fd.get(), store->attribute(), args.path);
+  auto back_raw = target->image_object
+                      ? store->ReadRaw(*target->image_object)
+                      : files::ReadXattrFd(target->fd.get(), store->attribute(), args.path);
   auto back =
       back_raw ? store->DecodeRaw(*back_raw) : Result<acl::SecurityDescriptor>(back_raw.error());
   if (!back) {
@@ -215,6 +249,8 @@ void Register(CLI::App& app, Context& ctx) {
   get->add_option("--format", get_args->format, "sddl (default), icacls or hex")
       ->check(CLI::IsMember({"sddl", "icacls", "hex"}));
   get->add_option("--xattr-name", get_args->xattr_name, "Read this NTACL attribute instead");
+  get->add_option("--partition", get_args->partition,
+                  "PATH inside a disk image (IMAGE/Windows/...): its partition (1-based)");
   ctx.Bind(get, [get_args](Context& c) { return RunGet(c, *get_args); });
 
   auto set_args = std::make_shared<SdArgs>();
@@ -223,6 +259,8 @@ void Register(CLI::App& app, Context& ctx) {
   set->add_option("SDDL", set_args->sddl, "The new descriptor, e.g. O:SYG:SYD:P(A;;FA;;;SY)")
       ->required();
   set->add_option("--xattr-name", set_args->xattr_name, "Write this NTACL attribute instead");
+  set->add_option("--partition", set_args->partition,
+                  "PATH inside a disk image (IMAGE/Windows/...): its partition (1-based)");
   ctx.Bind(set, [set_args](Context& c) { return RunSet(c, *set_args); });
 }
 

@@ -25,6 +25,7 @@ struct StoreArgs {
   std::string name;
   std::string identity;
   std::string machine_guid;
+  int partition = -1;  // --partition (disk images)
   std::string key = "rsa:2048";
   std::string slot = "exchange";
   std::vector<std::string> grants;
@@ -50,6 +51,7 @@ int Fail(Context& ctx, const Error& error) {
 Result<ks::MachineRoot> OpenRoot(const StoreArgs& args) {
   ks::MachineOpenOptions options;
   if (!args.machine_guid.empty()) options.machine_guid = args.machine_guid;
+  if (args.partition >= 0) options.partition = args.partition;
   return ks::MachineRoot::Open(args.root, options);
 }
 
@@ -251,7 +253,7 @@ int RunList(Context& ctx, const StoreArgs& args) {
   auto machine = OpenRoot(args);
   if (!machine) return Fail(ctx, machine.error());
   const ks::MachineRoot& root = *machine;  // listing is read-only
-  ks::RawDescriptorReader reader(root.machine_keys_dir(), root.security().attribute());
+  ks::RawDescriptorReader reader(root.machine_keys_dir(), root.security());
   const ks::KeyFileChecker checker(root);
   nlohmann::json items = nlohmann::json::array();
   std::size_t count = 0;
@@ -353,8 +355,12 @@ int RunExport(Context& ctx, const StoreArgs& args) {
 }
 
 void AddRoot(CLI::App* cmd, StoreArgs& args) {
-  cmd->add_option("ROOT", args.root, "Machine root (model machine or ntfs-3g mount)")->required();
+  cmd->add_option("ROOT", args.root,
+                  "Machine root (model machine, ntfs-3g mount or disk image file)")
+      ->required();
   cmd->add_option("--machine-guid", args.machine_guid, "Override the root's MachineGuid");
+  cmd->add_option("--partition", args.partition,
+                  "Disk image root: the partition (1-based; 0 for a bare volume)");
 }
 
 void Register(CLI::App& app, Context& ctx) {

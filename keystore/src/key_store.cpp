@@ -400,9 +400,33 @@ Result<void> KeyStore::Export(std::string_view name, const acl::Token& token, co
   return ExportKeyFile(file, *key, {}, password);
 }
 
+namespace {
+
+bool SkippedName(std::string_view name) {
+  return name.starts_with(kStagingPrefix) || name.starts_with(".tmp-");
+}
+
+// A disk image: the volume's listing (regular files only, reparse points left out).
+Result<void> ForEachListedKeyFile(const MachineRoot& root,
+                                  const std::function<bool(std::string_view file_name)>& visit) {
+  auto entries = root.volume().List(root.machine_keys_dir());
+  if (!entries) {
+    return Error(entries.error().code(), "cannot list MachineKeys: " + entries.error().message())
+        .On(root.machine_keys_dir().string());
+  }
+  for (const auto& e : *entries) {
+    if (!e.is_regular || SkippedName(e.name)) continue;
+    if (!visit(e.name)) break;
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<void> ForEachKeyFile(const MachineRoot& root,
                             const std::function<bool(std::string_view file_name)>& visit) {
   const fs::path& dir_path = root.machine_keys_dir();
+  if (root.is_image()) return ForEachListedKeyFile(root, visit);
   DIR* dir = ::opendir(dir_path.c_str());
   if (dir == nullptr) return files::IoError(errno, dir_path, "cannot list MachineKeys");
   struct Closer {
@@ -449,7 +473,8 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
   } else {
     s.owner = sd->owner;
   }
-  auto bytes = files::ReadFile(root.machine_keys_dir() / std::string(file_name));
+  auto bytes = root.volume().ReadFile(root.machine_keys_dir() / std::string(file_name),
+                                      std::uint64_t{16} << 20);
   if (!bytes) {
     s.not_a_container_name = !SplitContainerFileNameView(file_name).has_value();
     s.corrupt = true;
@@ -484,7 +509,7 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
 }
 
 ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_name) {
-  RawDescriptorReader reader(root.machine_keys_dir(), root.security().attribute());
+  RawDescriptorReader reader(root.machine_keys_dir(), root.security());
   return InspectKeyFile(root, file_name, reader, KeyFileChecker(root));
 }
 

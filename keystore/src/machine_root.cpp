@@ -150,6 +150,7 @@ Result<MachineFacts> ParseMachineFacts(std::string_view json_text,
 }
 
 std::string_view RootKindName(RootKind kind) {
+  if (kind == RootKind::kImage) return "image";
   return kind == RootKind::kModel ? "model" : "ntfs-3g";
 }
 
@@ -198,6 +199,7 @@ Result<std::string> ReadMachineGuidFromHive(const fs::path& software_hive) {
 Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpenOptions& options) {
   std::error_code ec;
   const fs::path root = fs::absolute(root_in, ec).lexically_normal();
+  if (fs::is_regular_file(root, ec)) return OpenImage(root, options);  // a disk image
   if (!fs::is_directory(root, ec)) {
     return Error(ErrorCode::kNotFound, "not a machine root: no such directory")
         .On(root_in.string());
@@ -208,6 +210,7 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
   }
   MachineRoot machine;
   machine.root_ = root;
+  machine.volume_ = MakeDirectoryVolume(root);
   const fs::path facts_path = root / kMachineFactsFile;
   if (fs::exists(facts_path, ec)) {
     MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(facts_path, 1u << 20));
@@ -248,15 +251,19 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
     machine.facts_.machine_guid = *guid_override;
     machine.facts_.guid_source = "--machine-guid";
   }
-  // The traverse chain: every directory from ProgramData down to MachineKeys, as found on disk.
-  fs::path dir = machine.machine_keys_dir_;
+  machine.SetStoreDirectories();
+  return machine;
+}
+
+// The traverse chain: every directory from ProgramData down to MachineKeys, as found on disk.
+void MachineRoot::SetStoreDirectories() {
+  fs::path dir = machine_keys_dir_;
   std::vector<fs::path> chain;
   for (std::size_t i = 0; i < kDefaultDirectories.size(); ++i) {
     chain.push_back(dir);
     dir = dir.parent_path();
   }
-  machine.store_dirs_.assign(chain.rbegin(), chain.rend());
-  return machine;
+  store_dirs_.assign(chain.rbegin(), chain.rend());
 }
 
 Result<MachineRoot> MachineRoot::Init(const fs::path& root_in, const MachineInitOptions& options) {

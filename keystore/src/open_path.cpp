@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mkeys/keystore/open_path.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "internal/key_file_io.hpp"
@@ -63,6 +65,25 @@ class Walk {
   OpenStep AccessStep(std::string object, std::string check, std::size_t object_index,
                       acl::AccessMask desired) const;
 };
+
+// A key file on a disk image: its bytes in a private memory file, read like an open file.
+bool OpenImageKeyFile(const MachineRoot& root, const std::filesystem::path& file, int& fd,
+                      std::string& problem) {
+  fd = -1;
+  auto exists = root.volume().Exists(file);
+  if (!exists || !*exists) {
+    if (!exists) problem = exists.error().message();
+    return false;
+  }
+  auto copy = CopyToPrivateFile(root.volume(), file, internal::kMaxKeyFileBytes);
+  if (!copy) {
+    problem = copy.error().message();
+    return false;
+  }
+  fd = copy->Release();
+  ::lseek(fd, 0, SEEK_SET);
+  return true;
+}
 
 void Walk::Add(OpenStep step, ErrorCode failure, std::string reason) {
   if (!step.passed) step.failure = std::move(reason);
@@ -179,7 +200,8 @@ int Walk::OpenFile() {
   const std::filesystem::path file = t.directories.back() / t.file_name;
   int fd = -1;
   std::string problem;
-  path_.file_exists = internal::OpenKeyFile(file, fd, problem);
+  path_.file_exists = root_.is_image() ? OpenImageKeyFile(root_, file, fd, problem)
+                                       : internal::OpenKeyFile(file, fd, problem);
   OpenStep step;
   step.kind = StepKind::kExists;
   step.object = t.label;

@@ -221,6 +221,7 @@ class NtfsAclStore final : public SecurityStore {
 
 Result<std::vector<std::uint8_t>> ReadOnlySecurityStore::ReadRawFd(
     int fd, const std::filesystem::path& path_for_errors) const {
+  if (!uses_xattrs()) return ReadRaw(path_for_errors);  // a disk image: by path inside it
   const std::string& name = attribute();
   const auto get = [&](void* data, std::size_t size) {
     return ::fgetxattr(fd, name.c_str(), data, size);
@@ -330,10 +331,20 @@ RawDescriptorReader::RawDescriptorReader(std::filesystem::path directory, std::s
   buffer_.resize(512);
 }
 
+RawDescriptorReader::RawDescriptorReader(std::filesystem::path directory,
+                                         const ReadOnlySecurityStore& store)
+    : RawDescriptorReader(std::move(directory), store.attribute()) {
+  if (!store.uses_xattrs()) store_ = &store;
+}
+
 Result<std::span<const std::uint8_t>> RawDescriptorReader::Read(std::string_view name) {
   path_.assign(dir_);
   path_.push_back('/');
   path_.append(name);
+  if (store_ != nullptr) {
+    MKEYS_ASSIGN_OR_RETURN(buffer_, store_->ReadRaw(std::filesystem::path(path_)));
+    return std::span<const std::uint8_t>(buffer_.data(), buffer_.size());
+  }
   MKEYS_ASSIGN_OR_RETURN(const std::size_t size,
                          GetXattrInto(path_.c_str(), attribute_, buffer_, false));
   return std::span<const std::uint8_t>(buffer_.data(), size);

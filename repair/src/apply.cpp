@@ -76,7 +76,10 @@ Result<void> WriteSteps(keystore::MachineRoot& root, const Plan& plan,
   if (fault_after >= 0 && static_cast<std::size_t>(fault_after) == plan.steps.size()) {
     ::kill(::getpid(), SIGKILL);
   }
-  const int dfd = ::open(root.machine_keys_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // (An image's store fsyncs the image after every write.)
+  const int dfd = root.is_image()
+                      ? -1
+                      : ::open(root.machine_keys_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::syncfs(dfd);
     ::close(dfd);
@@ -95,7 +98,7 @@ Result<void> Verify(keystore::MachineRoot& root, const Plan& plan, const RepairO
                          internal::Engine::Create(root, options.baseline));
   const auto& store = root.security();
   internal::DescriptorCache cache(engine, store);
-  keystore::RawDescriptorReader reader(std::filesystem::path(plan.root), store.attribute());
+  keystore::RawDescriptorReader reader(std::filesystem::path(plan.root), store);
   bool any_directory = false;  // a directory step was written as planned
   std::vector<Finding> findings;
   for (const auto& step : plan.steps) {

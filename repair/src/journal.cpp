@@ -18,6 +18,7 @@
 
 #include "internal/journal_writer.hpp"
 #include "mkeys/core/time.hpp"
+#include "mkeys/keystore/machine_volume.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::repair {
@@ -368,9 +369,19 @@ Result<RestoreReport> RestoreJournal(const std::filesystem::path& file,
   }
   const std::filesystem::path root =
       options.root ? *options.root : std::filesystem::path(journal.header.root);
-  std::unique_ptr<keystore::SecurityStore> store =
-      journal.header.ntfs ? keystore::MakeNtfsAclStore()
-                          : keystore::MakeXattrNtaclStore(journal.header.attribute);
+  std::unique_ptr<keystore::SecurityStore> store;
+  std::error_code ec;
+  if (journal.header.ntfs && std::filesystem::is_regular_file(root, ec)) {
+    // A disk image: written through its volume (raw images only), each write synced.
+    keystore::ImageOpenOptions open;
+    open.partition = options.partition;
+    open.writable = true;
+    MKEYS_ASSIGN_OR_RETURN(auto image, keystore::OpenImageRoot(root, open));
+    store = std::move(image.security);
+  } else {
+    store = journal.header.ntfs ? keystore::MakeNtfsAclStore()
+                                : keystore::MakeXattrNtaclStore(journal.header.attribute);
+  }
   // Last change first, so that a partial restore leaves a prefix of the apply in place.
   for (auto it = journal.entries.rbegin(); it != journal.entries.rend(); ++it) {
     const auto path = root / it->relative_path;

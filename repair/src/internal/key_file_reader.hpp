@@ -34,6 +34,8 @@ class KeyFileReader final {
  private:
   void OpenFile(std::string_view file_name);
   void CloseFile();
+  Result<std::span<const std::uint8_t>> ImageContents(std::string_view file_name);
+  const keystore::MachineRoot* image_ = nullptr;  // set on a disk image root
   int dir_fd_ = -1;
   int file_fd_ = -1;
   int open_errno_ = 0;

@@ -18,8 +18,11 @@ constexpr std::size_t kMaxKeyFileBytes = 1 << 20;
 }  // namespace
 
 KeyFileReader::KeyFileReader(const keystore::MachineRoot& root)
-    : attribute_(root.security().attribute()),
-      reader_(root.machine_keys_dir(), root.security().attribute()) {
+    : attribute_(root.security().attribute()), reader_(root.machine_keys_dir(), root.security()) {
+  if (root.is_image()) {
+    image_ = &root;
+    return;
+  }
   dir_fd_ = ::open(root.machine_keys_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   buffer_.resize(16 * 1024);
   sd_buffer_.resize(4096);
@@ -50,6 +53,7 @@ void KeyFileReader::OpenFile(std::string_view file_name) {
 }
 
 Result<std::span<const std::uint8_t>> KeyFileReader::Descriptor(std::string_view file_name) {
+  if (image_ != nullptr) return reader_.Read(file_name);
   OpenFile(file_name);
   if (file_fd_ < 0) return reader_.Read(file_name);  // e.g. not readable: by name instead
   for (int attempt = 0; attempt < 4; ++attempt) {
@@ -73,6 +77,7 @@ Result<std::span<const std::uint8_t>> KeyFileReader::Descriptor(std::string_view
 
 Result<std::span<const std::uint8_t>> KeyFileReader::Contents(std::string_view file_name) {
   const auto label = [&] { return keystore::MachineRoot::KeyFileLabel(file_name); };
+  if (image_ != nullptr) return ImageContents(file_name);
   OpenFile(file_name);
   if (file_fd_ < 0) {
     const int err = open_errno_;
@@ -104,6 +109,23 @@ Result<std::span<const std::uint8_t>> KeyFileReader::Contents(std::string_view f
   }
   CloseFile();
   return std::span<const std::uint8_t>(buffer_.data(), size);
+}
+
+// A disk image: the file's bytes through the volume (no file descriptors to read).
+Result<std::span<const std::uint8_t>> KeyFileReader::ImageContents(std::string_view file_name) {
+  auto bytes = image_->volume().ReadFile(image_->machine_keys_dir() / std::string(file_name),
+                                         kMaxKeyFileBytes);
+  if (!bytes) {
+    const ErrorCode code =
+        bytes.error().code() == ErrorCode::kUnsupported ? ErrorCode::kCorrupt : ErrorCode::kIo;
+    const std::string why =
+        code == ErrorCode::kCorrupt
+            ? fmt::format("larger than {} bytes: not a key container", kMaxKeyFileBytes)
+            : fmt::format("cannot read: {}", bytes.error().message());
+    return Error(code, why).On(keystore::MachineRoot::KeyFileLabel(file_name));
+  }
+  buffer_ = std::move(*bytes);
+  return std::span<const std::uint8_t>(buffer_.data(), buffer_.size());
 }
 
 }  // namespace mkeys::repair::internal

@@ -16,6 +16,7 @@
 #include "mkeys/acl/token.hpp"
 #include "mkeys/core/result.hpp"
 #include "mkeys/core/secret_bytes.hpp"
+#include "mkeys/keystore/machine_volume.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::keystore {
@@ -30,12 +31,18 @@ inline constexpr std::string_view kDefaultMasterKeyPath =
 enum class RootKind : std::uint8_t {
   kModel,   // created by `mkeys machine init`
   kNtfs3g,  // a Windows volume mounted with ntfs-3g
+  kImage,   // a disk image file read without a mount (docs/images.md)
 };
-std::string_view RootKindName(RootKind kind);  // "model", "ntfs-3g"
+std::string_view RootKindName(RootKind kind);  // "model", "ntfs-3g", "image"
 
 struct MachineOpenOptions {
   std::optional<std::string> machine_guid;  // overrides the facts file / the hive
   std::optional<std::string> xattr_name;    // model machines: the NTACL attribute (user.NTACL)
+  // Disk images (a regular file as the root): the partition (--partition N, 1-based; 0 for a
+  // bare volume) and whether to open the image read-write (repair --apply, restore; raw
+  // images only: VHD/VHDX are refused with kUnsupported).
+  std::optional<int> partition;
+  bool writable = false;
 };
 
 struct MachineInitOptions {
@@ -55,7 +62,9 @@ struct MachineFacts {
 
 class MachineRoot final {
  public:
-  // Opens an existing root. A model machine is recognised by its facts file; an ntfs-3g volume
+  // Opens an existing root. A regular file is a disk image (OpenImageRoot: a bare NTFS
+  // volume, a raw disk with MBR/GPT, VHD/VHDX), its Windows partition read without a mount.
+  // A model machine is recognised by its facts file; an ntfs-3g volume
   // by a readable system.ntfs_acl on the root directory. Anything else: kNotFound "not a
   // machine root" naming the path (exit 3). On an ntfs-3g volume without a SOFTWARE hive,
   // `options.machine_guid` is required (kNotFound otherwise, saying so: exit 3).
@@ -86,6 +95,9 @@ class MachineRoot final {
   // Descriptors: read-only on a const root (audit), writable otherwise.
   const ReadOnlySecurityStore& security() const { return *security_; }
   SecurityStore& writable_security() { return *security_; }
+  // The root's files: the directory, or the volume inside a disk image.
+  const MachineVolume& volume() const { return *volume_; }
+  bool is_image() const { return kind_ == RootKind::kImage; }
 
   // The token of `identity` on this machine: the acl catalogue's groups, this machine's
   // privileges. Unknown identity: kInvalidArgument naming it.
@@ -101,12 +113,16 @@ class MachineRoot final {
 
  private:
   MachineRoot() = default;
+  static Result<MachineRoot> OpenImage(const std::filesystem::path& image,
+                                       const MachineOpenOptions& options);
+  void SetStoreDirectories();
   std::filesystem::path root_;
   RootKind kind_ = RootKind::kModel;
   MachineFacts facts_;
   std::filesystem::path machine_keys_dir_;
   std::vector<std::filesystem::path> store_dirs_;
   std::unique_ptr<SecurityStore> security_;
+  std::unique_ptr<MachineVolume> volume_;
 };
 
 // Parses the text of a facts file (what Open reads from mkeys-machine.json); errors are kParse

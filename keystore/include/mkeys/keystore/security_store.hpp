@@ -37,13 +37,17 @@ class ReadOnlySecurityStore {
   virtual SecurityBackend backend() const = 0;
   // The extended attribute this store uses ("user.NTACL", "system.ntfs_acl").
   virtual const std::string& attribute() const = 0;
+  // False for a disk image's store (docs/images.md): no file descriptors or extended
+  // attributes to read through; only the path-based calls work.
+  virtual bool uses_xattrs() const { return true; }
 
   // The descriptor of `path`. Errors name the path: a missing attribute (kNotFound), a
   // malformed one (kParse with the offset inside the attribute), an I/O failure (kIo).
   virtual Result<acl::SecurityDescriptor> Read(const std::filesystem::path& path) const = 0;
   // The attribute's bytes exactly as stored (NTACL blob or raw descriptor).
   virtual Result<std::vector<std::uint8_t>> ReadRaw(const std::filesystem::path& path) const = 0;
-  // ReadRaw on an open file: one size query and one read of the attribute.
+  // ReadRaw on an open file: one size query and one read of the attribute. (A store without
+  // xattrs reads `path_for_errors` by path instead.)
   Result<std::vector<std::uint8_t>> ReadRawFd(int fd,
                                               const std::filesystem::path& path_for_errors) const;
   // Decodes bytes as ReadRaw returns them (for callers that read them some other way).
@@ -84,6 +88,9 @@ Result<acl::SecurityDescriptor> DecodeNtacl(std::span<const std::uint8_t> blob);
 class RawDescriptorReader final {
  public:
   RawDescriptorReader(std::filesystem::path directory, std::string attribute);
+  // Through `store`: its attribute by name, or (a disk image's store) its ReadRaw. The store
+  // must outlive the reader.
+  RawDescriptorReader(std::filesystem::path directory, const ReadOnlySecurityStore& store);
   // The attribute of directory/name; the span is valid until the next call.
   Result<std::span<const std::uint8_t>> Read(std::string_view name);
 
@@ -92,6 +99,7 @@ class RawDescriptorReader final {
   std::string attribute_;
   std::string path_;
   std::vector<std::uint8_t> buffer_;
+  const ReadOnlySecurityStore* store_ = nullptr;  // set for stores without xattrs
 };
 
 }  // namespace mkeys::keystore

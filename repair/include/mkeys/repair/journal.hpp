@@ -51,6 +51,8 @@ Result<Journal> ReadJournal(const std::filesystem::path& file);
 
 struct RestoreOptions {
   std::optional<std::filesystem::path> root;  // instead of the root the journal names
+  // A root that is a disk image: its partition (as `--partition N`; unset: the Windows one).
+  std::optional<int> partition;
 };
 
 struct RestoreReport {

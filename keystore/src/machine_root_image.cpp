@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// MachineRoot::Open on a disk image file: the Windows partition's volume read without a
+// mount (docs/images.md); the MachineGuid from a private in-memory copy of the SOFTWARE hive.
+#include <strings.h>
+
+#include <fmt/format.h>
+
+#include "mkeys/keystore/container_name.hpp"
+#include "mkeys/keystore/default_descriptors.hpp"
+#include "mkeys/keystore/machine_root.hpp"
+
+namespace mkeys::keystore {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kSoftwareHive = "Windows/System32/config/SOFTWARE";
+constexpr std::uint64_t kMaxHiveBytes = 1ull << 30;
+
+// `relative` under the image root with each component spelt as the volume has it (lookups are
+// case-insensitive; labels should match what a mount of the same volume shows).
+fs::path ResolveCase(const MachineVolume& volume, const fs::path& root, std::string_view relative) {
+  fs::path current = root;
+  for (const auto& part : fs::path(relative)) {
+    auto entries = volume.List(current);
+    fs::path next = current / part;
+    if (entries) {
+      for (const auto& e : *entries) {
+        if (::strcasecmp(e.name.c_str(), part.c_str()) == 0) {
+          next = current / e.name;
+          break;
+        }
+      }
+    }
+    current = next;
+  }
+  return current;
+}
+
+Result<std::string> GuidFromImageHive(const MachineVolume& volume, const fs::path& image) {
+  const fs::path hive = image / kSoftwareHive;
+  MKEYS_ASSIGN_OR_RETURN(const bool exists, volume.Exists(hive));
+  if (!exists) {
+    return Error(ErrorCode::kNotFound,
+                 "Windows volume without Windows/System32/config/SOFTWARE: cannot read its "
+                 "MachineGuid; pass --machine-guid GUID")
+        .On(image.string());
+  }
+  MKEYS_ASSIGN_OR_RETURN(auto copy, CopyToPrivateFile(volume, hive, kMaxHiveBytes));
+  auto guid = ReadMachineGuidFromHive(copy.path());
+  if (!guid) return Error(guid.error().code(), guid.error().message()).On(hive.string());
+  return guid;
+}
+
+}  // namespace
+
+Result<MachineRoot> MachineRoot::OpenImage(const fs::path& image,
+                                           const MachineOpenOptions& options) {
+  std::optional<std::string> guid_override;
+  if (options.machine_guid) {
+    MKEYS_ASSIGN_OR_RETURN(guid_override, NormalizeMachineGuid(*options.machine_guid));
+  }
+  ImageOpenOptions open;
+  open.partition = options.partition;
+  open.writable = options.writable;
+  MKEYS_ASSIGN_OR_RETURN(ImageRoot opened, OpenImageRoot(image, open));
+  MachineRoot machine;
+  machine.root_ = image;
+  machine.kind_ = RootKind::kImage;
+  machine.volume_ = std::move(opened.volume);
+  machine.security_ = std::move(opened.security);
+  machine.facts_.ntacl_attribute = std::string(kNtfsAclXattr);
+  machine.facts_.privileges = acl::DefaultPrivilegeAssignments();
+  if (guid_override) {
+    machine.facts_.machine_guid = *guid_override;
+    machine.facts_.guid_source = "--machine-guid";
+  } else {
+    MKEYS_ASSIGN_OR_RETURN(machine.facts_.machine_guid, GuidFromImageHive(*machine.volume_, image));
+    machine.facts_.guid_source = "SOFTWARE hive";
+  }
+  machine.machine_keys_dir_ = ResolveCase(*machine.volume_, image, kMachineKeysRelative);
+  machine.SetStoreDirectories();
+  return machine;
+}
+
+}  // namespace mkeys::keystore

@@ -182,6 +182,14 @@ std::string MachineDisplayName(const MachinePolicy* policy, const Sid& sid) {
       if (u.sid == sid) return u.name;
     }
   }
+  // A service SID (S-1-5-80-<SHA-1 of the upper-cased name>): named after the machine's service.
+  const auto subs = sid.sub_authorities();
+  if (policy != nullptr && policy->system && sid.authority() == 5 && subs.size() == 6 &&
+      subs[0] == 80) {
+    for (const auto& service : policy->system->services) {
+      if (acl::ServiceSid(service.name) == sid) return "NT SERVICE\\" + service.name;
+    }
+  }
   return acl::DisplayName(sid);
 }
 

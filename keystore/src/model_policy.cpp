@@ -63,12 +63,11 @@ Result<void> WriteModelPolicy(const std::filesystem::path& root, const std::stri
                            AddAlias(sam, true, alias.rid, alias.name, alias.comment));
     for (const auto& member : alias.members) MKEYS_TRY(AddAliasMember(sam, sid, member));
   }
-  const auto security = root / HiveRelativePath(HiveKind::kSecurity);
+  std::vector<std::pair<acl::Sid, std::string>> grants;
   for (const auto& assignment : privileges) {
-    for (const auto& holder : assignment.holders) {
-      MKEYS_TRY(GrantRight(security, holder, assignment.privilege));
-    }
+    for (const auto& holder : assignment.holders) grants.emplace_back(holder, assignment.privilege);
   }
+  MKEYS_TRY(GrantRights(root / HiveRelativePath(HiveKind::kSecurity), grants));
   return Ok();
 }
 

@@ -14,6 +14,8 @@
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/acl/token.hpp"
+#include "mkeys/keystore/machine_policy.hpp"
+#include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -25,6 +27,7 @@ struct CheckArgs {
   bool no_map_generic = false;
   std::vector<std::string> privileges;
   std::string domain_sid;
+  std::string root;  // --root: the machine whose accounts, groups and rights build the token
 };
 
 std::string Hex(acl::AccessMask mask) {
@@ -60,6 +63,19 @@ Result<acl::AccessMask> ParseWant(const std::string& text) {
 int RunCheck(Context& ctx, const CheckArgs& args) {
   acl::SddlOptions sddl_options;
   std::optional<acl::Sid> domain;
+  std::optional<keystore::MachineRoot> machine;
+  if (!args.root.empty()) {
+    auto opened = keystore::MachineRoot::Open(args.root);
+    if (!opened) {
+      ctx.out.PrintError(opened.error());
+      return kExitInput;
+    }
+    machine.emplace(std::move(*opened));
+    // SDDL's domain-relative aliases (LA, LG) name this machine's accounts.
+    if (args.domain_sid.empty() && machine->policy()->sam) {
+      sddl_options.domain_sid = machine->policy()->sam->account_domain;
+    }
+  }
   if (!args.domain_sid.empty()) {
     auto sid = acl::Sid::Parse(args.domain_sid);
     if (!sid) {
@@ -82,7 +98,7 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
     if (auto resolved = acl::ResolveName(args.identity, domain))
       identity = resolved->sid.ToString();
   }
-  auto token = acl::TokenFor(identity);
+  auto token = machine ? machine->TokenFor(identity) : acl::TokenFor(identity);
   if (!token) {
     ctx.out.PrintError(Error(ErrorCode::kNotFound, "--as: " + token.error().message()));
     return kExitInput;
@@ -215,6 +231,9 @@ void Register(CLI::App& app, Context& ctx) {
                     "Enable this privilege in the token for the check (repeatable)");
   check->add_option("--domain-sid", args->domain_sid,
                     "Domain SID for domain-relative SDDL aliases and names");
+  check->add_option("--root", args->root,
+                    "Machine root whose local users, groups, user rights and services build the "
+                    "token (service:NAME, HOST\\user)");
   ctx.Bind(check, [args](Context& c) { return RunCheck(c, *args); });
 }
 

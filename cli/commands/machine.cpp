@@ -7,8 +7,10 @@
 #include <string>
 
 #include "app.hpp"
+#include "machine_policy_show.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/keystore/machine_identities.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::cli {
@@ -22,11 +24,18 @@ struct MachineArgs {
 
 nlohmann::json FactsJson(const keystore::MachineRoot& machine) {
   const auto& facts = machine.facts();
+  nlohmann::json policy = PolicyJson(machine);
   nlohmann::json privileges = nlohmann::json::array();
   for (const auto& p : facts.privileges) {
     nlohmann::json holders = nlohmann::json::array();
     for (const auto& sid : p.holders) {
-      holders.push_back({{"sid", sid.ToString()}, {"name", acl::DisplayName(sid)}});
+      const auto& sources = policy["privilege_holder_sources"];
+      const std::string source = sources.contains(sid.ToString())
+                                     ? sources[sid.ToString()].get<std::string>()
+                                     : facts.privileges_source;
+      holders.push_back({{"sid", sid.ToString()},
+                         {"name", keystore::MachineDisplayName(machine.policy(), sid)},
+                         {"source", source}});
     }
     privileges.push_back({{"privilege", p.privilege}, {"holders", holders}});
   }
@@ -48,7 +57,9 @@ nlohmann::json FactsJson(const keystore::MachineRoot& machine) {
           {"master_key_path", facts.master_key_path},
           {"machine_keys", machine.Relative(machine.machine_keys_dir())},
           {"directories", dirs},
-          {"privileges", privileges}};
+          {"privileges", privileges},
+          {"privileges_source", facts.privileges_source},
+          {"policy", policy}};
 }
 
 void PrintFacts(Context& ctx, const keystore::MachineRoot& machine) {
@@ -73,7 +84,8 @@ void PrintFacts(Context& ctx, const keystore::MachineRoot& machine) {
         "    {}", d.contains("sddl") ? d["sddl"].get<std::string>()
                                      : ctx.out.Paint(d["error"].get<std::string>(), Color::kRed)));
   }
-  ctx.out.Line("privileges:");
+  PrintPolicy(ctx, doc["policy"]);
+  ctx.out.Line(fmt::format("privileges (from {}):", doc["privileges_source"].get<std::string>()));
   for (const auto& p : doc["privileges"]) {
     std::string holders;
     for (const auto& h : p["holders"]) {

@@ -7,6 +7,8 @@
 #include "app.hpp"
 #include "mkeys/acl/sid.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/keystore/machine_identities.hpp"
+#include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -14,7 +16,24 @@ namespace {
 struct ResolveArgs {
   std::vector<std::string> names;
   std::string domain_sid;
+  std::string root;  // --root: also the machine's local users and groups
 };
+
+// The machine's local account `name`, as a SidName ("BUILTIN\Users", "Preston").
+std::optional<acl::SidName> LocalName(const keystore::MachineRoot* machine,
+                                      const std::string& name) {
+  if (machine == nullptr) return std::nullopt;
+  auto local = keystore::FindLocalAccount(*machine->policy(), name);
+  if (!local) return std::nullopt;
+  acl::SidName out;
+  out.sid = local->sid;
+  const std::string full = keystore::MachineDisplayName(machine->policy(), local->sid);
+  const auto slash = full.find('\\');
+  out.domain = slash == std::string::npos ? "" : full.substr(0, slash);
+  out.name = slash == std::string::npos ? full : full.substr(slash + 1);
+  if (auto alias = acl::AliasForSid(local->sid)) out.alias = std::string(*alias);
+  return out;
+}
 
 int RunResolve(Context& ctx, const ResolveArgs& args) {
   std::optional<acl::Sid> domain;
@@ -27,8 +46,21 @@ int RunResolve(Context& ctx, const ResolveArgs& args) {
     }
     domain = *sid;
   }
+  std::optional<keystore::MachineRoot> machine;
+  if (!args.root.empty()) {
+    auto opened = keystore::MachineRoot::Open(args.root);
+    if (!opened) {
+      ctx.out.PrintError(opened.error());
+      return kExitInput;
+    }
+    machine.emplace(std::move(*opened));
+  }
   std::vector<acl::SidName> resolved;
   for (const auto& name : args.names) {
+    if (auto local = LocalName(machine ? &*machine : nullptr, name)) {
+      resolved.push_back(std::move(*local));
+      continue;
+    }
     auto r = acl::ResolveName(name, domain);
     if (!r) {
       ctx.out.PrintError(std::move(r).error().On(name));
@@ -69,6 +101,8 @@ void Register(CLI::App& app, Context& ctx) {
   resolve->add_option("NAME", args->names, "Account names, aliases or S- strings")->required();
   resolve->add_option("--domain-sid", args->domain_sid,
                       "Domain SID for domain-relative names and aliases (DA, Domain Admins, ...)");
+  resolve->add_option("--root", args->root,
+                      "Machine root: also resolve its local users and groups (from its SAM hive)");
   ctx.Bind(resolve, [args](Context& c) { return RunResolve(c, *args); });
 }
 

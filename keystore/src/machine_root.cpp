@@ -20,6 +20,7 @@
 #include "mkeys/core/log.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/default_descriptors.hpp"
+#include "mkeys/keystore/machine_identities.hpp"
 
 namespace mkeys::keystore {
 namespace fs = std::filesystem;
@@ -61,11 +62,13 @@ nlohmann::json FactsToJson(const MachineFacts& facts) {
     for (const auto& sid : p.holders) holders.push_back(sid.ToString());
     privileges.push_back({{"privilege", p.privilege}, {"holders", holders}});
   }
-  return {{"format_version", facts.format_version},
-          {"machine_guid", facts.machine_guid},
-          {"privileges", privileges},
-          {"master_key_path", facts.master_key_path},
-          {"ntacl_attribute", facts.ntacl_attribute}};
+  nlohmann::json doc = {{"format_version", facts.format_version},
+                        {"machine_guid", facts.machine_guid},
+                        {"master_key_path", facts.master_key_path},
+                        {"ntacl_attribute", facts.ntacl_attribute}};
+  // A model machine's user rights live in its SECURITY hive; only roots without one keep them here.
+  if (facts.privileges_source == "facts file") doc["privileges"] = privileges;
+  return doc;
 }
 
 Result<MachineFacts> FactsFromJson(const fs::path& file, std::string_view text) {
@@ -112,6 +115,7 @@ Result<MachineFacts> FactsFromJson(const fs::path& file, std::string_view text) 
       }
       facts.privileges.push_back(std::move(assignment));
     }
+    facts.privileges_source = "facts file";
   } else {
     facts.privileges = acl::DefaultPrivilegeAssignments();
   }
@@ -196,6 +200,18 @@ Result<std::string> ReadMachineGuidFromHive(const fs::path& software_hive) {
   return *normalized;
 }
 
+Result<void> MachineRoot::AttachPolicy(MachineRoot& machine) {
+  PolicyReadOptions read;
+  read.copy_from_image = machine.kind_ == RootKind::kNtfs3g;
+  MKEYS_ASSIGN_OR_RETURN(auto policy, ReadMachinePolicy(machine.root_, read));
+  if (policy.security) {
+    machine.facts_.privileges = policy.security->ToPrivilegeAssignments();
+    machine.facts_.privileges_source = "SECURITY hive";
+  }
+  machine.policy_ = std::make_shared<const MachinePolicy>(std::move(policy));
+  return Ok();
+}
+
 Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpenOptions& options) {
   std::error_code ec;
   const fs::path root = fs::absolute(root_in, ec).lexically_normal();
@@ -247,6 +263,7 @@ Result<MachineRoot> MachineRoot::Open(const fs::path& root_in, const MachineOpen
                              kMachineFactsFile, kNtfsAclXattr))
         .On(root_in.string());
   }
+  MKEYS_TRY(AttachPolicy(machine));
   if (guid_override) {
     machine.facts_.machine_guid = *guid_override;
     machine.facts_.guid_source = "--machine-guid";
@@ -321,6 +338,7 @@ Result<MachineRoot> MachineRoot::Init(const fs::path& root_in, const MachineInit
     MKEYS_TRY(files::WriteFileAtomic(key_path, master.RevealSecret(), 0600));
     MKEYS_ASSIGN_OR_RETURN(const auto key_sd, acl::ParseSddl(kMasterKeySddl));
     MKEYS_TRY(store->Write(key_path, key_sd));
+    MKEYS_TRY(WriteModelPolicy(root, facts.machine_guid, facts.privileges));
     const std::string json = FactsToJson(facts).dump(2) + "\n";
     return files::WriteFileAtomic(
         root / kMachineFactsFile,
@@ -338,7 +356,7 @@ Result<MachineRoot> MachineRoot::Init(const fs::path& root_in, const MachineInit
 }
 
 Result<acl::Token> MachineRoot::TokenFor(std::string_view identity) const {
-  auto token = acl::TokenFor(identity, &facts_.privileges);
+  auto token = MachineTokenFor(policy_.get(), facts_.privileges, identity);
   if (!token) {
     const std::string& why = token.error().message();
     return Error(token.error().code(), why.find(identity) != std::string::npos

@@ -7,6 +7,7 @@
 
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/default_descriptors.hpp"
+#include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::keystore {
@@ -51,6 +52,36 @@ Result<std::string> GuidFromImageHive(const MachineVolume& volume, const fs::pat
   return guid;
 }
 
+// One hive of the image: copied whole into private memory, then read by the reader every
+// root uses. A hive with no file is listed as missing (callers fall back to defaults).
+template <typename Facts, typename Reader>
+Result<void> ReadImageHive(const MachineVolume& volume, const fs::path& image, HiveKind kind,
+                           Reader reader, std::optional<Facts>& slot, MachinePolicy& policy) {
+  const fs::path hive = ResolveCase(volume, image, HiveRelativePath(kind).generic_string());
+  MKEYS_ASSIGN_OR_RETURN(const bool exists, volume.Exists(hive));
+  if (!exists) {
+    policy.missing.push_back(kind);
+    return Ok();
+  }
+  MKEYS_ASSIGN_OR_RETURN(auto copy, CopyToPrivateFile(volume, hive, kMaxHiveBytes));
+  auto facts = reader(copy.path(), PolicyReadOptions{});
+  if (!facts) return Error(facts.error().code(), facts.error().message()).On(hive.string());
+  policy.warnings.insert(policy.warnings.end(), facts->warnings.begin(), facts->warnings.end());
+  slot = std::move(*facts);
+  return Ok();
+}
+
+Result<MachinePolicy> ImagePolicy(const MachineVolume& volume, const fs::path& image) {
+  MachinePolicy policy;
+  MKEYS_TRY(ReadImageHive(volume, image, HiveKind::kSam, ReadSamHive, policy.sam, policy));
+  MKEYS_TRY(
+      ReadImageHive(volume, image, HiveKind::kSecurity, ReadSecurityHive, policy.security, policy));
+  MKEYS_TRY(ReadImageHive(volume, image, HiveKind::kSystem, ReadSystemHive, policy.system, policy));
+  MKEYS_TRY(
+      ReadImageHive(volume, image, HiveKind::kSoftware, ReadSoftwareHive, policy.software, policy));
+  return policy;
+}
+
 }  // namespace
 
 Result<MachineRoot> MachineRoot::OpenImage(const fs::path& image,
@@ -79,6 +110,13 @@ Result<MachineRoot> MachineRoot::OpenImage(const fs::path& image,
   }
   machine.machine_keys_dir_ = ResolveCase(*machine.volume_, image, kMachineKeysRelative);
   machine.SetStoreDirectories();
+  // The image's own accounts, groups and user rights (docs/machine-policy.md), as on a mount.
+  MKEYS_ASSIGN_OR_RETURN(auto policy, ImagePolicy(*machine.volume_, image));
+  if (policy.security) {
+    machine.facts_.privileges = policy.security->ToPrivilegeAssignments();
+    machine.facts_.privileges_source = "SECURITY hive";
+  }
+  machine.policy_ = std::make_shared<const MachinePolicy>(std::move(policy));
   return machine;
 }
 

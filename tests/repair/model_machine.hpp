@@ -10,6 +10,7 @@
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
+#include "mkeys/keystore/machine_policy_writer.hpp"
 #include "support/process.hpp"
 
 namespace mkeys::test {
@@ -52,15 +53,18 @@ class ModelMachine {
     REQUIRE(sd);
     return acl::FormatSddl(*sd);
   }
-  // Rewrites the machine's SeChangeNotifyPrivilege holders and reopens the root.
+  // Rewrites the machine's SeChangeNotifyPrivilege holders (its SECURITY hive) and reopens it.
   void SetChangeNotifyHolders(const std::vector<std::string>& sids) {
-    const auto facts = root_->root() / keystore::kMachineFactsFile;
-    std::ifstream in(facts);
-    auto doc = nlohmann::json::parse(in);
-    for (auto& p : doc["privileges"]) {
-      if (p["privilege"] == "SeChangeNotifyPrivilege") p["holders"] = sids;
+    const auto hive = root_->root() / keystore::HiveRelativePath(keystore::HiveKind::kSecurity);
+    for (const auto& p : root_->privileges()) {
+      if (p.privilege != "SeChangeNotifyPrivilege") continue;
+      for (const auto& holder : p.holders) {
+        REQUIRE(keystore::RevokeRight(hive, holder, "SeChangeNotifyPrivilege"));
+      }
     }
-    std::ofstream(facts, std::ios::trunc) << doc.dump(2);
+    for (const auto& sid : sids) {
+      REQUIRE(keystore::GrantRight(hive, *acl::Sid::Parse(sid), "SeChangeNotifyPrivilege"));
+    }
     auto reopened = keystore::MachineRoot::Open(root_->root());
     REQUIRE(reopened);
     root_ = std::make_unique<keystore::MachineRoot>(std::move(*reopened));

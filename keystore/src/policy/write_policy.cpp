@@ -94,19 +94,25 @@ Result<bool> ChangeLogonRight(HiveFile& hive, const std::string& account, std::u
   return true;
 }
 
-Result<bool> ChangeRight(const fs::path& file, const acl::Sid& sid, std::string_view right,
-                         bool grant) {
+// One change in an open hive; the caller commits.
+Result<bool> ChangeRightIn(HiveFile& hive, const acl::Sid& sid, std::string_view right,
+                           bool grant) {
   MKEYS_ASSIGN_OR_RETURN(const RightRef ref, ClassifyRight(right));
-  MKEYS_ASSIGN_OR_RETURN(HiveFile hive,
-                         HiveFile::Open(file, HiveKind::kSecurity, HiveMode::kWrite));
   const std::string account = "Policy\\Accounts\\" + sid.ToString();
   if (!grant && !hive.Find(account)) return false;
   if (grant && !hive.Find(account + "\\Sid")) {
     MKEYS_TRY(SetDefault(hive, account + "\\Sid", sid.ToBytes()));
   }
-  MKEYS_ASSIGN_OR_RETURN(const bool changed,
-                         ref.privilege ? ChangePrivilege(hive, account, *ref.privilege, grant)
-                                       : ChangeLogonRight(hive, account, ref.logon_bit, grant));
+  return ref.privilege ? ChangePrivilege(hive, account, *ref.privilege, grant)
+                       : ChangeLogonRight(hive, account, ref.logon_bit, grant);
+}
+
+Result<bool> ChangeRight(const fs::path& file, const acl::Sid& sid, std::string_view right,
+                         bool grant) {
+  MKEYS_TRY(ClassifyRight(right));
+  MKEYS_ASSIGN_OR_RETURN(HiveFile hive,
+                         HiveFile::Open(file, HiveKind::kSecurity, HiveMode::kWrite));
+  MKEYS_ASSIGN_OR_RETURN(const bool changed, ChangeRightIn(hive, sid, right, grant));
   if (changed) MKEYS_TRY(hive.Commit());
   return changed;
 }
@@ -206,6 +212,14 @@ Result<void> SetDword(HiveFile& hive, NodeId node, std::string_view name, std::u
 }
 
 }  // namespace
+
+Result<void> GrantRights(const fs::path& security_hive,
+                         const std::vector<std::pair<acl::Sid, std::string>>& grants) {
+  MKEYS_ASSIGN_OR_RETURN(HiveFile hive,
+                         HiveFile::Open(security_hive, HiveKind::kSecurity, HiveMode::kWrite));
+  for (const auto& [sid, right] : grants) MKEYS_TRY(ChangeRightIn(hive, sid, right, true));
+  return hive.Commit();
+}
 
 Result<bool> GrantRight(const fs::path& security_hive, const acl::Sid& sid,
                         std::string_view right) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mkeys/acl/sid.hpp"
@@ -46,6 +47,9 @@ Result<void> CreateModelHives(const std::filesystem::path& root, const ModelHive
 // an unknown name.
 Result<bool> GrantRight(const std::filesystem::path& security_hive, const acl::Sid& sid,
                         std::string_view right);
+// Grants every (SID, right) pair in one commit (a model machine's initial user rights).
+Result<void> GrantRights(const std::filesystem::path& security_hive,
+                         const std::vector<std::pair<acl::Sid, std::string>>& grants);
 // Removes `right` from `sid`; returns false if the SID did not hold it.
 Result<bool> RevokeRight(const std::filesystem::path& security_hive, const acl::Sid& sid,
                          std::string_view right);

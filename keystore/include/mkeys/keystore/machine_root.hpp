@@ -21,6 +21,8 @@
 
 namespace mkeys::keystore {
 
+struct MachinePolicy;  // machine_policy.hpp
+
 inline constexpr std::string_view kMachineFactsFile = "mkeys-machine.json";
 inline constexpr int kMachineFactsFormatVersion = 1;
 // Relative to the root; 32 random bytes, mode 0600, descriptor SYSTEM-only
@@ -56,6 +58,8 @@ struct MachineFacts {
   std::string machine_guid;  // lower case
   std::string guid_source;   // "facts file", "SOFTWARE hive", "--machine-guid"
   std::vector<acl::PrivilegeAssignment> privileges;
+  // Where `privileges` came from: "SECURITY hive", "facts file" or "mkeys default".
+  std::string privileges_source = "mkeys default";
   std::string master_key_path;  // relative to the root; empty on ntfs-3g volumes
   std::string ntacl_attribute;  // the attribute the security store uses
 };
@@ -85,6 +89,9 @@ class MachineRoot final {
   const MachineFacts& facts() const { return facts_; }
   const std::string& machine_guid() const { return facts_.machine_guid; }
   const std::vector<acl::PrivilegeAssignment>& privileges() const { return facts_.privileges; }
+  // The machine's own accounts, groups, rights and services, read from its hives at Open
+  // (machine_policy.hpp); hives with no file are listed in policy()->missing. Never null.
+  const MachinePolicy* policy() const { return policy_.get(); }
 
   // <root>/ProgramData/Microsoft/Crypto/RSA/MachineKeys (the case found on disk on NTFS).
   const std::filesystem::path& machine_keys_dir() const { return machine_keys_dir_; }
@@ -99,8 +106,10 @@ class MachineRoot final {
   const MachineVolume& volume() const { return *volume_; }
   bool is_image() const { return kind_ == RootKind::kImage; }
 
-  // The token of `identity` on this machine: the acl catalogue's groups, this machine's
-  // privileges. Unknown identity: kInvalidArgument naming it.
+  // The token of `identity` on this machine (MachineTokenFor, machine_identities.hpp): local
+  // users and groups from its SAM, "service:NAME" from its SYSTEM hive, the acl catalogue
+  // otherwise, with this machine's alias memberships and privileges. Unknown identity: an error
+  // naming it.
   Result<acl::Token> TokenFor(std::string_view identity) const;
 
   // The machine master key (model machines only; kUnsupported on ntfs-3g volumes).
@@ -116,6 +125,8 @@ class MachineRoot final {
   static Result<MachineRoot> OpenImage(const std::filesystem::path& image,
                                        const MachineOpenOptions& options);
   void SetStoreDirectories();
+  // Reads the root's hives (copies first on an image) into policy_; privileges from SECURITY.
+  static Result<void> AttachPolicy(MachineRoot& machine);
   std::filesystem::path root_;
   RootKind kind_ = RootKind::kModel;
   MachineFacts facts_;
@@ -123,6 +134,7 @@ class MachineRoot final {
   std::vector<std::filesystem::path> store_dirs_;
   std::unique_ptr<SecurityStore> security_;
   std::unique_ptr<MachineVolume> volume_;
+  std::shared_ptr<const MachinePolicy> policy_;
 };
 
 // Parses the text of a facts file (what Open reads from mkeys-machine.json); errors are kParse

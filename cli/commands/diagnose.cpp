@@ -5,7 +5,12 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include <optional>
+
 #include "app.hpp"
+#include "mkeys/keystore/cert_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/diagnose.hpp"
 #include "output/audit_render.hpp"
@@ -21,12 +26,49 @@ struct DiagnoseArgs {
   std::vector<std::string> wants;
   std::string machine_guid;
   int partition = -1;  // --partition (disk images)
+  std::string cert;     // --cert THUMBPRINT
+  std::string subject;  // --subject TEXT
 };
 
-int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
-  if (args.container.empty() == args.file.empty()) {
+// --cert / --subject: certificate -> key-provider info -> key file; the target the walk takes.
+// Prints the certificate's line first. nullopt (and the exit code in `exit`) when the key has no
+// file on disk or the certificate is not found.
+std::optional<keystore::OpenTarget> CertificateTarget(Context& ctx, const DiagnoseArgs& args,
+                                                      const keystore::MachineRoot& root,
+                                                      std::string& thumbprint, int& exit) {
+  auto cert = keystore::FindCertificate(root, args.cert, args.subject);
+  if (!cert) {
+    ctx.out.PrintError(cert.error());
+    exit = cert.error().ToExitCode();
+    return std::nullopt;
+  }
+  thumbprint = cert->thumbprint;
+  auto loc = keystore::LocateCertificateKey(root, *cert);
+  if (!loc) {
+    ctx.out.PrintError(loc.error());
+    exit = loc.error().ToExitCode();
+    return std::nullopt;
+  }
+  if (!ctx.out.json()) {
+    ctx.out.Line(fmt::format("certificate {} ({}), key provider: {}, key: {}", cert->thumbprint,
+                             cert->subject, loc->provider.empty() ? "-" : loc->provider,
+                             cert->key ? cert->key->container : "-"));
+  }
+  if (!loc->on_disk) {
     ctx.out.PrintError(
-        Error(ErrorCode::kInvalidArgument, "give exactly one of --container or --file"));
+        Error(ErrorCode::kNotFound, "no key file on disk: " + loc->reason).On(cert->thumbprint));
+    exit = kExitNegative;
+    return std::nullopt;
+  }
+  return loc->target;
+}
+
+int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
+  const int given = int(!args.container.empty()) + int(!args.file.empty()) +
+                    int(!args.cert.empty()) + int(!args.subject.empty());
+  if (given != 1) {
+    ctx.out.PrintError(Error(ErrorCode::kInvalidArgument,
+                             "give exactly one of --container, --file, --cert or --subject"));
     return kExitUsage;
   }
   repair::DiagnoseRequest request;
@@ -53,10 +95,22 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
     return opened.error().ToExitCode();
   }
   const keystore::MachineRoot& root = *opened;  // diagnose only reads
+  std::string thumbprint;
+  if (!args.cert.empty() || !args.subject.empty()) {
+    int exit = kExitOk;
+    request.target = CertificateTarget(ctx, args, root, thumbprint, exit);
+    if (!request.target) return exit;
+  }
   auto diagnosis = repair::Diagnose(root, request);
   if (!diagnosis) {
     ctx.out.PrintError(diagnosis.error());
     return diagnosis.error().ToExitCode();
+  }
+  if (!thumbprint.empty() && !diagnosis->would_succeed && diagnosis->file_exists) {
+    diagnosis->manual_fixes.push_back(
+        fmt::format("let {} read the certificate's key: mkeys cert grant {} --cert {} --to '{}' "
+                    "--rights R (or --emit icacls|powershell for the live server)",
+                    diagnosis->short_name, args.root, thumbprint, args.identity));
   }
   if (ctx.out.json()) {
     ctx.out.Json(DiagnosisJson(*diagnosis, root));
@@ -81,7 +135,11 @@ void Register(CLI::App& app, Context& ctx) {
                   "Identity opening it, e.g. 'NT AUTHORITY\\NETWORK SERVICE'")
       ->required();
   cmd->add_option("--container", args->container, "Container name");
-  cmd->add_option("--file", args->file, "Key file name (<hash>_<MachineGuid>) instead of a name");
+  cmd->add_option("--file", args->file,
+                  "Key file (<hash>_<MachineGuid>, or a path in MachineKeys, DSS/MachineKeys, "
+                  "Crypto/Keys or Crypto/SystemKeys) instead of a name");
+  cmd->add_option("--cert", args->cert, "Certificate thumbprint in LocalMachine\\My: its key");
+  cmd->add_option("--subject", args->subject, "Text in a LocalMachine\\My certificate's subject");
   cmd->add_option("--want", args->wants, "Access to check: read (default), write, delete, create")
       ->check(CLI::IsMember({"read", "write", "delete", "create"}));
   cmd->add_option("--machine-guid", args->machine_guid, "Override the root's MachineGuid");

@@ -11,6 +11,7 @@
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/keystore/cng_store.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
@@ -32,6 +33,7 @@ struct StoreArgs {
   std::string file;
   std::string out;
   std::string password_file;
+  std::string provider = "capi";
 };
 
 // NTE_BAD_KEYSET / NTE_EXISTS are the negative answers of these commands (exit 1).
@@ -133,7 +135,9 @@ nlohmann::json SummaryJson(const ks::ContainerSummary& s) {
   nlohmann::json j = {
       {"file", s.file_name},
       {"name", s.name},
-      {"format", std::string(ks::ContainerFormatName(s.format))},
+      {"format", s.cng ? std::string("cng") : std::string(ks::ContainerFormatName(s.format))},
+      {"provider", s.cng ? std::string(ks::kSoftwareKspName)
+                         : std::string(ks::InfoOf(ks::KeyDirectory::kRsaMachineKeys).provider)},
       {"owner", s.owner ? nlohmann::json(s.owner->ToString()) : nlohmann::json(nullptr)},
       {"owner_name",
        s.owner ? nlohmann::json(acl::DisplayName(*s.owner)) : nlohmann::json(nullptr)},
@@ -209,7 +213,39 @@ int RunCreate(Context& ctx, const StoreArgs& args) {
       });
 }
 
+// NCryptOpenKey on a machine key of the Software Key Storage Provider: the same walk (traverse
+// of ProgramData ... Crypto/Keys, read of the key file, its contents a CNG key file).
+int RunOpenCng(Context& ctx, const StoreArgs& args) {
+  return WithStore(
+      ctx, args,
+      [&](ks::MachineRoot& machine, ks::KeyStore& /*store*/, const acl::Token& token) -> int {
+        auto target = ks::ResolveCngKey(machine, args.name);
+        if (!target) return Fail(ctx, target.error());
+        const auto path = ks::WalkOpenPath(machine, std::move(*target), token);
+        if (!path.ok()) return Fail(ctx, path.ToError());
+        const auto& cng = *path.integrity->cng;
+        if (ctx.out.json()) {
+          ctx.out.Json({{"name", cng.name},
+                        {"file", path.target.label},
+                        {"identity", token.display_name()},
+                        {"format", "cng"},
+                        {"provider", std::string(ks::kSoftwareKspName)},
+                        {"keys", cng.DescribeKey()},
+                        {"sddl", acl::FormatSddl(*path.FileDescriptor())}});
+        } else {
+          ctx.out.Line(fmt::format("opened CNG key '{}' as {}", cng.name, token.display_name()));
+          ctx.out.Line(fmt::format("file:     {}", path.target.label));
+          ctx.out.Line(fmt::format("provider: {}", ks::kSoftwareKspName));
+          ctx.out.Line(fmt::format("keys:     {}", cng.DescribeKey()));
+          ctx.out.Line(
+              fmt::format("private key: {}", ks::CngProtectionName(cng.private_key_protection)));
+        }
+        return kExitOk;
+      });
+}
+
 int RunOpen(Context& ctx, const StoreArgs& args) {
+  if (args.provider == "cng") return RunOpenCng(ctx, args);
   return WithStore(
       ctx, args,
       [&](ks::MachineRoot& /*machine*/, ks::KeyStore& store, const acl::Token& token) -> int {
@@ -249,6 +285,43 @@ int RunOpen(Context& ctx, const StoreArgs& args) {
       });
 }
 
+// DSS/MachineKeys, Crypto/Keys and Crypto/SystemKeys: each file with its provider and algorithm.
+Result<nlohmann::json> ListOtherStores(Context& ctx, const ks::MachineRoot& root) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& info : ks::KeyDirectories()) {
+    if (info.dir == ks::KeyDirectory::kRsaMachineKeys) continue;
+    MKEYS_ASSIGN_OR_RETURN(const auto keys, ks::ListKeyDirectory(root, info.dir));
+    for (const auto& k : keys) {
+      if (ctx.out.json()) {
+        items.push_back({{"file", k.label},
+                         {"name", k.name},
+                         {"format", k.format},
+                         {"provider", k.provider},
+                         {"keys", k.algorithm},
+                         {"corrupt", k.corrupt},
+                         {"name_hash_mismatch", k.name_hash_mismatch},
+                         {"problem", k.problem}});
+        continue;
+      }
+      ctx.out.Line(k.label);
+      ctx.out.Line(fmt::format("  name:     {}", k.name.empty() ? "?" : k.name));
+      ctx.out.Line(fmt::format("  owner:    {}", k.owner ? acl::DisplayName(*k.owner) : "?"));
+      ctx.out.Line(fmt::format("  keys:     {} ({})", k.algorithm.empty() ? "?" : k.algorithm,
+                               k.format.empty() ? "?" : k.format));
+      ctx.out.Line(fmt::format("  provider: {}", k.provider));
+      std::string flags = k.corrupt ? "corrupt" : "";
+      if (k.name_hash_mismatch)
+        flags += flags.empty() ? "name-hash-mismatch" : ",name-hash-mismatch";
+      if (!flags.empty()) ctx.out.Line("  flags:    " + ctx.out.Paint(flags, Color::kYellow));
+      if (!k.problem.empty()) ctx.out.Line("  problem:  " + k.problem);
+    }
+    if (!ctx.out.json() && !keys.empty()) {
+      ctx.out.Note(fmt::format("{} key file(s) in {}", keys.size(), info.label));
+    }
+  }
+  return items;
+}
+
 int RunList(Context& ctx, const StoreArgs& args) {
   auto machine = OpenRoot(args);
   if (!machine) return Fail(ctx, machine.error());
@@ -279,17 +352,21 @@ int RunList(Context& ctx, const StoreArgs& args) {
     ctx.out.Line(fmt::format("  name:  {}", summary.name.empty() ? "?" : summary.name));
     ctx.out.Line(
         fmt::format("  owner: {}", summary.owner ? acl::DisplayName(*summary.owner) : "?"));
-    ctx.out.Line(fmt::format("  keys:  {} ({})", summary.keys.empty() ? "?" : summary.keys,
-                             ks::ContainerFormatName(summary.format)));
+    ctx.out.Line(fmt::format(
+        "  keys:  {} ({})", summary.keys.empty() ? "?" : summary.keys,
+        summary.cng ? std::string_view("cng") : ks::ContainerFormatName(summary.format)));
     if (!flags.empty()) ctx.out.Line("  flags: " + ctx.out.Paint(flags, Color::kYellow));
     if (!summary.problem.empty()) ctx.out.Line("  problem: " + summary.problem);
     return true;
   });
   if (!listed) return Fail(ctx, listed.error());
+  auto others = ListOtherStores(ctx, root);
+  if (!others) return Fail(ctx, others.error());
   if (ctx.out.json()) {
     ctx.out.Json({{"root", root.root().string()},
                   {"machine_guid", root.machine_guid()},
-                  {"containers", items}});
+                  {"containers", items},
+                  {"other_stores", *others}});
   } else {
     ctx.out.Note(
         fmt::format("{} key file(s) in {}", count, root.Relative(root.machine_keys_dir())));
@@ -396,6 +473,10 @@ void Register(CLI::App& app, Context& ctx) {
   AddRoot(open, *open_args);
   open->add_option("NAME", open_args->name, "Container name")->required();
   open->add_option("--as", open_args->identity, "Identity opening it")->required();
+  open->add_option("--provider", open_args->provider,
+                   "capi (default: CryptAcquireContext, MachineKeys) or cng (NCryptOpenKey, "
+                   "Crypto/Keys)")
+      ->check(CLI::IsMember({"capi", "cng"}));
   ctx.Bind(open, [open_args](Context& c) { return RunOpen(c, *open_args); });
 
   auto list_args = std::make_shared<StoreArgs>();

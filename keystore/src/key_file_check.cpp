@@ -97,6 +97,18 @@ KeyFileVerdict KeyFileChecker::Check(std::string_view file_name,
     MarkCorrupt(v, "zero-length file");
     return v;
   }
+  if (LooksLikeCngKeyFile(contents)) {
+    auto cng = ParseCngKeyFile(contents);
+    if (!cng) {
+      MarkCorrupt(v, cng.error().ToString());
+      return v;
+    }
+    v.cng = std::move(cng).value();
+    if (!hash.empty() && !text::EqualsIgnoreAsciiCase(CngKeyHash(v.cng->name), hash)) {
+      v.name_hash_mismatch = true;
+    }
+    return v;
+  }
   auto parsed = ContainerFileView::Parse(contents);
   if (!parsed) {
     MarkCorrupt(v, parsed.error().ToString());

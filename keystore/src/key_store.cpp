@@ -495,6 +495,13 @@ ContainerSummary InspectKeyFile(const MachineRoot& root, std::string_view file_n
     if (v.file->signature && !v.file->signature->public_blob.empty()) {
       s.signature = v.file->signature->info;
     }
+  } else if (v.cng) {
+    s.cng = true;
+    s.name = v.cng->name;
+    s.keys = v.cng->DescribeKey();
+    add_problem(
+        "a CNG key file in the CAPI store (CryptAcquireContext cannot open it; CNG keys "
+        "live in Crypto/Keys)");
   }
   if (v.corrupt) {
     s.corrupt = true;

@@ -7,6 +7,8 @@
 
 #include "internal/key_file_io.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/core/text.hpp"
+#include "mkeys/keystore/cng_key_file.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
 
@@ -28,7 +30,17 @@ std::vector<std::string> IntegrityProblems(const KeyFileVerdict& v, const OpenTa
         parts ? parts->machine_guid : std::string("?"), machine_guid));
   }
   if (v.corrupt) out.push_back("key file corrupt: " + v.problem);
-  if (v.name_hash_mismatch) {
+  if (v.cng && t.kind == StoreKind::kCapiMachineKeys) {
+    out.push_back(
+        fmt::format("a CNG key file in the CAPI store (key \"{}\", {}): "
+                    "CryptAcquireContext cannot open it; CNG keys live in Crypto/Keys",
+                    v.cng->name, v.cng->DescribeKey()));
+  }
+  if (v.name_hash_mismatch && v.cng) {
+    out.push_back(
+        fmt::format("the file holds CNG key \"{}\", whose hash is {}; the file name says {}",
+                    v.name(), CngKeyHash(v.name()), t.file_name.substr(0, 32)));
+  } else if (v.name_hash_mismatch) {
     out.push_back(
         fmt::format("the file holds container \"{}\", whose hash is {}; the file name says {}",
                     v.name(), ContainerHash(v.name()), t.file_name.substr(0, 32)));
@@ -295,13 +307,31 @@ void Walk::CheckContents(int fd) {
     Add(std::move(step), ErrorCode::kIo, problem);
     return;
   }
+  if (t.kind == StoreKind::kCngKeys && !LooksLikeCngKeyFile(path_.contents)) {
+    auto parsed = ParseCngKeyFile(path_.contents);
+    if (parsed) {
+      step.detail = fmt::format("unknown format: not a CNG key file (type word {})",
+                                CngTypeName(parsed->type));
+    } else if (parsed.error().code() == ErrorCode::kUnsupported) {
+      step.detail = parsed.error().ToString();
+    } else {
+      step.detail = "key file corrupt: " + parsed.error().ToString();
+    }
+    std::string reason = step.detail;
+    Add(std::move(step), ErrorCode::kCorrupt, std::move(reason));
+    return;
+  }
   KeyFileChecker checker(root_);
   path_.integrity = checker.Check(t.unique_name.empty() ? t.file_name : t.unique_name,
                                   path_.contents, options_.unseal_keys ? &path_.keys : nullptr);
   const KeyFileVerdict& v = *path_.integrity;
   const std::vector<std::string> problems = IntegrityProblems(v, t, root_.machine_guid());
   step.passed = problems.empty();
-  if (step.passed) {
+  if (step.passed && v.cng) {
+    step.detail = fmt::format("CNG key \"{}\" ({}): {}; private key {}", v.cng->name,
+                              CngTypeName(v.cng->type), v.cng->DescribeKey(),
+                              CngProtectionName(v.cng->private_key_protection));
+  } else if (step.passed) {
     step.detail = fmt::format("{} container \"{}\": {}", ContainerFormatName(v.file->format),
                               v.name(), v.file->DescribeKeys());
   }
@@ -373,7 +403,10 @@ Result<OpenTarget> ResolveCapiContainer(const MachineRoot& root, std::string_vie
   MKEYS_TRY(ValidateContainerName(name));
   OpenTarget t;
   t.container.assign(name);
-  t.file_name = ContainerFileName(name, root.machine_guid());
+  // A unique container name (<hash>_<MachineGuid>, as certificates' key-provider info names
+  // their keys) is the file name already: never hashed again.
+  t.file_name = IsUniqueKeyFileName(name) ? text::ToLowerAscii(name)
+                                          : ContainerFileName(name, root.machine_guid());
   t.label = MachineRoot::KeyFileLabel(t.file_name);
   t.directories = root.store_directories();
   t.hash = t.file_name.substr(0, 32);

@@ -10,6 +10,7 @@
 #include "internal/plan_known.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/keystore/cng_store.hpp"
 #include "mkeys/keystore/container_file.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
@@ -238,7 +239,9 @@ bool AccessFailed(const keystore::OpenPath& path) {
 }  // namespace
 
 Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequest& request) {
-  if (request.container.has_value() == request.file.has_value()) {
+  if (int(request.container.has_value()) + int(request.file.has_value()) +
+          int(request.target.has_value()) !=
+      1) {
     return Error(ErrorCode::kInvalidArgument, "give exactly one of a container name or a file");
   }
   auto token_or = root.TokenFor(request.identity);
@@ -247,9 +250,10 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
                  fmt::format("--as '{}': {}", request.identity, token_or.error().message()));
   }
   const acl::Token token = std::move(*token_or);
-  MKEYS_ASSIGN_OR_RETURN(auto target, request.container
+  MKEYS_ASSIGN_OR_RETURN(auto target, request.target ? Result<keystore::OpenTarget>(*request.target)
+                                      : request.container
                                           ? keystore::ResolveCapiContainer(root, *request.container)
-                                          : keystore::ResolveCapiKeyFile(root, *request.file));
+                                          : keystore::ResolveKeyFileAnywhere(root, *request.file));
   keystore::WalkOptions options;
   options.stop_at_first_failure = false;
   options.intents.clear();
@@ -260,8 +264,9 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
   FillIdentity(d, token);
   d.machine_guid = root.machine_guid();
   d.file_name = path.target.file_name;
-  d.container = request.container
-                    ? *request.container
+  d.container = request.container ? *request.container
+                : request.target && !request.target->container.empty()
+                    ? request.target->container
                     : std::string(path.integrity ? path.integrity->name() : std::string_view());
   d.file_exists = path.file_exists;
   for (const auto& step : path.steps) d.evidence.push_back(ItemOf(path, step));

@@ -25,4 +25,7 @@
   X(FolderProtectionLost)     /* MK003 */ \
   X(TraverseDenied)           /* MK013 */ \
   X(ChangeNotifyRemoved)      /* MK014 */ \
-  X(TooManyContainers)        /* MK015 */
+  X(TooManyContainers)        /* MK015 */ \
+  X(CertificateKeyMissing)    /* MK040 */ \
+  X(OrphanedKeyFile)          /* MK041 */ \
+  X(CertificateKeyTooOpen)    /* MK042 */

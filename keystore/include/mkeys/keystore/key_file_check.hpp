@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "mkeys/core/secret_bytes.hpp"
+#include "mkeys/keystore/cng_key_file.hpp"
 #include "mkeys/keystore/container_file.hpp"
 #include "mkeys/keystore/keys.hpp"
 #include "mkeys/keystore/machine_root.hpp"
@@ -31,6 +32,10 @@ struct KeyFileVerdict {
   bool foreign_machine_guid = false;  // <hash>_<GUID> with a GUID other than the machine's
   // The contents: set when the bytes parse.
   std::optional<ContainerFileView> file;
+  // A CNG key file (docs/formats.md, "CNG key files"): recognised by its header and parsed as
+  // such, never as a CAPI or mkeys container; its name hash is CNG's (CngKeyHash). In a CAPI
+  // store it is "a CNG key file in the CAPI store", not a corrupt container.
+  std::optional<CngKeyFileView> cng;
   bool name_hash_mismatch = false;  // ContainerHash(file->name) != the file name's hash
   // mkeys private parts decrypted under the machine master key (false for CAPI files, whose
   // private parts are DPAPI blobs, and when the master key is unavailable: see below).
@@ -45,10 +50,13 @@ struct KeyFileVerdict {
   // Every check passed (the name's too).
   bool ok() const {
     return !not_a_container_name && !foreign_machine_guid && !name_hash_mismatch && !corrupt &&
-           file.has_value();
+           (file.has_value() || cng.has_value());
   }
-  // The stored container name ("" when the bytes do not parse).
-  std::string_view name() const { return file ? file->name : std::string_view(); }
+  // The stored container (or CNG key) name ("" when the bytes do not parse).
+  std::string_view name() const {
+    if (cng) return cng->name;
+    return file ? file->name : std::string_view();
+  }
 };
 
 // The private parts of an mkeys container, decrypted (what `store open` hands back).

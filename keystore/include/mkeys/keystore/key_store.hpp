@@ -61,6 +61,7 @@ struct ContainerSummary {
   std::string file_name;
   std::string name;  // the container name stored in the file ("" when unreadable)
   ContainerFormat format = ContainerFormat::kMkeys;
+  bool cng = false;  // a CNG key file (`format` does not apply): "a CNG key file in the CAPI store"
   std::optional<acl::Sid> owner;
   std::string keys;  // ContainerFile::DescribeKeys()
   std::optional<PublicKeyInfo> exchange;

@@ -54,7 +54,9 @@ enum class OpenIntent : std::uint8_t {
 std::string_view OpenIntentName(OpenIntent intent);  // "read", "write", "delete", "create"
 
 // The kind of store a target lives in: selects the contents check.
-enum class StoreKind : std::uint8_t { kCapiMachineKeys };
+// kCngKeys: Crypto/Keys and Crypto/SystemKeys, whose files must be CNG key files
+// (cng_store.hpp has their resolvers).
+enum class StoreKind : std::uint8_t { kCapiMachineKeys, kCngKeys };
 
 // What a resolver hands the walk: where the object is and how to find it elsewhere.
 struct OpenTarget {

@@ -15,6 +15,7 @@
 #include "mkeys/acl/token.hpp"
 #include "mkeys/core/result.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/keystore/open_path.hpp"
 #include "mkeys/repair/plan.hpp"
 #include "mkeys/repair/rules.hpp"
 
@@ -27,7 +28,9 @@ Result<Want> ParseWant(std::string_view text);
 struct DiagnoseRequest {
   std::string identity;                  // anything MachineRoot::TokenFor takes
   std::optional<std::string> container;  // the container name, or
-  std::optional<std::string> file;       // the key file name (or a path ending in it)
+  std::optional<std::string> file;       // the key file name (or a path ending in it), or
+  // a resolved target (a certificate's key: keystore::LocateCertificateKey, a CNG key)
+  std::optional<keystore::OpenTarget> target;
   std::vector<Want> wants = {Want::kRead};
 };
 

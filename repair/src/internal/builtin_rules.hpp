@@ -25,4 +25,8 @@
   X(FolderProtectionLost)     /* MK003 */ \
   X(TraverseDenied)           /* MK013 */ \
   X(ChangeNotifyRemoved)      /* MK014 */ \
-  X(TooManyContainers)        /* MK015 */
+  X(TooManyContainers)        /* MK015 */ \
+  X(ObjectUnreadable)         /* MK030 */ \
+  X(SymlinkInStore)           /* MK031 */ \
+  X(UnexpectedStoreEntry)     /* MK032 */ \
+  X(HardLinkedKeyFile)        /* MK033 */

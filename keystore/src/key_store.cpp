@@ -376,7 +376,15 @@ Result<void> KeyStore::Delete(std::string_view name, const acl::Token& token) {
   const OpenPath walked = WalkOpenPath(root_, std::move(target), token, options);
   if (!walked.ok()) return walked.ToError();
   const fs::path& path = walked.objects.back().path;
-  if (::unlink(path.c_str()) != 0) return files::IoError(errno, path, "cannot delete");
+  // Removed from MachineKeys opened beneath the root: never through a symlink.
+  MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir,
+                         files::RootDir::Open(root_.root().string()));
+  MKEYS_ASSIGN_OR_RETURN(
+      const files::UniqueFd dir,
+      root_dir.OpenBeneath(root_.Relative(root_.machine_keys_dir()), O_RDONLY | O_DIRECTORY));
+  if (::unlinkat(dir.get(), path.filename().c_str(), 0) != 0) {
+    return files::IoError(errno, path, "cannot delete");
+  }
   return files::SyncDirectory(root_.machine_keys_dir());
 }
 

@@ -128,8 +128,12 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
                                 AuditKeyFile(engine, options, cap, *workers[w], name);
                               },
                               options.progress);
-  if (!scanned) return std::move(scanned).error();
-  report.key_files = *scanned;
+  // MachineKeys not listable because a directory of the chain is unreadable: MK030 says which,
+  // and the key files count as not checked rather than failing the whole audit.
+  const bool blocked =
+      std::any_of(dirs.begin(), dirs.end(), [](const DirectoryState& d) { return d.unreadable; });
+  if (!scanned && !blocked) return std::move(scanned).error();
+  report.key_files = scanned ? *scanned : 0;
   for (auto& f : engine.CheckStore(report.key_files)) {
     main_tally.Add(options.baseline, std::move(f), cap);
   }

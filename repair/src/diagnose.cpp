@@ -220,7 +220,8 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
   }
   auto token_or = root.TokenFor(request.identity);
   if (!token_or) {
-    return Error(ErrorCode::kInvalidArgument,
+    // An identity the machine does not know is an input error (exit 3), as in every command.
+    return Error(token_or.error().code(),
                  fmt::format("--as '{}': {}", request.identity, token_or.error().message()));
   }
   const acl::Token token = std::move(*token_or);

@@ -31,6 +31,16 @@ Result<BoundRoot> BindRoot(const JournalHeader& header, const RestoreOptions& op
   const std::filesystem::path path =
       options.root ? *options.root : std::filesystem::path(header.root);
   auto machine = keystore::MachineRoot::Open(path);
+  if (!machine && !options.root) {
+    // A Windows volume without a SOFTWARE hive has no MachineGuid of its own (repair was given
+    // --machine-guid): the journal's stands in, and the root's identity decides below.
+    keystore::MachineOpenOptions with_guid;
+    with_guid.machine_guid = header.machine_guid;
+    if (auto retried = keystore::MachineRoot::Open(path, with_guid);
+        retried && retried->kind() == keystore::RootKind::kNtfs3g) {
+      machine = std::move(retried);
+    }
+  }
   if (!machine) {
     return Refused(journal, fmt::format("{} is not a machine root ({})", path.string(),
                                         machine.error().message()));
@@ -41,8 +51,7 @@ Result<BoundRoot> BindRoot(const JournalHeader& header, const RestoreOptions& op
                                header.machine_guid, path.string(), machine->machine_guid()));
   }
   MKEYS_ASSIGN_OR_RETURN(files::RootDir dir, files::RootDir::Open(path.string()));
-  if (!options.root && !header.root_identity.empty() &&
-      RootIdentity(dir.fd()) != header.root_identity) {
+  if (!options.root && RootIdentity(dir.fd()) != header.root_identity) {
     return Refused(journal,
                    fmt::format("{} is not the directory the repair wrote into (identity "
                                "{}, journal {}); name the root with --root if it moved",

@@ -72,8 +72,8 @@ Result<void> Engine::MakeContext(const keystore::MachineRoot& root) {
   for (const auto& decl : state_->baseline.services) {
     auto token = root.TokenFor(decl.identity);
     if (!token) {
-      return Error(
-          ErrorCode::kInvalidArgument,
+      return Error(  // unknown: kNotFound, an input error (exit 3) as in every command
+          token.error().code(),
           fmt::format("service identity '{}': {}", decl.identity, token.error().message()));
     }
     ctx.services.push_back({decl, *token, ShortName(*token), true});

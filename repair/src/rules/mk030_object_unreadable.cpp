@@ -47,7 +47,7 @@ const RuleDefinition& ObjectUnreadable() {
                    "never saw; calling the object corrupt instead would send someone to delete "
                    "or re-create a key that is fine.",
                .fix = "run the audit with an account that may read the store (root, or "
-                      "SeBackupPrivilege on Windows); do not delete or re-create the key",
+                      "SeBackupPrivilege on Windows); the object itself may be intact",
                .auto_fix = false},
       .check_directory = &CheckDirectory,
       .check_key_file = &CheckKeyFile};

@@ -84,6 +84,8 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   }
+  // Objects it could not read: the audit is incomplete whatever --fail-on says.
+  if (report->unchecked > 0) return kExitNegative;
   return report->HasFindingAtOrAbove(*fail_on) ? kExitNegative : kExitOk;
 }
 

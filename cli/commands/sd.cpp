@@ -148,6 +148,14 @@ Result<SdTarget> TargetFor(const SdArgs& args, bool write) {
   return target;
 }
 
+// Which bytes `--format hex` and the JSON "hex" hold: the attribute exactly as stored.
+std::string HexOf(const keystore::SecurityStore& store) {
+  return store.backend() == keystore::SecurityBackend::kNtfs3g
+             ? store.attribute() + " attribute as stored: the raw self-relative descriptor"
+             : store.attribute() +
+                   " attribute as stored: an NTACL v1 blob (8-byte header, then the descriptor)";
+}
+
 int RunGet(Context& ctx, const SdArgs& args) {
   auto target = TargetFor(args, false);
   if (!target) {
@@ -180,10 +188,12 @@ int RunGet(Context& ctx, const SdArgs& args) {
                   {"owner", sd->owner ? acl::DisplayName(*sd->owner) : ""},
                   {"group", sd->group ? acl::DisplayName(*sd->group) : ""},
                   {"icacls", icacls},
-                  {"hex", HexEncode(*raw)}});
+                  {"hex", HexEncode(*raw)},
+                  {"hex_of", HexOf(*store)}});
     return kExitOk;
   }
   if (args.format == "hex") {
+    ctx.out.Note("mkeys: hex of the " + HexOf(*store));
     ctx.out.Line(HexEncode(*raw));
   } else if (args.format == "icacls") {
     // As icacls prints it: the path before the first ACE, the others aligned under it.

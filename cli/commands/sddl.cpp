@@ -13,6 +13,8 @@
 #include "mkeys/acl/security_descriptor.hpp"
 #include "mkeys/acl/sid.hpp"
 #include "mkeys/core/hex.hpp"
+#include "mkeys/core/le.hpp"
+#include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -22,6 +24,11 @@ enum class Mode { kEncode, kDecode, kCanon };
 struct SddlArgs {
   std::string domain_sid;
 };
+
+bool IsNtaclBlob(const std::vector<std::uint8_t>& bytes) {
+  return bytes.size() >= 8 && le::Read16(bytes, 0) == 1 && le::Read16(bytes, 2) == 1 &&
+         le::Read32(bytes, 4) == 0x00020000;
+}
 
 Result<std::string> ConvertLine(Mode mode, const std::string& line, const acl::SddlOptions& opts) {
   switch (mode) {
@@ -34,7 +41,11 @@ Result<std::string> ConvertLine(Mode mode, const std::string& line, const acl::S
       while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
       while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
       MKEYS_ASSIGN_OR_RETURN(const auto bytes, HexDecode(text));
-      MKEYS_ASSIGN_OR_RETURN(const auto sd, acl::SecurityDescriptor::Decode(bytes));
+      // A raw self-relative descriptor, or Samba's NTACL blob (`sd get --format hex` on a model
+      // machine): told apart by the NTACL header (version 1, level 1, referent 0x00020000).
+      MKEYS_ASSIGN_OR_RETURN(const auto sd, IsNtaclBlob(bytes)
+                                                ? keystore::DecodeNtacl(bytes)
+                                                : acl::SecurityDescriptor::Decode(bytes));
       return acl::FormatSddl(sd, opts);
     }
     case Mode::kCanon: {
@@ -43,6 +54,14 @@ Result<std::string> ConvertLine(Mode mode, const std::string& line, const acl::S
     }
   }
   return Error(ErrorCode::kInternal, "unknown sddl mode");
+}
+
+// What `sddl decode` found in a line: "ntacl" (Samba's blob) or "descriptor" (raw).
+std::string DecodedFormat(std::string_view line) {
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  auto bytes = HexDecode(line);
+  return bytes && IsNtaclBlob(*bytes) ? "ntacl" : "descriptor";
 }
 
 int RunLines(Context& ctx, Mode mode, const SddlArgs& args) {
@@ -67,6 +86,7 @@ int RunLines(Context& ctx, Mode mode, const SddlArgs& args) {
       nlohmann::json item = {{"input", line}};
       if (result) {
         item["output"] = *result;
+        if (mode == Mode::kDecode) item["format"] = DecodedFormat(line);
       } else {
         item["error"] = result.error().ToString();
         if (result.error().position()) item["position"] = *result.error().position();
@@ -93,7 +113,9 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto decode_args = std::make_shared<SddlArgs>();
   auto* decode = group->add_subcommand(
-      "decode", "Descriptor hex per line on stdin -> Windows-canonical SDDL per line");
+      "decode",
+      "Descriptor hex per line on stdin (a raw self-relative descriptor or an NTACL blob, as "
+      "`sd get --format hex` prints; JSON says which) -> Windows-canonical SDDL per line");
   decode->add_option("--domain-sid", decode_args->domain_sid,
                      "Domain SID: SIDs in it are written as their aliases (DA, DU, ...)");
   ctx.Bind(decode, [decode_args](Context& c) { return RunLines(c, Mode::kDecode, *decode_args); });

@@ -308,6 +308,10 @@ std::string AuditText(const repair::AuditReport& report, const Output& out) {
   }
   text += fmt::format("\n{} error(s), {} warning(s), {} note(s)\n", by_severity[2], by_severity[1],
                       by_severity[0]);
+  if (report.unchecked > 0) {
+    text += fmt::format("{} object(s) could not be read and were not checked (MK030)\n",
+                        report.unchecked);
+  }
   return text;
 }
 
@@ -334,6 +338,7 @@ nlohmann::json AuditJson(const repair::AuditReport& report) {
           {"machine_guid", EscapeUnsafe(report.machine_guid)},
           {"key_files", report.key_files},
           {"directories", report.directories},
+          {"unchecked", report.unchecked},
           {"seconds", report.seconds},
           {"total_findings", report.TotalFindings()},
           {"results", results}};

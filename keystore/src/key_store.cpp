@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/core/beneath.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/le.hpp"
 #include "mkeys/core/log.hpp"
@@ -176,6 +177,11 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
                  "DPAPI-protected)")
         .On(root_.root().string());
   }
+  // Nothing is written through a symlink: the chain to MachineKeys must stay beneath the root.
+  MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir,
+                         files::RootDir::Open(root_.root().string()));
+  const std::string keys_rel = root_.Relative(root_.machine_keys_dir());
+  MKEYS_TRY(root_dir.OpenBeneath(keys_rel, O_RDONLY | O_DIRECTORY));
   // CryptAcquireContext(CRYPT_NEWKEYSET): traverse to MachineKeys, then FILE_ADD_FILE on it.
   const std::size_t ndirs = root_.store_directories().size();
   MKEYS_TRY(CheckTraverseTo(root_, creator, ndirs, file_name, kNteBadKeyset));
@@ -248,9 +254,11 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
       root_.machine_keys_dir() / (std::string(kStagingPrefix) + files::RandomHex(8));
   staged.descriptor_ =
       options.descriptor ? *options.descriptor : CspContainerDescriptor(creator, options.grants);
-  const int fd =
-      ::open(staged.staging_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return files::IoError(errno, staged.staging_path_, "cannot create");
+  MKEYS_ASSIGN_OR_RETURN(
+      files::UniqueFd created,
+      root_dir.OpenBeneath(keys_rel + "/" + staged.staging_path_.filename().string(),
+                           O_WRONLY | O_CREAT | O_EXCL, 0600));
+  const int fd = created.Release();
   staged.active_ = true;  // from here on, the destructor removes the staging file
   auto fail = [&](Error e) -> Result<StagedContainer> {
     ::close(fd);
@@ -296,15 +304,22 @@ Result<acl::AccessCheckResult> KeyStore::CheckStaged(const StagedContainer& stag
 Result<ContainerSummary> KeyStore::Commit(StagedContainer&& staged_in) {
   StagedContainer staged = std::move(staged_in);
   if (!staged.active_) return Error(ErrorCode::kInvalidArgument, "staged container already used");
+  // Linked and renamed within MachineKeys opened beneath the root (no symlink followed).
+  MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir,
+                         files::RootDir::Open(root_.root().string()));
+  MKEYS_ASSIGN_OR_RETURN(
+      const files::UniqueFd dir,
+      root_dir.OpenBeneath(root_.Relative(root_.machine_keys_dir()), O_RDONLY | O_DIRECTORY));
+  const std::string staging_name = staged.staging_path_.filename().string();
   // link() fails with EEXIST if the name exists: of two racing creators exactly one wins.
-  if (::link(staged.staging_path_.c_str(), staged.final_path_.c_str()) != 0) {
+  if (::linkat(dir.get(), staging_name.c_str(), dir.get(), staged.file_name_.c_str(), 0) != 0) {
     const int err = errno;
     if (err == EEXIST) return Exists(staged.name_, staged.file_name_);
     if (err != EPERM && err != ENOTSUP && err != ENOSYS && err != EMLINK) {
       return files::IoError(err, staged.final_path_, "cannot link into place");
     }
     // File systems without hard links: rename without replacing.
-    if (::renameat2(AT_FDCWD, staged.staging_path_.c_str(), AT_FDCWD, staged.final_path_.c_str(),
+    if (::renameat2(dir.get(), staging_name.c_str(), dir.get(), staged.file_name_.c_str(),
                     RENAME_NOREPLACE) != 0) {
       const int err2 = errno;
       if (err2 == EEXIST) return Exists(staged.name_, staged.file_name_);
@@ -313,7 +328,7 @@ Result<ContainerSummary> KeyStore::Commit(StagedContainer&& staged_in) {
     staged.active_ = false;
   }
   if (staged.active_) {
-    ::unlink(staged.staging_path_.c_str());
+    ::unlinkat(dir.get(), staging_name.c_str(), 0);
     staged.active_ = false;
   }
   MKEYS_TRY(files::SyncDirectory(root_.machine_keys_dir()));
@@ -361,7 +376,15 @@ Result<void> KeyStore::Delete(std::string_view name, const acl::Token& token) {
   const OpenPath walked = WalkOpenPath(root_, std::move(target), token, options);
   if (!walked.ok()) return walked.ToError();
   const fs::path& path = walked.objects.back().path;
-  if (::unlink(path.c_str()) != 0) return files::IoError(errno, path, "cannot delete");
+  // Removed from MachineKeys opened beneath the root: never through a symlink.
+  MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir,
+                         files::RootDir::Open(root_.root().string()));
+  MKEYS_ASSIGN_OR_RETURN(
+      const files::UniqueFd dir,
+      root_dir.OpenBeneath(root_.Relative(root_.machine_keys_dir()), O_RDONLY | O_DIRECTORY));
+  if (::unlinkat(dir.get(), path.filename().c_str(), 0) != 0) {
+    return files::IoError(errno, path, "cannot delete");
+  }
   return files::SyncDirectory(root_.machine_keys_dir());
 }
 
@@ -427,8 +450,13 @@ Result<void> ForEachKeyFile(const MachineRoot& root,
                             const std::function<bool(std::string_view file_name)>& visit) {
   const fs::path& dir_path = root.machine_keys_dir();
   if (root.is_image()) return ForEachListedKeyFile(root, visit);
-  DIR* dir = ::opendir(dir_path.c_str());
+  // Opened beneath the root: a symlink on the way (Crypto -> elsewhere) is refused, never listed.
+  MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir, files::RootDir::Open(root.root().string()));
+  MKEYS_ASSIGN_OR_RETURN(files::UniqueFd dir_fd,
+                         root_dir.OpenBeneath(root.Relative(dir_path), O_RDONLY | O_DIRECTORY));
+  DIR* dir = ::fdopendir(dir_fd.get());
   if (dir == nullptr) return files::IoError(errno, dir_path, "cannot list MachineKeys");
+  (void)dir_fd.Release();  // closedir closes it
   struct Closer {
     DIR* d;
     ~Closer() { ::closedir(d); }

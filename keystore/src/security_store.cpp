@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mkeys/keystore/security_store.hpp"
 
+#include <fcntl.h>
 #include <sys/xattr.h>
 
 #include <fmt/format.h>
@@ -229,6 +230,40 @@ Result<std::vector<std::uint8_t>> ReadOnlySecurityStore::ReadRawFd(
   std::vector<std::uint8_t> buffer;
   MKEYS_ASSIGN_OR_RETURN(const std::size_t size,
                          ReadAttribute(get, buffer, true, path_for_errors.string(), name));
+  buffer.resize(size);
+  return buffer;
+}
+
+Result<void> SecurityStore::WriteRawFd(int fd, const std::filesystem::path& path_for_errors,
+                                       std::span<const std::uint8_t> raw) {
+  return FSetXattr(fd, path_for_errors, attribute(), raw);
+}
+
+Result<void> SecurityStore::RemoveFd(int fd, const std::filesystem::path& path_for_errors) {
+  if (::fremovexattr(fd, attribute().c_str()) != 0 && errno != ENODATA) {
+    return XattrError(errno, path_for_errors.string(), attribute(), "remove");
+  }
+  return Ok();
+}
+
+Result<std::vector<std::uint8_t>> ReadOnlySecurityStore::ReadRawBeneath(
+    const files::RootDir& root, std::string_view relative) const {
+  const std::string shown(relative.empty() ? "." : relative);
+  auto fd = root.OpenBeneath(relative, O_RDONLY | O_NONBLOCK);
+  if (fd) return ReadRawFd(fd->get(), shown);
+  if (fd.error().code() != ErrorCode::kIo || root.FirstSymlink(relative)) {
+    return std::move(fd).error();
+  }
+  // Not readable as a file (no read permission): the attribute through an O_PATH descriptor's
+  // /proc link, which names the object itself and so cannot lead anywhere else.
+  MKEYS_ASSIGN_OR_RETURN(const files::UniqueFd path_fd, root.OpenBeneath(relative, O_PATH));
+  const std::string proc = fmt::format("/proc/self/fd/{}", path_fd.get());
+  const std::string& name = attribute();
+  const auto get = [&](void* data, std::size_t size) {
+    return ::getxattr(proc.c_str(), name.c_str(), data, size);
+  };
+  std::vector<std::uint8_t> buffer;
+  MKEYS_ASSIGN_OR_RETURN(const std::size_t size, ReadAttribute(get, buffer, true, shown, name));
   buffer.resize(size);
   return buffer;
 }

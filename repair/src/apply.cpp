@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "internal/engine.hpp"
 #include "internal/journal_writer.hpp"
+#include "mkeys/core/beneath.hpp"
+#include "mkeys/core/files.hpp"
 #include "mkeys/keystore/security_store.hpp"
 #include "mkeys/repair/plan.hpp"
 
@@ -18,13 +22,14 @@ namespace mkeys::repair {
 namespace {
 
 // 1. The journal: every change, before and after, then the sealed marker; one fsync.
-Result<internal::JournalWriter> WriteJournal(const Plan& plan,
-                                             const std::filesystem::path& journal) {
+Result<internal::JournalWriter> WriteJournal(const Plan& plan, const std::filesystem::path& journal,
+                                             std::string root_identity) {
   MKEYS_ASSIGN_OR_RETURN(internal::JournalWriter writer, internal::JournalWriter::Create(journal));
   internal::AppendFileHeader(writer.buffer());
   JournalHeader header;
   header.root = plan.root;
   header.machine_guid = plan.machine_guid;
+  header.root_identity = std::move(root_identity);
   header.attribute = plan.attribute;
   header.ntfs = plan.ntfs;
   header.planned = plan.steps.size();
@@ -45,27 +50,45 @@ long FaultAfter() {
   return env != nullptr && *env != '\0' ? std::atol(env) : -1;
 }
 
+// 0. Every object opened beneath the root before anything is written: a symlink on the way
+// (Crypto -> elsewhere, a linked key file) refuses the whole apply, naming the link.
+Result<void> CheckBeneath(const files::RootDir& root_dir, const Plan& plan) {
+  for (const auto& step : plan.steps) {
+    auto fd = root_dir.OpenBeneath(step.relative_path, O_RDONLY | O_NONBLOCK);
+    if (!fd) {
+      return Error(fd.error().code(), fmt::format("{}; nothing was written", fd.error().ToString()))
+          .On(step.object);
+    }
+  }
+  return Ok();
+}
+
+// One attribute write through a descriptor opened beneath the root; on a disk image
+// (`root_dir` null) through the image's volume, which syncs the image after each write.
+Result<void> WriteBeneath(const files::RootDir* root_dir, const keystore::MachineRoot& root,
+                          keystore::SecurityStore& store, const std::string& relative,
+                          std::span<const std::uint8_t> raw) {
+  if (root_dir == nullptr) return store.WriteRaw(root.root() / relative, raw);
+  MKEYS_ASSIGN_OR_RETURN(const files::UniqueFd fd,
+                         root_dir->OpenBeneath(relative, O_RDONLY | O_NONBLOCK));
+  return store.WriteRawFd(fd.get(), relative, raw);
+}
+
 // 2. The changes, one attribute write each; on a failure the earlier ones are undone.
-Result<void> WriteSteps(keystore::MachineRoot& root, const Plan& plan,
-                        const std::filesystem::path& journal, ApplyReport& report) {
+Result<void> WriteSteps(keystore::MachineRoot& root, const files::RootDir* root_dir,
+                        const Plan& plan, const std::filesystem::path& journal,
+                        ApplyReport& report) {
   const long fault_after = FaultAfter();
   auto& store = root.writable_security();
-  // root + "/" + relative path, as a string: cheaper than path::operator/ per step.
-  std::string full_path;
-  const auto full = [&](const PlanStep& step) -> std::filesystem::path {
-    full_path.assign(plan.root);
-    if (full_path.empty() || full_path.back() != '/') full_path += '/';
-    full_path += step.relative_path;
-    return std::filesystem::path(full_path);
-  };
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     if (fault_after >= 0 && static_cast<long>(i) == fault_after) ::kill(::getpid(), SIGKILL);
     const auto& step = plan.steps[i];
-    auto written = store.WriteRaw(full(step), *step.after_raw);
+    auto written = WriteBeneath(root_dir, root, store, step.relative_path, *step.after_raw);
     if (!written) {
       // Undo what this run changed; the journal stays for `mkeys restore` if that fails too.
       for (std::size_t j = i; j-- > 0;) {
-        (void)store.WriteRaw(full(plan.steps[j]), *plan.steps[j].before_raw);
+        (void)WriteBeneath(root_dir, root, store, plan.steps[j].relative_path,
+                           *plan.steps[j].before_raw);
       }
       return Error(written.error().code(),
                    fmt::format("{}; the {} change(s) made before were undone (journal: {})",
@@ -77,13 +100,7 @@ Result<void> WriteSteps(keystore::MachineRoot& root, const Plan& plan,
     ::kill(::getpid(), SIGKILL);
   }
   // (An image's store fsyncs the image after every write.)
-  const int dfd = root.is_image()
-                      ? -1
-                      : ::open(root.machine_keys_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::syncfs(dfd);
-    ::close(dfd);
-  }
+  if (root_dir != nullptr) ::syncfs(root_dir->fd());
   return Ok();
 }
 
@@ -152,8 +169,21 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
                               const std::filesystem::path& journal, const RepairOptions& options) {
   ApplyReport report;
   report.journal = journal;
-  MKEYS_ASSIGN_OR_RETURN(internal::JournalWriter writer, WriteJournal(plan, journal));
-  MKEYS_TRY(WriteSteps(root, plan, journal, report));
+  std::optional<files::RootDir> root_dir;
+  std::string identity;
+  if (root.is_image()) {  // the image file's identity; its volume resolves every path itself
+    const int fd = ::open(root.root().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return files::IoError(errno, root.root(), "cannot open the image");
+    const files::UniqueFd image(fd);
+    identity = RootIdentity(image.get());
+  } else {
+    MKEYS_ASSIGN_OR_RETURN(root_dir, files::RootDir::Open(plan.root));
+    MKEYS_TRY(CheckBeneath(*root_dir, plan));
+    identity = RootIdentity(root_dir->fd());
+  }
+  MKEYS_ASSIGN_OR_RETURN(internal::JournalWriter writer,
+                         WriteJournal(plan, journal, std::move(identity)));
+  MKEYS_TRY(WriteSteps(root, root_dir ? &*root_dir : nullptr, plan, journal, report));
   internal::AppendCountRecord(writer.buffer(), internal::RecordType::kCompleted, plan.steps.size());
   MKEYS_TRY(writer.Sync());
   MKEYS_TRY(Verify(root, plan, options, report));

@@ -118,14 +118,22 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
   for (std::size_t i = 0; i < threads; ++i) {
     workers.push_back(std::make_unique<AuditWorker>(root, engine));
   }
-  auto scanned = internal::ParallelScan(
-      root, threads,
-      [&](std::size_t w, std::string_view name) {
-        AuditKeyFile(engine, options, cap, *workers[w], name);
-      },
-      options.progress);
-  if (!scanned) return std::move(scanned).error();
-  report.key_files = *scanned;
+  // A symlink in the chain: nothing beneath it is read (MK031 reports the link).
+  const bool linked = std::any_of(dirs.begin(), dirs.end(),
+                                  [](const DirectoryState& d) { return !d.link.empty(); });
+  auto scanned = linked ? Result<std::uint64_t>(std::uint64_t{0})
+                        : internal::ParallelScan(
+                              root, threads,
+                              [&](std::size_t w, std::string_view name) {
+                                AuditKeyFile(engine, options, cap, *workers[w], name);
+                              },
+                              options.progress);
+  // MachineKeys not listable because a directory of the chain is unreadable: MK030 says which,
+  // and the key files count as not checked rather than failing the whole audit.
+  const bool blocked =
+      std::any_of(dirs.begin(), dirs.end(), [](const DirectoryState& d) { return d.unreadable; });
+  if (!scanned && !blocked) return std::move(scanned).error();
+  report.key_files = scanned ? *scanned : 0;
   for (auto& f : engine.CheckStore(report.key_files)) {
     main_tally.Add(options.baseline, std::move(f), cap);
   }
@@ -133,6 +141,11 @@ Result<AuditReport> RunAudit(const keystore::MachineRoot& root, const AuditOptio
   for (auto& w : workers) tallies.push_back(std::move(w->tally));
   tallies.push_back(std::move(main_tally));
   MergeTallies(tallies, cap, report);
+  if (const auto unreadable = ParseRuleId("MK030")) {
+    for (const auto& rr : report.results) {
+      if (rr.rule == *unreadable) report.unchecked = rr.count;
+    }
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

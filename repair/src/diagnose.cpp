@@ -45,7 +45,7 @@ std::vector<internal::DirectoryState> DirectoriesOf(const keystore::OpenPath& pa
   std::vector<internal::DirectoryState> dirs;
   for (std::size_t i = 0; i < path.target.directories.size() && i < path.objects.size(); ++i) {
     const auto& obj = path.objects[i];
-    dirs.push_back({obj.path, obj.label, obj.raw, obj.descriptor, obj.problem});
+    dirs.push_back({obj.path, obj.label, obj.raw, obj.descriptor, obj.problem, {}, {}, false});
   }
   return dirs;
 }
@@ -246,7 +246,8 @@ Result<Diagnosis> Diagnose(const keystore::MachineRoot& root, const DiagnoseRequ
   }
   auto token_or = root.TokenFor(request.identity);
   if (!token_or) {
-    return Error(ErrorCode::kInvalidArgument,
+    // An identity the machine does not know is an input error (exit 3), as in every command.
+    return Error(token_or.error().code(),
                  fmt::format("--as '{}': {}", request.identity, token_or.error().message()));
   }
   const acl::Token token = std::move(*token_or);

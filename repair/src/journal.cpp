@@ -121,6 +121,7 @@ void AppendFileHeader(std::vector<std::uint8_t>& out) {
 void AppendHeaderRecord(std::vector<std::uint8_t>& out, const JournalHeader& header) {
   const nlohmann::json doc = {{"root", header.root},
                               {"machine_guid", header.machine_guid},
+                              {"root_identity", header.root_identity},
                               {"attribute", header.attribute},
                               {"ntfs", header.ntfs},
                               {"planned", header.planned},
@@ -287,6 +288,7 @@ Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes) {
           doc = nlohmann::json::parse(payload, payload + len);
           journal.header.root = doc.at("root").get<std::string>();
           journal.header.machine_guid = doc.at("machine_guid").get<std::string>();
+          journal.header.root_identity = doc.value("root_identity", std::string());
           journal.header.attribute = doc.at("attribute").get<std::string>();
           journal.header.ntfs = doc.at("ntfs").get<bool>();
           journal.header.planned = doc.at("planned").get<std::uint64_t>();
@@ -355,53 +357,6 @@ Result<Journal> ReadJournal(const std::filesystem::path& file) {
   auto journal = DecodeJournal(bytes);
   if (!journal) return Error(journal.error()).On(file.string());
   return journal;
-}
-
-Result<RestoreReport> RestoreJournal(const std::filesystem::path& file,
-                                     const RestoreOptions& options) {
-  MKEYS_ASSIGN_OR_RETURN(Journal journal, ReadJournal(file));
-  RestoreReport report;
-  if (!journal.sealed) {
-    // The apply writes no descriptor before the sealed marker is on disk.
-    report.nothing_to_do = true;
-    report.journal = std::move(journal);
-    return report;
-  }
-  const std::filesystem::path root =
-      options.root ? *options.root : std::filesystem::path(journal.header.root);
-  std::unique_ptr<keystore::SecurityStore> store;
-  std::error_code ec;
-  if (journal.header.ntfs && std::filesystem::is_regular_file(root, ec)) {
-    // A disk image: written through its volume (raw images only), each write synced.
-    keystore::ImageOpenOptions open;
-    open.partition = options.partition;
-    open.writable = true;
-    MKEYS_ASSIGN_OR_RETURN(auto image, keystore::OpenImageRoot(root, open));
-    store = std::move(image.security);
-  } else {
-    store = journal.header.ntfs ? keystore::MakeNtfsAclStore()
-                                : keystore::MakeXattrNtaclStore(journal.header.attribute);
-  }
-  // Last change first, so that a partial restore leaves a prefix of the apply in place.
-  for (auto it = journal.entries.rbegin(); it != journal.entries.rend(); ++it) {
-    const auto path = root / it->relative_path;
-    auto current = store->ReadRaw(path);
-    if (current && *current == it->before) {
-      ++report.unchanged;
-      continue;
-    }
-    if (current && *current != it->after) report.changed_by_others.push_back(it->relative_path);
-    auto written = store->WriteRaw(path, it->before);
-    if (!written) {
-      return Error(written.error().code(),
-                   fmt::format("restored {} of {} descriptors, then: {}", report.restored,
-                               journal.entries.size(), written.error().ToString()))
-          .On(file.string());
-    }
-    ++report.restored;
-  }
-  report.journal = std::move(journal);
-  return report;
 }
 
 }  // namespace mkeys::repair

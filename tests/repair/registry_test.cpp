@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The built-in rules: MK001 to MK017 in code order, each with the texts reports print.
+// The built-in rules: MK001 to MK017 and MK030 to MK033 in code order, each with the texts reports
+// print.
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 #include <string>
@@ -8,18 +9,25 @@
 
 using namespace mkeys::repair;
 
-TEST_CASE("the built-in rules are MK001 to MK017 in code order with every text",
-          "[repair][registry]") {
+TEST_CASE(
+    "the built-in rules are MK001 to MK017 then MK030 to MK033 then MK040 to MK042 in code order "
+    "with every text",
+    "[repair][registry]") {
   REQUIRE(Rules().size() >= kRuleCount);
   for (std::size_t i = 0; i < kRuleCount; ++i) {
     const RuleInfo& rule = Rules()[i];
     INFO(rule.code);
     CHECK(rule.id == RuleId(i));
-    CHECK(rule.code == fmt::format("MK{:03}", i + 1));
+    if (i < 17) CHECK(rule.code == fmt::format("MK{:03}", i + 1));
+    if (i > 0) CHECK(Rules()[i - 1].code < rule.code);
     CHECK_FALSE(rule.title.empty());
     CHECK(rule.description.size() > 20);
     CHECK(rule.rationale.size() > 20);
     CHECK_FALSE(rule.fix.empty());
+  }
+  for (const char* code : {"MK030", "MK031", "MK032", "MK033", "MK040", "MK041", "MK042"}) {
+    INFO(code);
+    CHECK(ParseRuleId(code));
   }
 }
 
@@ -43,7 +51,7 @@ TEST_CASE("rule codes parse case-insensitively and unknown ones are named", "[re
   auto unknown = ParseRuleId("MK999");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().message() ==
-        "unknown rule 'MK999' (rules are MK001 to MK017, or their XCCDF ids)");
+        "unknown rule 'MK999' (rules are MK001 to MK033, or their XCCDF ids)");
 }
 
 TEST_CASE("rules are named by their MK code or their XCCDF id", "[repair][rules]") {

@@ -26,6 +26,10 @@
   X(TraverseDenied)           /* MK013 */ \
   X(ChangeNotifyRemoved)      /* MK014 */ \
   X(TooManyContainers)        /* MK015 */ \
+  X(ObjectUnreadable)         /* MK030 */ \
+  X(SymlinkInStore)           /* MK031 */ \
+  X(UnexpectedStoreEntry)     /* MK032 */ \
+  X(HardLinkedKeyFile)        /* MK033 */ \
   X(CertificateKeyMissing)    /* MK040 */ \
   X(OrphanedKeyFile)          /* MK041 */ \
   X(CertificateKeyTooOpen)    /* MK042 */

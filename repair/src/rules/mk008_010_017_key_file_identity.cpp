@@ -33,7 +33,8 @@ void CheckHashMismatch(RuleId self, const RuleContext&, const KeyFileFacts& file
 
 void CheckCorrupt(RuleId self, const RuleContext&, const KeyFileFacts& file,
                   std::vector<Finding>& out) {
-  if (file.unreadable || file.corrupt) out.push_back({self, file.object(), file.problem});
+  // A file mkeys may not read is MK030's (unreadable), never called corrupt.
+  if (file.corrupt) out.push_back({self, file.object(), file.problem});
 }
 
 void CheckName(RuleId self, const RuleContext&, const KeyFileFacts& file,
@@ -91,7 +92,7 @@ const RuleDefinition& CorruptContainer() {
                .title = "Corrupt or zero-length container file",
                .description =
                    "Reads every file named like a container and parses it as a CAPI or mkeys "
-                   "container (header, container name, key blobs); an empty, unreadable or "
+                   "container (header, container name, key blobs); an empty, oversized or "
                    "truncated file is reported with the byte offset of the damage.",
                .rationale =
                    "A damaged container makes CryptAcquireContext fail for every caller; zero-"

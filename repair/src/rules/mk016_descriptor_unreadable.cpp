@@ -9,12 +9,14 @@ namespace {
 
 void CheckDirectory(RuleId self, const RuleContext&, std::span<const DirectoryState> dirs,
                     std::size_t i, std::vector<Finding>& out) {
-  if (!dirs[i].sd) out.push_back({self, dirs[i].label, dirs[i].problem});
+  // A symlink (MK031) or an attribute that could not be read (MK030) is not a missing one.
+  const auto& d = dirs[i];
+  if (!d.sd && d.link.empty() && !d.unreadable) out.push_back({self, d.label, d.problem});
 }
 
 void CheckKeyFile(RuleId self, const RuleContext&, const KeyFileFacts& file,
                   std::vector<Finding>& out) {
-  if (file.descriptor == nullptr) {
+  if (file.descriptor == nullptr && !file.descriptor_unreadable) {
     out.push_back({self, file.object(), std::string(file.descriptor_problem)});
   }
 }

@@ -102,8 +102,8 @@ Result<RuleId> ParseRuleId(std::string_view code) {
     if (rule.code == upper) return rule.id;
   }
   return Error(ErrorCode::kInvalidArgument,
-               fmt::format("unknown rule '{}' (rules are MK001 to MK{:03}, or their XCCDF ids)",
-                           code, kRuleCount));
+               fmt::format("unknown rule '{}' (rules are MK001 to {}, or their XCCDF ids)", code,
+                           Rules()[kRuleCount - 1].code));
 }
 
 Result<RuleId> RegisterRule(const RuleDefinition& rule) {

@@ -2,12 +2,15 @@
 // The engine: gathers facts and runs the registered rules' hooks over them.
 #include "internal/engine.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
 
 #include "internal/key_file_class.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/core/beneath.hpp"
 #include "mkeys/keystore/key_store.hpp"
 
 namespace mkeys::repair {
@@ -69,8 +72,8 @@ Result<void> Engine::MakeContext(const keystore::MachineRoot& root) {
   for (const auto& decl : state_->baseline.services) {
     auto token = root.TokenFor(decl.identity);
     if (!token) {
-      return Error(
-          ErrorCode::kInvalidArgument,
+      return Error(  // unknown: kNotFound, an input error (exit 3) as in every command
+          token.error().code(),
           fmt::format("service identity '{}': {}", decl.identity, token.error().message()));
     }
     ctx.services.push_back({decl, *token, acl::TokenShortName(*token), true});
@@ -127,18 +130,41 @@ std::uint64_t Engine::ServicesFor(std::string_view container_name) const {
   return mask;
 }
 
+namespace {
+// The security store's words for an attribute it could not read (permission, I/O): not a
+// missing ("no security descriptor") or malformed one.
+bool DescriptorReadFailed(std::string_view problem) {
+  return problem.starts_with("cannot read extended attribute");
+}
+
+// The target of the symlink `link` (relative to the root), read without following it.
+std::string LinkTargetBeneath(const files::RootDir& root, const std::string& link) {
+  const auto slash = link.rfind('/');
+  const std::string parent = slash == std::string::npos ? "" : link.substr(0, slash);
+  const std::string name = slash == std::string::npos ? link : link.substr(slash + 1);
+  auto dir = root.OpenBeneath(parent, O_RDONLY | O_DIRECTORY);
+  return dir ? keystore::LinkTarget(dir->get(), name.c_str()) : std::string();
+}
+}  // namespace
+
 // --- The directory chain ---------------------------------------------------------------------
 
 std::vector<DirectoryState> Engine::ReadDirectories() const {
   const keystore::MachineRoot& r = root();
   std::vector<DirectoryState> dirs;
+  // Each directory opened beneath the root: a symlink on the way is reported, never followed.
+  auto root_dir = files::RootDir::Open(r.root().string());
   for (const auto& path : r.store_directories()) {
     DirectoryState d;
     d.path = path;
     d.label = r.Relative(path);
-    auto raw = r.security().ReadRaw(path);
+    auto raw = root_dir ? r.security().ReadRawBeneath(*root_dir, d.label)
+                        : Result<std::vector<std::uint8_t>>(root_dir.error());
     if (!raw) {
       d.problem = raw.error().message();
+      if (root_dir) d.link = root_dir->FirstSymlink(d.label).value_or("");
+      if (!d.link.empty()) d.link_target = LinkTargetBeneath(*root_dir, d.link);
+      d.unreadable = d.link.empty() && raw.error().code() == ErrorCode::kIo;
     } else {
       d.raw = std::move(*raw);
       auto sd = r.security().DecodeRaw(d.raw);
@@ -179,6 +205,10 @@ std::vector<std::vector<RuleId>> Engine::FixDirectories(std::vector<DirectorySta
 
 std::vector<Finding> Engine::CheckStore(std::uint64_t key_files) const {
   std::vector<Finding> out;
+  // The facts the check_store hooks read (state_ is this engine's own, made per run).
+  auto oddities = keystore::FindStoreOddities(root());
+  state_->context.store_oddities =
+      oddities ? std::move(*oddities) : std::vector<keystore::StoreOddity>{};
   const std::string object = root().Relative(root().machine_keys_dir());
   for (const auto& [id, check] : state_->check_store) check(id, context(), key_files, object, out);
   return out;
@@ -264,6 +294,7 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
   ClassifyKeyFile(*state_->checker, file_name, contents, facts);
   facts.descriptor = sd;
   facts.descriptor_problem = sd_problem;
+  facts.descriptor_unreadable = sd == nullptr && DescriptorReadFailed(sd_problem);
   KeyFileResult result;
   for (const auto& [id, check] : state_->check_key_file) {
     check(id, context(), facts, result.findings);
@@ -283,6 +314,7 @@ Engine::KeyFileResult Engine::CheckKeyFile(std::string_view file_name,
   ClassifyKeyFile(*state_->checker, file_name, contents, facts);
   if (verdict != nullptr && verdict->sd) facts.descriptor = &*verdict->sd;
   facts.descriptor_problem = sd_problem;
+  facts.descriptor_unreadable = DescriptorReadFailed(sd_problem);
   KeyFileResult result;
   for (const auto& [id, check] : state_->check_key_file) {
     check(id, context(), facts, result.findings);

@@ -10,8 +10,11 @@ void ClassifyKeyFile(const keystore::KeyFileChecker& checker, std::string_view f
     const keystore::KeyFileVerdict name_only = checker.Check(file_name, {});
     facts.not_a_container_name = name_only.not_a_container_name;
     facts.foreign_machine_guid = name_only.foreign_machine_guid;
-    facts.unreadable = !name_only.not_a_container_name;
-    if (facts.unreadable) facts.problem = contents.error().message();
+    // Too large to be a container is corrupt; a permission or I/O error is only unreadable.
+    const bool io = contents.error().code() == ErrorCode::kIo;
+    facts.unreadable = io && !name_only.not_a_container_name;
+    facts.corrupt = !io && !name_only.not_a_container_name;
+    if (facts.unreadable || facts.corrupt) facts.problem = contents.error().message();
     return;
   }
   // Files not named like containers are not looked into (MK017 says what they are).

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "mkeys/core/beneath.hpp"
+
 namespace mkeys::repair::internal {
 namespace {
 
@@ -23,7 +25,12 @@ KeyFileReader::KeyFileReader(const keystore::MachineRoot& root)
     image_ = &root;
     return;
   }
-  dir_fd_ = ::open(root.machine_keys_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // MachineKeys opened beneath the root: never through a symlink.
+  if (auto root_dir = files::RootDir::Open(root.root().string())) {
+    auto dir =
+        root_dir->OpenBeneath(root.Relative(root.machine_keys_dir()), O_RDONLY | O_DIRECTORY);
+    if (dir) dir_fd_ = dir->Release();
+  }
   buffer_.resize(16 * 1024);
   sd_buffer_.resize(4096);
 }
@@ -55,7 +62,13 @@ void KeyFileReader::OpenFile(std::string_view file_name) {
 Result<std::span<const std::uint8_t>> KeyFileReader::Descriptor(std::string_view file_name) {
   if (image_ != nullptr) return reader_.Read(file_name);
   OpenFile(file_name);
-  if (file_fd_ < 0) return reader_.Read(file_name);  // e.g. not readable: by name instead
+  if (file_fd_ < 0) {
+    if (dir_fd_ < 0 || open_errno_ == ELOOP) {
+      return Error(ErrorCode::kIo, fmt::format("cannot open: {}", std::strerror(open_errno_)))
+          .On(keystore::MachineRoot::KeyFileLabel(file_name));
+    }
+    return reader_.Read(file_name);  // e.g. not readable: by name instead
+  }
   for (int attempt = 0; attempt < 4; ++attempt) {
     const ssize_t n =
         ::fgetxattr(file_fd_, attribute_.c_str(), sd_buffer_.data(), sd_buffer_.size());

@@ -173,6 +173,26 @@ class KeyStore final {
 // is collected). Staging files are skipped. `visit` returns false to stop.
 Result<void> ForEachKeyFile(const MachineRoot& root,
                             const std::function<bool(std::string_view file_name)>& visit);
+// An entry of MachineKeys that is not a plain key file with one link (audit reports them).
+struct StoreOddity {
+  enum class Kind : std::uint8_t {
+    kSymlink,     // a symbolic link: never followed
+    kDirectory,   // a subfolder: Windows keeps none there
+    kStaging,     // .mkeys-staging-*: a key being created, or the leftover of a crash
+    kOther,       // a device, FIFO or socket
+    kHardLinked,  // a regular file with more than one hard link
+  };
+  std::string name;
+  Kind kind = Kind::kOther;
+  std::uint64_t links = 1;       // st_nlink
+  std::int64_t age_seconds = 0;  // since the entry last changed
+  std::string target;            // kSymlink: what it points to
+};
+// Lists the entries ForEachKeyFile skips or cannot vouch for (one readdir, an lstat per entry).
+Result<std::vector<StoreOddity>> FindStoreOddities(const MachineRoot& root);
+// What the symlink `name` in the directory `dir_fd` points to ("" when it cannot be read).
+std::string LinkTarget(int dir_fd, const char* name);
+
 // Reads one key file and its descriptor and judges them with KeyFileChecker; never fails:
 // problems become flags. Pass a per-thread RawDescriptorReader (on the MachineKeys directory)
 // and one checker (it reads the master key once) for a scan.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mkeys/acl/security_descriptor.hpp"
+#include "mkeys/core/beneath.hpp"
 #include "mkeys/core/result.hpp"
 
 namespace mkeys::keystore {
@@ -50,6 +51,11 @@ class ReadOnlySecurityStore {
   // xattrs reads `path_for_errors` by path instead.)
   Result<std::vector<std::uint8_t>> ReadRawFd(int fd,
                                               const std::filesystem::path& path_for_errors) const;
+  // ReadRaw of `relative` opened beneath `root` (files::RootDir::OpenBeneath): a symlink on the
+  // way is refused (kIo naming it), never followed. An object the caller may not open for
+  // reading is read through an O_PATH descriptor instead.
+  Result<std::vector<std::uint8_t>> ReadRawBeneath(const files::RootDir& root,
+                                                   std::string_view relative) const;
   // Decodes bytes as ReadRaw returns them (for callers that read them some other way).
   virtual Result<acl::SecurityDescriptor> DecodeRaw(std::span<const std::uint8_t> raw) const = 0;
 };
@@ -68,6 +74,13 @@ class SecurityStore : public ReadOnlySecurityStore {
   // Writes raw attribute bytes as they are (restore of a journal, byte for byte).
   virtual Result<void> WriteRaw(const std::filesystem::path& path,
                                 std::span<const std::uint8_t> raw) = 0;
+  // WriteRaw on an open file (opened beneath the root: files::RootDir::OpenBeneath; not O_PATH,
+  // fsetxattr refuses those).
+  Result<void> WriteRawFd(int fd, const std::filesystem::path& path_for_errors,
+                          std::span<const std::uint8_t> raw);
+  // Removes the attribute of an open file (a journal's "no descriptor" before value); a
+  // missing attribute is not an error.
+  Result<void> RemoveFd(int fd, const std::filesystem::path& path_for_errors);
 };
 
 std::unique_ptr<SecurityStore> MakeXattrNtaclStore(

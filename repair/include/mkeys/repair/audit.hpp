@@ -36,6 +36,7 @@ struct AuditReport {
   std::string machine_guid;
   std::uint64_t key_files = 0;      // files scanned in MachineKeys
   std::uint64_t directories = 0;    // directories checked (the chain above and at MachineKeys)
+  std::uint64_t unchecked = 0;      // objects the auditor could not read (MK030 findings)
   std::vector<RuleResult> results;  // rules with findings or accepted deviations, in ID order
   double seconds = 0;
 

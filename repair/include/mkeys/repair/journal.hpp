@@ -21,6 +21,9 @@ inline constexpr std::uint32_t kJournalVersion = 1;
 struct JournalHeader {
   std::string root;  // absolute path of the machine root
   std::string machine_guid;
+  // "<st_dev>:<st_ino>" of the root directory at apply time ("" in journals from before it was
+  // recorded): a restore without --root writes only into that very directory.
+  std::string root_identity;
   std::string attribute;  // xattr name
   bool ntfs = false;      // raw descriptors (system.ntfs_acl)
   std::uint64_t planned = 0;
@@ -50,9 +53,20 @@ Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes);
 Result<Journal> ReadJournal(const std::filesystem::path& file);
 
 struct RestoreOptions {
-  std::optional<std::filesystem::path> root;  // instead of the root the journal names
+  // Instead of the root the journal names (it moved, or a copy): its MachineGuid must match.
+  std::optional<std::filesystem::path> root;
+  bool dry_run = false;  // check and plan, write nothing
   // A root that is a disk image: its partition (as `--partition N`; unset: the Windows one).
   std::optional<int> partition;
+};
+
+// What a restore does (or, with dry_run, would do) to one entry.
+struct RestoreAction {
+  std::string relative_path;
+  bool restore = false;            // false: it holds its "before" bytes already
+  bool changed_by_others = false;  // held neither "before" nor "after" bytes
+  bool remove = false;             // "before" was "no descriptor": the attribute is removed
+  std::size_t entry = 0;           // index into Journal::entries
 };
 
 struct RestoreReport {
@@ -61,10 +75,19 @@ struct RestoreReport {
   std::size_t unchanged = 0;                   // already held their "before" bytes
   std::vector<std::string> changed_by_others;  // held neither "before" nor "after" bytes
   bool nothing_to_do = false;                  // the journal was never sealed: no change had begun
+  bool dry_run = false;                        // nothing was written (`actions` is the plan)
+  std::string root;                            // the machine root restored into
+  std::vector<RestoreAction> actions;          // last entry first, as written
 };
 
+// "<st_dev>:<st_ino>" of an open directory (a journal's root_identity).
+std::string RootIdentity(int dir_fd);
+
 // Puts every descriptor the journal lists back to its "before" bytes, byte for byte. Works on a
-// journal of an apply killed half-way. Re-running it is harmless.
+// journal of an apply killed half-way. Re-running it is harmless. Refused (nothing written,
+// exit 3) when the root is not the journal's machine (MachineGuid, and without options.root the
+// root directory's identity), when a "before" value is not a valid descriptor (empty: "no
+// descriptor"), or when an entry's path leads through a symlink.
 Result<RestoreReport> RestoreJournal(const std::filesystem::path& file,
                                      const RestoreOptions& options = {});
 

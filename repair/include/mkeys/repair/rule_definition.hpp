@@ -22,6 +22,7 @@
 #include "mkeys/acl/sid.hpp"
 #include "mkeys/acl/token.hpp"
 #include "mkeys/core/result.hpp"
+#include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/baseline.hpp"
 #include "mkeys/repair/rules.hpp"
@@ -44,6 +45,9 @@ struct DirectoryState {
   std::vector<std::uint8_t> raw;
   std::optional<acl::SecurityDescriptor> sd;  // nullopt: unreadable (error in `problem`)
   std::string problem;
+  std::string link;         // the symlink on the way to it ("ProgramData/Microsoft/Crypto")
+  std::string link_target;  // what that link points to (never followed)
+  bool unreadable = false;  // permission or I/O error (not a missing or malformed descriptor)
 };
 
 // What every hook may read: the machine, the baseline and the identities, made once per run.
@@ -53,6 +57,9 @@ struct RuleContext {
   std::vector<ServiceCheck> services;
   std::vector<acl::Sid> expected_owners;   // the baseline's expected_owners, resolved
   std::optional<acl::Sid> machine_domain;  // S-1-5-21-a-b-c of the machine's local accounts
+  // MachineKeys' entries that are not plain key files, listed by the engine before the
+  // check_store hooks run (empty when MachineKeys could not be opened beneath the root).
+  std::vector<keystore::StoreOddity> store_oddities;
 
   // `service` is declared and its glob matches `container_name`.
   bool Covers(const ServiceCheck& service, std::string_view container_name) const;
@@ -67,7 +74,7 @@ struct KeyFileFacts {
   bool not_a_container_name = false;  // not <32 hex>_<MachineGuid>
   bool foreign_machine_guid = false;  // another machine's MachineGuid
   // The contents (looked at only when the name is a container's).
-  bool unreadable = false;  // could not be read (`problem` says why)
+  bool unreadable = false;  // could not be read: permission or I/O (`problem` says why)
   bool corrupt = false;     // empty, too large or does not parse (`problem`)
   std::string problem;
   bool name_hash_mismatch = false;  // the stored name does not hash to the file name
@@ -75,6 +82,7 @@ struct KeyFileFacts {
   // The descriptor: nullptr when it cannot be read or decoded (`descriptor_problem`).
   const acl::SecurityDescriptor* descriptor = nullptr;
   std::string_view descriptor_problem;
+  bool descriptor_unreadable = false;  // the attribute could not be read (permission, I/O)
 
   // "MachineKeys/<file>", as findings name the file; made on first use (most files have no
   // finding).

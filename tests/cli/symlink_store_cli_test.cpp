@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A symlink in the key store (Crypto, a key file, a folder inside MachineKeys) pointing outside
+// the root: audit reports it (MK031), and repair --apply, store create, sd set, sd import-icacls
+// and restore refuse it, naming it, with the outside tree unchanged byte for byte.
+#include <catch2/catch.hpp>
+
+#include <sys/xattr.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "cli/repair_cli_support.hpp"
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using mkeys::test::Mkeys;
+using mkeys::test::Run;
+
+namespace {
+
+// Every file's bytes and every entry's NTACL attribute under `dir` (links not followed).
+std::map<std::string, std::string> Tree(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  out[dir.string() + "#attr"] = "";
+  char buf[65536];
+  if (const ssize_t n = ::lgetxattr(dir.c_str(), "user.NTACL", buf, sizeof buf); n >= 0) {
+    out[dir.string() + "#attr"] = std::string(buf, static_cast<std::size_t>(n));
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const ssize_t n = ::lgetxattr(e.path().c_str(), "user.NTACL", buf, sizeof buf);
+    out[e.path().string() + "#attr"] =
+        n < 0 ? std::string("<none>") : std::string(buf, static_cast<std::size_t>(n));
+    if (e.is_regular_file() && !e.is_symlink()) {
+      std::ifstream in(e.path(), std::ios::binary);
+      out[e.path().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+  }
+  return out;
+}
+
+void WriteSave(const fs::path& file, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) text += l + "\r\n";
+  std::ofstream out(file, std::ios::binary);
+  for (char c : text) out.put(c).put('\0');
+}
+
+std::vector<std::string> Walk(const char* walk) {
+  return {std::string("MKEYS_FORCE_OPENAT_WALK=") + walk};
+}
+
+// A journal of a real repair of the seed machine (its MachineKeys folder and array key).
+std::string RepairJournal(const mkeys::test::SeedMachine& m) {
+  const std::string journal = (m.dir.path() / "J").string();
+  const std::string service = std::string(mkeys::test::kNs) + "=" + mkeys::test::kArrayKey;
+  REQUIRE(
+      Mkeys({"repair", m.root, "--service", service, "--apply", "--journal", journal}).exit_code ==
+      0);
+  return journal;
+}
+
+}  // namespace
+
+TEST_CASE("a Crypto symlink outside the root is reported and no command writes through it",
+          "[cli][safety][symlink]") {
+  mkeys::test::SeedMachine m;
+  const std::string journal = RepairJournal(m);
+  REQUIRE(Mkeys({"restore", journal}).exit_code == 0);  // broken again: repair has work to do
+  const fs::path root = m.root;
+  const fs::path crypto = root / "ProgramData/Microsoft/Crypto";
+  const fs::path outside = m.dir.path() / "outside";
+  fs::rename(crypto, outside);
+  fs::create_directory_symlink(outside, crypto);
+  const auto before = Tree(outside);
+  const std::string link = "ProgramData/Microsoft/Crypto";
+
+  auto audit = Mkeys({"audit", m.root});
+  CHECK(audit.exit_code == 1);
+  CHECK_THAT(audit.out, Catch::Contains("MK031") &&
+                            Catch::Contains(link + ": symbolic link to " + outside.string()));
+  CHECK_THAT(audit.out, Catch::Contains("0 key files"));
+
+  WriteSave(m.dir.path() / "save.txt", {"MachineKeys", "D:PAI(A;;FA;;;WD)"});
+  const std::string service = std::string(mkeys::test::kNs) + "=" + mkeys::test::kArrayKey;
+  for (const char* walk : {"0", "1"}) {
+    INFO("MKEYS_FORCE_OPENAT_WALK=" << walk);
+    const auto env = Walk(walk);
+    auto repair = Run({MKEYS_BINARY, "repair", m.root, "--service", service, "--apply", "--journal",
+                       (m.dir.path() / (std::string("J2-") + walk)).string()},
+                      "", env);
+    CHECK(repair.exit_code != 0);
+    CHECK_THAT(repair.err + repair.out, Catch::Contains(link));
+    auto create = Run({MKEYS_BINARY, "store", "create", m.root, "new key", "--as", "administrator",
+                       "--key", "ec:p256"},
+                      "", env);
+    CHECK(create.exit_code == 3);
+    CHECK_THAT(create.err, Catch::Contains(link + ": a symbolic link"));
+    auto set = Run({MKEYS_BINARY, "sd", "set", (crypto / "RSA/MachineKeys").string(),
+                    "O:SYG:SYD:(A;;FA;;;WD)"},
+                   "", env);
+    CHECK(set.exit_code == 3);
+    CHECK_THAT(set.err, Catch::Contains(link + ": a symbolic link"));
+    auto icacls = Run({MKEYS_BINARY, "sd", "import-icacls", (m.dir.path() / "save.txt").string(),
+                       "--root", m.root},
+                      "", env);
+    CHECK(icacls.exit_code == 3);
+    CHECK_THAT(icacls.err, Catch::Contains(link));
+    auto restore = Run({MKEYS_BINARY, "restore", journal}, "", env);
+    CHECK(restore.exit_code == 3);
+    CHECK_THAT(restore.err, Catch::Contains(link + ": a symbolic link"));
+    CHECK(Tree(outside) == before);
+  }
+}
+
+TEST_CASE("a key file symlinked outside the root is reported and never written through",
+          "[cli][safety][symlink]") {
+  mkeys::test::SeedMachine m;
+  const std::string journal = RepairJournal(m);
+  const fs::path outside = m.dir.path() / "outside";
+  fs::create_directories(outside);
+  fs::rename(m.keys / m.file, outside / "key");
+  fs::create_symlink(outside / "key", m.keys / m.file);
+  const auto before = Tree(outside);
+  const std::string link = "MachineKeys/" + m.file;
+
+  auto audit = Mkeys({"audit", m.root});
+  CHECK(audit.exit_code == 1);
+  CHECK_THAT(audit.out, Catch::Contains("MK031") && Catch::Contains(link + ": symbolic link to"));
+
+  WriteSave(m.dir.path() / "save.txt", {"MachineKeys\\" + m.file, "D:PAI(A;;FA;;;WD)"});
+  const std::string service = std::string(mkeys::test::kNs) + "=" + mkeys::test::kArrayKey;
+  for (const char* walk : {"0", "1"}) {
+    INFO("MKEYS_FORCE_OPENAT_WALK=" << walk);
+    const auto env = Walk(walk);
+    auto repair = Run({MKEYS_BINARY, "repair", m.root, "--service", service, "--apply", "--journal",
+                       (m.dir.path() / (std::string("J2-") + walk)).string()},
+                      "", env);
+    CHECK(repair.exit_code == 1);
+    CHECK_THAT(repair.out, Catch::Contains("MK031 " + link));
+    auto create = Run({MKEYS_BINARY, "store", "create", m.root, mkeys::test::kArrayKey, "--as",
+                       "administrator", "--key", "ec:p256"},
+                      "", env);
+    CHECK(create.exit_code == 1);  // NTE_EXISTS: the link holds the container's file name
+    CHECK_THAT(create.err, Catch::Contains(link));
+    auto set = Run(
+        {MKEYS_BINARY, "sd", "set", (m.keys / m.file).string(), "O:SYG:SYD:(A;;FA;;;WD)"}, "", env);
+    CHECK(set.exit_code == 3);
+    CHECK_THAT(set.err, Catch::Contains(m.file));
+    auto icacls = Run({MKEYS_BINARY, "sd", "import-icacls", (m.dir.path() / "save.txt").string(),
+                       "--root", m.root},
+                      "", env);
+    CHECK(icacls.exit_code == 3);
+    CHECK_THAT(icacls.err, Catch::Contains(m.file));
+    auto restore = Run({MKEYS_BINARY, "restore", journal}, "", env);
+    CHECK(restore.exit_code == 3);
+    CHECK_THAT(restore.err, Catch::Contains(link + ": a symbolic link"));
+    CHECK(Tree(outside) == before);
+  }
+}
+
+TEST_CASE("a folder symlink inside MachineKeys is reported and never written through",
+          "[cli][safety][symlink]") {
+  mkeys::test::SeedMachine m;
+  const fs::path outside = m.dir.path() / "outside";
+  fs::create_directories(outside / "target");
+  fs::create_directory_symlink(outside, m.keys / "evil");
+  const auto before = Tree(outside);
+
+  auto audit = Mkeys({"audit", m.root});
+  CHECK(audit.exit_code == 1);
+  CHECK_THAT(audit.out, Catch::Contains("MK031") && Catch::Contains("MachineKeys/evil"));
+
+  WriteSave(m.dir.path() / "save.txt", {"MachineKeys\\evil\\target", "D:PAI(A;;FA;;;WD)"});
+  for (const char* walk : {"0", "1"}) {
+    INFO("MKEYS_FORCE_OPENAT_WALK=" << walk);
+    const auto env = Walk(walk);
+    auto set = Run(
+        {MKEYS_BINARY, "sd", "set", (m.keys / "evil/target").string(), "O:SYG:SYD:(A;;FA;;;WD)"},
+        "", env);
+    CHECK(set.exit_code == 3);
+    CHECK_THAT(set.err, Catch::Contains("MachineKeys/evil: a symbolic link"));
+    auto icacls = Run({MKEYS_BINARY, "sd", "import-icacls", (m.dir.path() / "save.txt").string(),
+                       "--root", m.root},
+                      "", env);
+    CHECK(icacls.exit_code == 3);
+    CHECK_THAT(icacls.err, Catch::Contains("MachineKeys/evil"));
+    CHECK(Tree(outside) == before);
+  }
+}

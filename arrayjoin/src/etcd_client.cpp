@@ -5,9 +5,9 @@
 
 #include <openssl/evp.h>
 
-#include "asio_includes.hpp"
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include "asio_includes.hpp"
 
 namespace mkeys::arrayjoin::internal {
 namespace {
@@ -134,8 +134,8 @@ Result<nlohmann::json> EtcdClient::CallOne(const std::string& endpoint, std::str
   if (res.result_int() != 200 || doc.contains("error")) {
     const std::string message = doc.value("message", doc.value("error", std::string("error")));
     // No leader, a stopped member, a timeout inside etcd: another endpoint may do better.
-    return Error(ErrorCode::kNetwork, "etcd refused: " + message + " (HTTP " +
-                                              std::to_string(res.result_int()) + ")")
+    return Error(ErrorCode::kNetwork,
+                 "etcd refused: " + message + " (HTTP " + std::to_string(res.result_int()) + ")")
         .On(endpoint + std::string(path));
   }
   return doc;
@@ -153,9 +153,9 @@ Result<nlohmann::json> EtcdClient::Call(std::string_view path, const nlohmann::j
     }
     last = std::move(r).error();
   }
-  return Error(ErrorCode::kNetwork,
-               "no etcd endpoint answered (" + std::to_string(endpoints_.size()) +
-                   " tried); last: " + last->ToString());
+  return Error(ErrorCode::kNetwork, "no etcd endpoint answered (" +
+                                        std::to_string(endpoints_.size()) +
+                                        " tried); last: " + last->ToString());
 }
 
 Result<std::optional<EtcdKv>> EtcdClient::Get(std::string_view key) {

@@ -57,8 +57,10 @@ Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings
         .On(Registry::DirFor(root).string());
   }
   ::chmod(Registry::DirFor(root).c_str(), 0700);
-  const nlohmann::json doc = {{"kind", "etcd"},         {"endpoints", s.endpoints},
-                              {"array_id", s.array_id}, {"array", s.array},
+  const nlohmann::json doc = {{"kind", "etcd"},
+                              {"endpoints", s.endpoints},
+                              {"array_id", s.array_id},
+                              {"array", s.array},
                               {"manager_id", s.manager_id}};
   const std::string text = doc.dump(2) + "\n";
   return files::WriteFileAtomic(
@@ -237,10 +239,9 @@ Result<void> EtcdRegistry::RevokeToken(std::string_view id, std::int64_t now) {
     MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv->value));
     if (t.revoked_at) return Ok();
     t.revoked_at = now;
-    MKEYS_ASSIGN_OR_RETURN(bool done,
-                           client_.Txn({{kv->key, "MOD", kv->mod_revision}},
-                                       {Put(kv->key, TokenToJson(t).dump()),
-                                        EventOp("token-revoked", id, "", now)}));
+    MKEYS_ASSIGN_OR_RETURN(bool done, client_.Txn({{kv->key, "MOD", kv->mod_revision}},
+                                                  {Put(kv->key, TokenToJson(t).dump()),
+                                                   EventOp("token-revoked", id, "", now)}));
     if (done) return Ok();
   }
   return Error(ErrorCode::kNetwork, "the token kept changing; try again").On(std::string(id));
@@ -475,12 +476,12 @@ Result<std::unique_ptr<Registry>> CreateEtcdRegistry(const std::filesystem::path
   reg->SetRegistryKey(secrets.registry_key);
   const std::string& p = reg->prefix();
   const std::string v = "v" + std::to_string(kv.version);
-  MKEYS_ASSIGN_OR_RETURN(auto ca, SealSecret(secrets.registry_key, info.array_id, "ca",
-                                             secrets.ca_pkcs8));
-  MKEYS_ASSIGN_OR_RETURN(auto rsa, SealSecret(secrets.registry_key, info.array_id, v + "/rsa",
-                                              secrets.rsa_pkcs8));
-  MKEYS_ASSIGN_OR_RETURN(auto config, SealSecret(secrets.registry_key, info.array_id,
-                                                 v + "/config", secrets.config_key));
+  MKEYS_ASSIGN_OR_RETURN(auto ca,
+                         SealSecret(secrets.registry_key, info.array_id, "ca", secrets.ca_pkcs8));
+  MKEYS_ASSIGN_OR_RETURN(
+      auto rsa, SealSecret(secrets.registry_key, info.array_id, v + "/rsa", secrets.rsa_pkcs8));
+  MKEYS_ASSIGN_OR_RETURN(auto config, SealSecret(secrets.registry_key, info.array_id, v + "/config",
+                                                 secrets.config_key));
   const nlohmann::json doc = {{"schema", internal::kEtcdSchemaVersion},
                               {"array_id", info.array_id},
                               {"name", info.name},
@@ -522,11 +523,10 @@ Result<std::unique_ptr<Registry>> AddEtcdManager(const std::filesystem::path& ro
   const auto now = NowSeconds();
   const std::string key = reg->prefix() + "managers/" + settings.manager_id;
   MKEYS_ASSIGN_OR_RETURN(
-      bool done,
-      reg->client().Txn({{key, "CREATE", 0}},
-                        {internal::Put(key, internal::ManagerJson(settings, now)),
-                         reg->EventOp("manager-added", settings.manager_id,
-                                      "on host " + internal::Host(), now)}));
+      bool done, reg->client().Txn({{key, "CREATE", 0}},
+                                   {internal::Put(key, internal::ManagerJson(settings, now)),
+                                    reg->EventOp("manager-added", settings.manager_id,
+                                                 "on host " + internal::Host(), now)}));
   if (!done) return Error(ErrorCode::kExists, "a manager with this id exists").On(key);
   MKEYS_TRY(internal::WriteSettings(root, settings));
   return std::unique_ptr<Registry>(std::move(reg));

@@ -152,10 +152,10 @@ Result<void> EtcdRegistry::ReserveDelivery(std::string_view token_id, const Dige
     if (existing && !resume && token->replace_name != member.name &&
         !(proven_pin && existing->status != MemberStatus::kRevoked &&
           ConstantTimeEquals(existing->cert_pin, *proven_pin))) {
-      return Error(ErrorCode::kExists,
-                   "the array already has a member named " + member.name + " (" +
-                       std::string(MemberStatusName(existing->status)) + ", certificate " +
-                       FormatFingerprint(existing->cert_pin) + ")")
+      return Error(ErrorCode::kExists, "the array already has a member named " + member.name +
+                                           " (" + std::string(MemberStatusName(existing->status)) +
+                                           ", certificate " +
+                                           FormatFingerprint(existing->cert_pin) + ")")
           .On(member.name);
     }
     MemberRecord record = member;
@@ -203,8 +203,8 @@ Result<void> EtcdRegistry::ConfirmJoin(std::string_view name, const Digest& cert
         bool done,
         client_.Txn({{kv->key, "MOD", kv->mod_revision}},
                     {Put(kv->key, MemberToJson(*m).dump()),
-                     EventOp("joined", name, "confirmed by certificate " + FormatFingerprint(cert_pin),
-                             now)}));
+                     EventOp("joined", name,
+                             "confirmed by certificate " + FormatFingerprint(cert_pin), now)}));
     if (done) return Ok();
   }
   return Contended("confirmation");
@@ -224,11 +224,11 @@ Result<void> EtcdRegistry::RevokeMember(std::string_view name, std::int64_t now)
     const nlohmann::json rev = {{"member", name}, {"at", now}};
     MKEYS_ASSIGN_OR_RETURN(
         bool done,
-        client_.Txn({{kv->key, "MOD", kv->mod_revision}},
-                    {Put(kv->key, MemberToJson(m).dump()), Put(RevokedKey(m.cert_pin), rev.dump()),
-                     EventOp("certificate-revoked", name,
-                             "certificate " + FormatFingerprint(m.cert_pin) + " (was " + was + ")",
-                             now)}));
+        client_.Txn(
+            {{kv->key, "MOD", kv->mod_revision}},
+            {Put(kv->key, MemberToJson(m).dump()), Put(RevokedKey(m.cert_pin), rev.dump()),
+             EventOp("certificate-revoked", name,
+                     "certificate " + FormatFingerprint(m.cert_pin) + " (was " + was + ")", now)}));
     if (done) return Ok();
   }
   return Contended("revocation");
@@ -263,8 +263,9 @@ Result<void> EtcdRegistry::RemoveMember(std::string_view name, std::int64_t now,
     return Error(ErrorCode::kNotFound, "no such member ('mkeys array members ROOT' lists them)")
         .On(std::string(name));
   }
-  MKEYS_ASSIGN_OR_RETURN(bool done, client_.Txn({{kv->key, "MOD", kv->mod_revision}},
-                                                {Delete(kv->key), EventOp("removed", name, why, now)}));
+  MKEYS_ASSIGN_OR_RETURN(bool done,
+                         client_.Txn({{kv->key, "MOD", kv->mod_revision}},
+                                     {Delete(kv->key), EventOp("removed", name, why, now)}));
   if (!done) return Contended("removal");
   return Ok();
 }

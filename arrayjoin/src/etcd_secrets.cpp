@@ -32,8 +32,10 @@ Result<std::string> SealSecret(const SecretBytes& key, std::string_view array_id
   int total = 0;
   const auto pt = plaintext.RevealSecret();
   if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.RevealSecret().data(), o) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.RevealSecret().data(), o) !=
+          1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), o + 12, &len, pt.data(), static_cast<int>(pt.size())) != 1) {
     return Error(ErrorCode::kCrypto, "cannot seal a secret for etcd").On(std::string(name));
@@ -64,11 +66,13 @@ Result<SecretBytes> OpenSealedSecret(const SecretBytes& key, std::string_view ar
         .On(std::string(name));
   };
   if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.RevealSecret().data(), s) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.RevealSecret().data(), s) !=
+          1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                        reinterpret_cast<const unsigned char*>(aad.data()),
                         static_cast<int>(aad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), out.MutableSecret().data(), &len, s + 12,
-                        static_cast<int>(n)) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out.MutableSecret().data(), &len, s + 12, static_cast<int>(n)) !=
+          1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16,
                           const_cast<unsigned char*>(s + 12 + n)) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), out.MutableSecret().data() + len, &len) != 1) {

@@ -84,8 +84,8 @@ Result<AddedManager> AddManager(const std::filesystem::path& root,
     key_material.symmetric = key;
     keystore::CreateOptions key_options;
     key_options.material = std::move(key_material);
-    MKEYS_ASSIGN_OR_RETURN(auto s1, store.Create(RegistryKeyContainerName(info.name), system,
-                                                 key_options));
+    MKEYS_ASSIGN_OR_RETURN(auto s1,
+                           store.Create(RegistryKeyContainerName(info.name), system, key_options));
     (void)s1;
     out.containers.push_back(RegistryKeyContainerName(info.name));
     MKEYS_ASSIGN_OR_RETURN(auto ca_private, keystore::PrivateKey::Adopt(ca_key.release()));
@@ -103,8 +103,8 @@ Result<AddedManager> AddManager(const std::filesystem::path& root,
   if (!result) {
     for (const auto& name : out.containers) {
       if (auto r = store.Delete(name, system); !r) {
-        Logger("arrayjoin")->warn("cannot remove container {} while undoing: {}", name,
-                                  r.error().ToString());
+        Logger("arrayjoin")
+            ->warn("cannot remove container {} while undoing: {}", name, r.error().ToString());
       }
     }
     return std::move(result).error();

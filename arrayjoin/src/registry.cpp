@@ -103,7 +103,8 @@ std::filesystem::path Registry::ConfigPathFor(const std::filesystem::path& root)
 }
 bool Registry::ExistsFor(const std::filesystem::path& root) {
   std::error_code ec;
-  return std::filesystem::exists(PathFor(root), ec) || std::filesystem::exists(ConfigPathFor(root), ec);
+  return std::filesystem::exists(PathFor(root), ec) ||
+         std::filesystem::exists(ConfigPathFor(root), ec);
 }
 
 Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& root,
@@ -161,7 +162,7 @@ SqliteRegistry::~SqliteRegistry() {
 }
 
 Result<std::unique_ptr<Registry>> SqliteRegistry::Create(const std::filesystem::path& root,
-                                                   const ArrayInfo& info) {
+                                                         const ArrayInfo& info) {
   const auto path = PathFor(root);
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
@@ -382,13 +383,13 @@ Result<std::vector<KeyVersion>> SqliteRegistry::KeyVersions() {
 }
 
 Result<void> SqliteRegistry::LogEvent(std::string_view kind, std::string_view subject,
-                                std::string_view detail, std::int64_t now) {
+                                      std::string_view detail, std::int64_t now) {
   std::lock_guard lock(mutex_);
   return LogEventLocked(kind, subject, detail, now);
 }
 
 Result<void> SqliteRegistry::LogEventLocked(std::string_view kind, std::string_view subject,
-                                      std::string_view detail, std::int64_t now) {
+                                            std::string_view detail, std::int64_t now) {
   Stmt s(db_, "INSERT INTO events(at, kind, subject, detail) VALUES (?, ?, ?, ?)");
   if (!s.ok()) return DbError("cannot log an event");
   s.Bind(1, now).Bind(2, kind).Bind(3, subject).Bind(4, detail);

@@ -72,7 +72,8 @@ Result<std::optional<MemberRecord>> SqliteRegistry::FindMemberLocked(std::string
   return DbError("cannot read members");
 }
 
-Result<void> SqliteRegistry::RemoveMember(std::string_view name, std::int64_t now, std::string_view why) {
+Result<void> SqliteRegistry::RemoveMember(std::string_view name, std::int64_t now,
+                                          std::string_view why) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "DELETE FROM members WHERE name = ?");
   if (!s.ok()) return DbError("cannot remove the member");

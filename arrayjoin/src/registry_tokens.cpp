@@ -99,7 +99,7 @@ std::optional<TokenRefusal> Registry::CheckToken(const std::optional<TokenRecord
 }
 
 Result<void> SqliteRegistry::CheckNameFree(const MemberRecord& member, const TokenRecord& token,
-                                     const std::optional<Digest>& proven_pin) {
+                                           const std::optional<Digest>& proven_pin) {
   MKEYS_ASSIGN_OR_RETURN(auto existing, FindMemberLocked(member.name));
   if (proven_pin) {
     MKEYS_ASSIGN_OR_RETURN(bool revoked, IsRevokedLocked(*proven_pin));
@@ -124,8 +124,9 @@ Result<void> SqliteRegistry::CheckNameFree(const MemberRecord& member, const Tok
 }
 
 Result<void> SqliteRegistry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
-                                       const MemberRecord& member,
-                                       const std::optional<Digest>& proven_pin, std::int64_t now) {
+                                             const MemberRecord& member,
+                                             const std::optional<Digest>& proven_pin,
+                                             std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
   auto fail = [&](Error e) -> Result<void> {
@@ -162,7 +163,7 @@ Result<void> SqliteRegistry::ReserveDelivery(std::string_view token_id, const Di
 }
 
 Result<void> SqliteRegistry::ConfirmJoin(std::string_view name, const Digest& cert_pin,
-                                   std::int64_t now) {
+                                         std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
   auto fail = [&](Error e) -> Result<void> {

@@ -170,8 +170,7 @@ int Create(Context& ctx, const ArrayArgs& a) {
   }
   auto created = aj::CreateArray(a.root, a.name, etcd);
   if (!created) return Fail(ctx, created.error());
-  const std::string where =
-      etcd.empty() ? aj::Registry::PathFor(a.root).string() : a.registry;
+  const std::string where = etcd.empty() ? aj::Registry::PathFor(a.root).string() : a.registry;
   const std::string fp = aj::FormatFingerprint(created->info.pin);
   if (ctx.out.json()) {
     ctx.out.Json({{"array", created->info.name},

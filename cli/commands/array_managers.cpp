@@ -82,9 +82,10 @@ int ManagerAdd(Context& ctx, const ArrayArgs& a) {
   ctx.out.Line(fmt::format("  manager key fingerprint  {} (the same for every manager)",
                            aj::FormatFingerprint(added->info.pin)));
   ctx.out.Line(fmt::format("  containers               {}", Joined(added->containers)));
-  ctx.out.Line(fmt::format("Next: 'mkeys array serve {}'; members learn its endpoint on their "
-                           "next sync",
-                           a.root));
+  ctx.out.Line(
+      fmt::format("Next: 'mkeys array serve {}'; members learn its endpoint on their "
+                  "next sync",
+                  a.root));
   return kExitOk;
 }
 
@@ -103,8 +104,9 @@ int ManagerList(Context& ctx, const ArrayArgs& a) {
   }
   ctx.out.Line(fmt::format("{:<18} {:<5} {:<20} {}", "ID", "SELF", "HOST", "SERVING"));
   for (const auto& m : *managers) {
-    ctx.out.Line(fmt::format("{:<18} {:<5} {:<20} {}", m.id, m.id == (*reg)->ManagerId() ? "yes" : "",
-                             m.host, Joined(m.endpoints)));
+    ctx.out.Line(fmt::format("{:<18} {:<5} {:<20} {}", m.id,
+                             m.id == (*reg)->ManagerId() ? "yes" : "", m.host,
+                             Joined(m.endpoints)));
   }
   return kExitOk;
 }

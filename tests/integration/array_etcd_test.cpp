@@ -29,7 +29,8 @@ struct TwoManagers {
   TwoManagers() {
     InitMachine(a);
     InitMachine(b);
-    auto created = Mkeys({"array", "create", a.string(), "--name", "web", "--registry", etcd.Url()});
+    auto created =
+        Mkeys({"array", "create", a.string(), "--name", "web", "--registry", etcd.Url()});
     INFO(created.out << created.err);
     REQUIRE(created.exit_code == 0);
     auto added = Mkeys({"array", "manager", "add", b.string(), "--from", a.string()});
@@ -145,7 +146,7 @@ TEST_CASE("a join whose manager is killed mid-join succeeds when retried through
   auto sync = SyncMember(member);
   INFO(sync.out << sync.err << back_a.Log());
   CHECK(sync.exit_code == 0);
-  auto state = nlohmann::json::parse(
-      std::ifstream(member / "mkeys-array/member.json"), nullptr, false);
+  auto state =
+      nlohmann::json::parse(std::ifstream(member / "mkeys-array/member.json"), nullptr, false);
   CHECK(state["key_version"] == 2);
 }

@@ -81,7 +81,8 @@ class EtcdCluster {
   std::string ClientAddress(int i) const { return "127.0.0.1:" + std::to_string(client_[i]); }
   std::string Endpoints() const {
     std::string out;
-    for (int i = 0; i < kSize; ++i) out += (i ? "," : "") + std::string("http://") + ClientAddress(i);
+    for (int i = 0; i < kSize; ++i)
+      out += (i ? "," : "") + std::string("http://") + ClientAddress(i);
     return out;
   }
 
@@ -119,8 +120,8 @@ class EtcdCluster {
     auto doc = nlohmann::json::parse(list.out);
     std::string id_hex;
     for (const auto& m : doc["members"]) {
-      if (m.value("name", "") == names_[i] || (m.contains("peerURLs") && !m["peerURLs"].empty() &&
-                                               m["peerURLs"][0] == PeerUrl(i))) {
+      if (m.value("name", "") == names_[i] ||
+          (m.contains("peerURLs") && !m["peerURLs"].empty() && m["peerURLs"][0] == PeerUrl(i))) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%llx",
                       static_cast<unsigned long long>(m["ID"].get<std::uint64_t>()));
@@ -142,8 +143,8 @@ class EtcdCluster {
   // Every member answers `endpoint health`.
   bool WaitHealthy(int seconds) {
     for (int t = 0; t < seconds * 4; ++t) {
-      auto r = Run({"etcdctl", "--endpoints", Endpoints(), "--command-timeout=2s", "endpoint",
-                    "health"});
+      auto r = Run(
+          {"etcdctl", "--endpoints", Endpoints(), "--command-timeout=2s", "endpoint", "health"});
       if (r.exit_code == 0) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }

@@ -53,8 +53,7 @@ class EtcdRegistry final : public Registry {
   Result<bool> IsRevoked(const Digest& cert_pin) override;
   Result<std::vector<MemberRecord>> Members() override;
   Result<std::optional<MemberRecord>> FindMember(std::string_view name) override;
-  Result<void> RemoveMember(std::string_view name, std::int64_t now,
-                            std::string_view why) override;
+  Result<void> RemoveMember(std::string_view name, std::int64_t now, std::string_view why) override;
   Result<void> LogEvent(std::string_view kind, std::string_view subject, std::string_view detail,
                         std::int64_t now) override;
   Result<std::vector<EventRecord>> Events(std::size_t limit) override;
@@ -85,7 +84,9 @@ class EtcdRegistry final : public Registry {
   Result<const SecretBytes*> RegistryKey();
   Result<std::optional<EtcdKv>> GetMember(std::string_view name);
   Result<std::optional<EtcdKv>> GetToken(std::string_view id);
-  std::string MemberKey(std::string_view name) const { return prefix_ + "members/" + std::string(name); }
+  std::string MemberKey(std::string_view name) const {
+    return prefix_ + "members/" + std::string(name);
+  }
   std::string TokenKey(std::string_view id) const { return prefix_ + "tokens/" + std::string(id); }
   std::string RevokedKey(const Digest& pin) const;
   Result<bool> AddKeyVersionOps(const KeyVersion& version, std::vector<EtcdOp> extra);

@@ -37,8 +37,7 @@ class SqliteRegistry final : public Registry {
   Result<bool> IsRevoked(const Digest& cert_pin) override;
   Result<std::vector<MemberRecord>> Members() override;
   Result<std::optional<MemberRecord>> FindMember(std::string_view name) override;
-  Result<void> RemoveMember(std::string_view name, std::int64_t now,
-                            std::string_view why) override;
+  Result<void> RemoveMember(std::string_view name, std::int64_t now, std::string_view why) override;
   Result<void> LogEvent(std::string_view kind, std::string_view subject, std::string_view detail,
                         std::int64_t now) override;
   Result<std::vector<EventRecord>> Events(std::size_t limit) override;

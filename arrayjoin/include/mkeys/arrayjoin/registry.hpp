@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// The manager's registry. By default one SQLite database (WAL journal, versioned schema with migrations)
-// at <root>/mkeys-array/registry.db holding the array, its key versions, the join tokens (only
-// their SHA-256 verifiers), the members and an event log.
+// The manager's registry. By default one SQLite database (WAL journal, versioned schema with
+// migrations) at <root>/mkeys-array/registry.db holding the array, its key versions, the join
+// tokens (only their SHA-256 verifiers), the members and an event log.
 //
 // A registry that cannot be read is an error (kCorrupt) naming the file; it is never reset or
 // recreated behind the user's back. Thread-safe: one connection guarded by a mutex; several

@@ -5,9 +5,11 @@
 
 #include <openssl/evp.h>
 
+// Asio first, as asio_includes.hpp configures it; then Beast.
+#include "asio_includes.hpp"
+// (keep this order)
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include "asio_includes.hpp"
 
 namespace mkeys::arrayjoin::internal {
 namespace {

@@ -191,6 +191,11 @@ Result<void> EtcdRegistry::ConfirmJoin(std::string_view name, const Digest& cert
       MKEYS_ASSIGN_OR_RETURN(auto rec, MemberFromJson(kv->value));
       m = std::move(rec);
     }
+    // A second attempt (a reply lost after etcd applied the first) finds its own confirmation.
+    if (attempt > 0 && m && m->status == MemberStatus::kJoined &&
+        ConstantTimeEquals(m->cert_pin, cert_pin)) {
+      return Ok();
+    }
     if (!m || m->status != MemberStatus::kDelivered || !ConstantTimeEquals(m->cert_pin, cert_pin)) {
       return Error(ErrorCode::kPeerRefused,
                    "the delivery was removed or revoked on the manager before the "

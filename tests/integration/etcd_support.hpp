@@ -129,7 +129,13 @@ class EtcdCluster {
       }
     }
     REQUIRE_FALSE(id_hex.empty());
-    auto removed = Run({"etcdctl", "--endpoints", others, "member", "remove", id_hex});
+    // The killed member may have been the leader: allow the others an election first.
+    RunResult removed;
+    for (int t = 0; t < 20; ++t) {
+      removed = Run({"etcdctl", "--endpoints", others, "member", "remove", id_hex});
+      if (removed.exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
     INFO(removed.out << removed.err);
     REQUIRE(removed.exit_code == 0);
     auto added = Run({"etcdctl", "--endpoints", others, "member", "add", names_[i],

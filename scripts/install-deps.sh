@@ -23,6 +23,8 @@ packages=(
   openscap-scanner chromium
   # what the benchmarks use
   libbenchmark-dev hyperfine time
+  # several array managers on one registry: a real etcd v3 cluster in the tests
+  etcd-server etcd-client
 )
 
 missing=()

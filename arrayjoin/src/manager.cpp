@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 
+#include "mkeys/arrayjoin/etcd_registry.hpp"
 #include "mkeys/arrayjoin/protocol.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/log.hpp"
@@ -26,9 +27,16 @@ Result<void> PutContainer(keystore::KeyStore& store, const acl::Token& system,
   return Ok();
 }
 
+// A key version's secrets, kept when the registry seals them too (etcd).
+struct VersionSecrets {
+  SecretBytes rsa_pkcs8;
+  SecretBytes config_key;
+};
+
 Result<KeyVersion> MakeKeyVersion(keystore::KeyStore& store, const acl::Token& system,
                                   std::string_view array, std::uint32_t version,
-                                  std::vector<std::string>& created) {
+                                  std::vector<std::string>& created,
+                                  VersionSecrets* secrets = nullptr) {
   KeyVersion kv;
   kv.version = version;
   kv.created_at = NowSeconds();
@@ -36,12 +44,16 @@ Result<KeyVersion> MakeKeyVersion(keystore::KeyStore& store, const acl::Token& s
   kv.config_container = ConfigContainerName(array, version);
   MKEYS_ASSIGN_OR_RETURN(auto rsa,
                          keystore::PrivateKey::Generate({keystore::KeyAlgorithm::kRsa, 2048}));
+  if (secrets != nullptr) {
+    MKEYS_ASSIGN_OR_RETURN(secrets->rsa_pkcs8, rsa.ToPkcs8());
+  }
   keystore::KeyMaterial rsa_material;
   rsa_material.exchange = std::move(rsa);
   MKEYS_TRY(PutContainer(store, system, kv.rsa_container, std::move(rsa_material)));
   created.push_back(kv.rsa_container);
   keystore::KeyMaterial config_material;
   config_material.symmetric = SecretBytes::Random(32);
+  if (secrets != nullptr) secrets->config_key = *config_material.symmetric;
   MKEYS_TRY(PutContainer(store, system, kv.config_container, std::move(config_material)));
   created.push_back(kv.config_container);
   return kv;
@@ -55,6 +67,31 @@ void RemoveContainers(keystore::KeyStore& store, const acl::Token& system,
           ->warn("cannot remove container {} while undoing: {}", name, r.error().ToString());
     }
   }
+}
+
+std::string RandomId() {
+  std::uint8_t id[8];
+  RAND_bytes(id, sizeof id);
+  return HexEncode(id);
+}
+
+// The etcd half of CreateArray: the registry key's container, then the array in etcd.
+Result<void> CreateOnEtcd(keystore::KeyStore& store, const acl::Token& system,
+                          const std::filesystem::path& root, const std::vector<std::string>& etcd,
+                          CreatedArray& out, ArraySecrets& secrets,
+                          std::vector<std::string>& created) {
+  secrets.registry_key = SecretBytes::Random(32);
+  keystore::KeyMaterial key_material;
+  key_material.symmetric = secrets.registry_key;
+  const std::string container = RegistryKeyContainerName(out.info.name);
+  MKEYS_TRY(PutContainer(store, system, container, std::move(key_material)));
+  created.push_back(container);
+  EtcdSettings settings{etcd, out.info.array_id, out.info.name, RandomId()};
+  out.info.current_version = out.version.version;
+  MKEYS_ASSIGN_OR_RETURN(auto registry,
+                         CreateEtcdRegistry(root, settings, out.info, out.version, secrets));
+  (void)registry;
+  return Ok();
 }
 
 }  // namespace
@@ -73,14 +110,19 @@ std::string MemberKeyContainerName(std::string_view array) {
 }
 
 Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name) {
+  return CreateArray(root, name, {});
+}
+
+Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name,
+                                 const std::vector<std::string>& etcd_endpoints) {
   MKEYS_TRY(ValidateArrayName(name));
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   std::error_code ec;
-  if (std::filesystem::exists(Registry::PathFor(root), ec)) {
+  if (Registry::ExistsFor(root)) {
     return Error(ErrorCode::kExists,
                  "this root already manages an array ('mkeys array status' "
                  "shows it)")
-        .On(Registry::PathFor(root).string());
+        .On(Registry::DirFor(root).string());
   }
   if (std::filesystem::exists(Registry::DirFor(root) / "member.json", ec)) {
     return Error(ErrorCode::kExists,
@@ -96,11 +138,16 @@ Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_
     MKEYS_ASSIGN_OR_RETURN(X509Ptr ca_cert, MakeCaCertificate(ca_key.get(), name));
     MKEYS_ASSIGN_OR_RETURN(auto ca_private, keystore::PrivateKey::Adopt(ca_key.release()));
     MKEYS_ASSIGN_OR_RETURN(Digest pin, SpkiPin(ca_private.get()));
+    ArraySecrets secrets;
+    if (!etcd_endpoints.empty()) {
+      MKEYS_ASSIGN_OR_RETURN(secrets.ca_pkcs8, ca_private.ToPkcs8());
+    }
     keystore::KeyMaterial ca_material;
     ca_material.signature = std::move(ca_private);
     MKEYS_TRY(PutContainer(store, system, CaContainerName(name), std::move(ca_material)));
     created.push_back(CaContainerName(name));
-    MKEYS_ASSIGN_OR_RETURN(KeyVersion kv, MakeKeyVersion(store, system, name, 1, created));
+    VersionSecrets vs;
+    MKEYS_ASSIGN_OR_RETURN(KeyVersion kv, MakeKeyVersion(store, system, name, 1, created, &vs));
     CreatedArray out;
     std::uint8_t id[16];
     RAND_bytes(id, sizeof id);
@@ -110,6 +157,13 @@ Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_
     out.info.pin = pin;
     MKEYS_ASSIGN_OR_RETURN(out.info.ca_cert_pem, CertToPem(ca_cert.get()));
     out.info.current_version = 0;
+    out.version = kv;
+    if (!etcd_endpoints.empty()) {
+      secrets.rsa_pkcs8 = std::move(vs.rsa_pkcs8);
+      secrets.config_key = std::move(vs.config_key);
+      MKEYS_TRY(CreateOnEtcd(store, system, root, etcd_endpoints, out, secrets, created));
+      return out;
+    }
     MKEYS_ASSIGN_OR_RETURN(auto registry, Registry::Create(root, out.info));
     if (auto r = registry->AddKeyVersion(kv); !r) {
       registry.reset();
@@ -172,12 +226,19 @@ Result<KeyVersion> RotateKeys(const std::filesystem::path& root) {
   MKEYS_ASSIGN_OR_RETURN(auto system, machine.TokenFor(kInstallerIdentity));
   keystore::KeyStore store(machine);
   std::vector<std::string> created;
-  auto kv = MakeKeyVersion(store, system, info.name, info.current_version + 1, created);
+  VersionSecrets secrets;
+  auto kv = MakeKeyVersion(store, system, info.name, info.current_version + 1, created,
+                           registry->HoldsSecrets() ? &secrets : nullptr);
   if (!kv) {
     RemoveContainers(store, system, created);
     return kv;
   }
-  if (auto r = registry->AddKeyVersion(*kv); !r) {
+  // With etcd this is one transaction that checks no other manager rotated meanwhile (fencing):
+  // the new version, its sealed secrets and the event are all written, or nothing is.
+  auto added = registry->HoldsSecrets()
+                   ? registry->AddKeyVersionWithSecrets(*kv, secrets.rsa_pkcs8, secrets.config_key)
+                   : registry->AddKeyVersion(*kv);
+  if (auto r = std::move(added); !r) {
     RemoveContainers(store, system, created);
     return std::move(r).error();
   }

@@ -96,7 +96,7 @@ Error JoinRun::Fail(JoinStep step, Error e) {
 
 Result<void> JoinRun::CheckRoot() {
   std::error_code ec;
-  if (fs::exists(Registry::PathFor(o_.root), ec)) {
+  if (Registry::ExistsFor(o_.root)) {
     return Error(ErrorCode::kInvalidArgument,
                  "this root is an array manager; a manager cannot join another array")
         .On(o_.root.string());

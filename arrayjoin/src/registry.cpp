@@ -8,12 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/registry_rows.hpp"
+#include "internal/sqlite_registry.hpp"
+#include "mkeys/arrayjoin/etcd_registry.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/time.hpp"
 
 namespace mkeys::arrayjoin {
 namespace {
 
+using internal::SqliteRegistry;
 using internal::Stmt;
 
 // Each entry migrates the schema from version i to i + 1.
@@ -95,8 +98,43 @@ std::filesystem::path Registry::DirFor(const std::filesystem::path& root) {
 std::filesystem::path Registry::PathFor(const std::filesystem::path& root) {
   return DirFor(root) / "registry.db";
 }
+std::filesystem::path Registry::ConfigPathFor(const std::filesystem::path& root) {
+  return DirFor(root) / "registry.json";
+}
+bool Registry::ExistsFor(const std::filesystem::path& root) {
+  std::error_code ec;
+  return std::filesystem::exists(PathFor(root), ec) ||
+         std::filesystem::exists(ConfigPathFor(root), ec);
+}
 
-Error Registry::DbError(std::string_view what) const {
+Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& root,
+                                                   const ArrayInfo& info) {
+  if (std::error_code ec; std::filesystem::exists(ConfigPathFor(root), ec)) {
+    return Error(ErrorCode::kExists,
+                 "an array registry (etcd) is already configured here; "
+                 "'mkeys array status' shows it")
+        .On(ConfigPathFor(root).string());
+  }
+  return SqliteRegistry::Create(root, info);
+}
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& root) {
+  if (std::error_code ec; std::filesystem::exists(ConfigPathFor(root), ec)) {
+    return OpenEtcdRegistry(root);
+  }
+  return SqliteRegistry::Open(root);
+}
+
+Result<SecretBytes> Registry::LoadSecret(std::string_view name) {
+  return Error(ErrorCode::kNotFound, "this registry holds no secrets").On(std::string(name));
+}
+
+Result<void> Registry::AddKeyVersionWithSecrets(const KeyVersion& version, const SecretBytes&,
+                                                const SecretBytes&) {
+  return AddKeyVersion(version);
+}
+
+Error SqliteRegistry::DbError(std::string_view what) const {
   const int rc = sqlite3_extended_errcode(db_);
   std::string msg = std::string(what) + ": " + sqlite3_errmsg(db_);
   if (IsCorruption(rc)) {
@@ -109,7 +147,7 @@ Error Registry::DbError(std::string_view what) const {
   return Error(ErrorCode::kIo, std::move(msg)).On(path_.string());
 }
 
-Result<void> Registry::Exec(std::string_view sql) {
+Result<void> SqliteRegistry::Exec(std::string_view sql) {
   char* err = nullptr;
   const std::string text(sql);
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
@@ -119,12 +157,12 @@ Result<void> Registry::Exec(std::string_view sql) {
   return Ok();
 }
 
-Registry::~Registry() {
+SqliteRegistry::~SqliteRegistry() {
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& root,
-                                                   const ArrayInfo& info) {
+Result<std::unique_ptr<Registry>> SqliteRegistry::Create(const std::filesystem::path& root,
+                                                         const ArrayInfo& info) {
   const auto path = PathFor(root);
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) {
@@ -144,7 +182,7 @@ Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& 
       path.c_str(), &db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXCLUSIVE,
       nullptr);
-  std::unique_ptr<Registry> reg(new Registry(db, path));
+  std::unique_ptr<SqliteRegistry> reg(new SqliteRegistry(db, path));
   if (rc != SQLITE_OK) {
     return reg->DbError("cannot create the registry");
   }
@@ -166,10 +204,10 @@ Result<std::unique_ptr<Registry>> Registry::Create(const std::filesystem::path& 
   }
   MKEYS_TRY(reg->LogEventLocked("created", info.name, "array " + info.array_id, info.created_at));
   MKEYS_TRY(reg->Exec("COMMIT"));
-  return reg;
+  return std::unique_ptr<Registry>(std::move(reg));
 }
 
-Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& root) {
+Result<std::unique_ptr<Registry>> SqliteRegistry::Open(const std::filesystem::path& root) {
   const auto path = PathFor(root);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
@@ -181,7 +219,7 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& ro
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  std::unique_ptr<Registry> reg(new Registry(db, path));
+  std::unique_ptr<SqliteRegistry> reg(new SqliteRegistry(db, path));
   if (rc != SQLITE_OK) {
     return reg->DbError("cannot open the registry");
   }
@@ -206,10 +244,10 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& ro
     }
   }
   MKEYS_TRY(reg->Migrate());
-  return reg;
+  return std::unique_ptr<Registry>(std::move(reg));
 }
 
-Result<void> Registry::Migrate() {
+Result<void> SqliteRegistry::Migrate() {
   MKEYS_TRY(Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"));
   sqlite3_busy_timeout(db_, 10000);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
@@ -271,7 +309,7 @@ Result<void> Registry::Migrate() {
   return Exec("COMMIT");
 }
 
-Result<int> Registry::SchemaVersion() {
+Result<int> SqliteRegistry::SchemaVersion() {
   std::lock_guard lock(mutex_);
   Stmt v(db_, "SELECT version FROM schema_version");
   if (!v.ok() || v.Step() != SQLITE_ROW) {
@@ -280,7 +318,7 @@ Result<int> Registry::SchemaVersion() {
   return static_cast<int>(v.Int(0));
 }
 
-Result<ArrayInfo> Registry::Info() {
+Result<ArrayInfo> SqliteRegistry::Info() {
   std::lock_guard lock(mutex_);
   Stmt s(db_,
          "SELECT array_id, name, created_at, pin, ca_cert_pem, current_version FROM array_info");
@@ -304,7 +342,7 @@ Result<ArrayInfo> Registry::Info() {
   return info;
 }
 
-Result<void> Registry::AddKeyVersion(const KeyVersion& version) {
+Result<void> SqliteRegistry::AddKeyVersion(const KeyVersion& version) {
   std::lock_guard lock(mutex_);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
   Stmt s(db_,
@@ -329,7 +367,7 @@ Result<void> Registry::AddKeyVersion(const KeyVersion& version) {
   return Exec("COMMIT");
 }
 
-Result<std::vector<KeyVersion>> Registry::KeyVersions() {
+Result<std::vector<KeyVersion>> SqliteRegistry::KeyVersions() {
   std::lock_guard lock(mutex_);
   Stmt s(db_,
          "SELECT version, created_at, rsa_container, config_container FROM key_versions "
@@ -344,14 +382,14 @@ Result<std::vector<KeyVersion>> Registry::KeyVersions() {
   return out;
 }
 
-Result<void> Registry::LogEvent(std::string_view kind, std::string_view subject,
-                                std::string_view detail, std::int64_t now) {
+Result<void> SqliteRegistry::LogEvent(std::string_view kind, std::string_view subject,
+                                      std::string_view detail, std::int64_t now) {
   std::lock_guard lock(mutex_);
   return LogEventLocked(kind, subject, detail, now);
 }
 
-Result<void> Registry::LogEventLocked(std::string_view kind, std::string_view subject,
-                                      std::string_view detail, std::int64_t now) {
+Result<void> SqliteRegistry::LogEventLocked(std::string_view kind, std::string_view subject,
+                                            std::string_view detail, std::int64_t now) {
   Stmt s(db_, "INSERT INTO events(at, kind, subject, detail) VALUES (?, ?, ?, ?)");
   if (!s.ok()) return DbError("cannot log an event");
   s.Bind(1, now).Bind(2, kind).Bind(3, subject).Bind(4, detail);
@@ -359,7 +397,7 @@ Result<void> Registry::LogEventLocked(std::string_view kind, std::string_view su
   return Ok();
 }
 
-Result<std::vector<EventRecord>> Registry::Events(std::size_t limit) {
+Result<std::vector<EventRecord>> SqliteRegistry::Events(std::size_t limit) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "SELECT id, at, kind, subject, detail FROM events ORDER BY id DESC LIMIT ?");
   if (!s.ok()) return DbError("cannot read events");
@@ -373,7 +411,7 @@ Result<std::vector<EventRecord>> Registry::Events(std::size_t limit) {
   return out;
 }
 
-Result<void> Registry::SaveAddressLimit(const AddressLimit& limit) {
+Result<void> SqliteRegistry::SaveAddressLimit(const AddressLimit& limit) {
   std::lock_guard lock(mutex_);
   Stmt s(db_,
          "INSERT OR REPLACE INTO address_limits(address, failures, last_at, retry_at) "
@@ -384,12 +422,12 @@ Result<void> Registry::SaveAddressLimit(const AddressLimit& limit) {
   return Ok();
 }
 
-Result<void> Registry::ClearAddressLimits() {
+Result<void> SqliteRegistry::ClearAddressLimits() {
   std::lock_guard lock(mutex_);
   return Exec("DELETE FROM address_limits");
 }
 
-Result<std::vector<AddressLimit>> Registry::AddressLimits() {
+Result<std::vector<AddressLimit>> SqliteRegistry::AddressLimits() {
   std::lock_guard lock(mutex_);
   Stmt s(db_,
          "SELECT address, failures, last_at, retry_at FROM address_limits ORDER BY last_at DESC");
@@ -401,7 +439,7 @@ Result<std::vector<AddressLimit>> Registry::AddressLimits() {
   return out;
 }
 
-Result<void> Registry::SaveServeRecord(const ServeRecord& record) {
+Result<void> SqliteRegistry::SaveServeRecord(const ServeRecord& record) {
   std::lock_guard lock(mutex_);
   Stmt s(db_,
          "INSERT OR REPLACE INTO serve_state(singleton, endpoints, max_failures, failure_window, "
@@ -413,7 +451,7 @@ Result<void> Registry::SaveServeRecord(const ServeRecord& record) {
   return Ok();
 }
 
-Result<std::optional<ServeRecord>> Registry::LoadServeRecord() {
+Result<std::optional<ServeRecord>> SqliteRegistry::LoadServeRecord() {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "SELECT endpoints, max_failures, failure_window, started_at, pid FROM serve_state");
   if (!s.ok()) return DbError("cannot read the serving state");

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The registry's members: listing, removal and certificate revocation.
 #include "internal/registry_rows.hpp"
+#include "internal/sqlite_registry.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 
 namespace mkeys::arrayjoin {
 
 using internal::kMemberColumns;
+using internal::SqliteRegistry;
 using internal::Stmt;
 
 namespace internal {
@@ -44,7 +46,7 @@ std::string_view MemberStatusName(MemberStatus status) {
   return "unknown";
 }
 
-Result<std::vector<MemberRecord>> Registry::Members() {
+Result<std::vector<MemberRecord>> SqliteRegistry::Members() {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "SELECT " + std::string(kMemberColumns) + " FROM members ORDER BY name");
   if (!s.ok()) return DbError("cannot read members");
@@ -55,12 +57,12 @@ Result<std::vector<MemberRecord>> Registry::Members() {
   return out;
 }
 
-Result<std::optional<MemberRecord>> Registry::FindMember(std::string_view name) {
+Result<std::optional<MemberRecord>> SqliteRegistry::FindMember(std::string_view name) {
   std::lock_guard lock(mutex_);
   return FindMemberLocked(name);
 }
 
-Result<std::optional<MemberRecord>> Registry::FindMemberLocked(std::string_view name) {
+Result<std::optional<MemberRecord>> SqliteRegistry::FindMemberLocked(std::string_view name) {
   Stmt s(db_, "SELECT " + std::string(kMemberColumns) + " FROM members WHERE name = ?");
   if (!s.ok()) return DbError("cannot read members");
   s.Bind(1, name);
@@ -70,7 +72,8 @@ Result<std::optional<MemberRecord>> Registry::FindMemberLocked(std::string_view 
   return DbError("cannot read members");
 }
 
-Result<void> Registry::RemoveMember(std::string_view name, std::int64_t now, std::string_view why) {
+Result<void> SqliteRegistry::RemoveMember(std::string_view name, std::int64_t now,
+                                          std::string_view why) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "DELETE FROM members WHERE name = ?");
   if (!s.ok()) return DbError("cannot remove the member");
@@ -83,7 +86,7 @@ Result<void> Registry::RemoveMember(std::string_view name, std::int64_t now, std
   return LogEventLocked("removed", name, why, now);
 }
 
-Result<void> Registry::RevokeMember(std::string_view name, std::int64_t now) {
+Result<void> SqliteRegistry::RevokeMember(std::string_view name, std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_ASSIGN_OR_RETURN(auto member, FindMemberLocked(name));
   if (!member) {
@@ -114,12 +117,12 @@ Result<void> Registry::RevokeMember(std::string_view name, std::int64_t now) {
   return Exec("COMMIT");
 }
 
-Result<bool> Registry::IsRevoked(const Digest& cert_pin) {
+Result<bool> SqliteRegistry::IsRevoked(const Digest& cert_pin) {
   std::lock_guard lock(mutex_);
   return IsRevokedLocked(cert_pin);
 }
 
-Result<bool> Registry::IsRevokedLocked(const Digest& cert_pin) {
+Result<bool> SqliteRegistry::IsRevokedLocked(const Digest& cert_pin) {
   Stmt s(db_, "SELECT count(*) FROM revoked_certs WHERE cert_pin = ?");
   if (!s.ok()) return DbError("cannot read revocations");
   s.BindBlob(1, cert_pin);

@@ -2,12 +2,14 @@
 // The registry's tokens, and the one transaction that spends a token use before any key
 // material leaves the manager.
 #include "internal/registry_rows.hpp"
+#include "internal/sqlite_registry.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 #include "mkeys/core/hex.hpp"
 
 namespace mkeys::arrayjoin {
 
 using internal::kTokenColumns;
+using internal::SqliteRegistry;
 using internal::Stmt;
 
 namespace internal {
@@ -27,7 +29,7 @@ TokenRecord ReadToken(const Stmt& s) {
 
 }  // namespace internal
 
-Result<void> Registry::AddToken(const TokenRecord& token) {
+Result<void> SqliteRegistry::AddToken(const TokenRecord& token) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "INSERT INTO tokens(" + std::string(kTokenColumns) + ") VALUES (?,?,?,?,?,?,NULL,?)");
   if (!s.ok()) return DbError("cannot add a token");
@@ -41,7 +43,7 @@ Result<void> Registry::AddToken(const TokenRecord& token) {
   return LogEventLocked("token-issued", token.id, detail, token.created_at);
 }
 
-Result<std::vector<TokenRecord>> Registry::Tokens() {
+Result<std::vector<TokenRecord>> SqliteRegistry::Tokens() {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens ORDER BY created_at, rowid");
   if (!s.ok()) return DbError("cannot read tokens");
@@ -52,12 +54,12 @@ Result<std::vector<TokenRecord>> Registry::Tokens() {
   return out;
 }
 
-Result<std::optional<TokenRecord>> Registry::FindToken(std::string_view id) {
+Result<std::optional<TokenRecord>> SqliteRegistry::FindToken(std::string_view id) {
   std::lock_guard lock(mutex_);
   return FindTokenLocked(id);
 }
 
-Result<std::optional<TokenRecord>> Registry::FindTokenLocked(std::string_view id) {
+Result<std::optional<TokenRecord>> SqliteRegistry::FindTokenLocked(std::string_view id) {
   Stmt s(db_, "SELECT " + std::string(kTokenColumns) + " FROM tokens WHERE id = ?");
   if (!s.ok()) return DbError("cannot read tokens");
   s.Bind(1, id);
@@ -67,7 +69,7 @@ Result<std::optional<TokenRecord>> Registry::FindTokenLocked(std::string_view id
   return DbError("cannot read tokens");
 }
 
-Result<void> Registry::RevokeToken(std::string_view id, std::int64_t now) {
+Result<void> SqliteRegistry::RevokeToken(std::string_view id, std::int64_t now) {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
   if (!s.ok()) return DbError("cannot revoke the token");
@@ -96,8 +98,8 @@ std::optional<TokenRefusal> Registry::CheckToken(const std::optional<TokenRecord
   return std::nullopt;
 }
 
-Result<void> Registry::CheckNameFree(const MemberRecord& member, const TokenRecord& token,
-                                     const std::optional<Digest>& proven_pin) {
+Result<void> SqliteRegistry::CheckNameFree(const MemberRecord& member, const TokenRecord& token,
+                                           const std::optional<Digest>& proven_pin) {
   MKEYS_ASSIGN_OR_RETURN(auto existing, FindMemberLocked(member.name));
   if (proven_pin) {
     MKEYS_ASSIGN_OR_RETURN(bool revoked, IsRevokedLocked(*proven_pin));
@@ -121,9 +123,10 @@ Result<void> Registry::CheckNameFree(const MemberRecord& member, const TokenReco
       .On(member.name);
 }
 
-Result<void> Registry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
-                                       const MemberRecord& member,
-                                       const std::optional<Digest>& proven_pin, std::int64_t now) {
+Result<void> SqliteRegistry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
+                                             const MemberRecord& member,
+                                             const std::optional<Digest>& proven_pin,
+                                             std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
   auto fail = [&](Error e) -> Result<void> {
@@ -159,8 +162,8 @@ Result<void> Registry::ReserveDelivery(std::string_view token_id, const Digest& 
   return Exec("COMMIT");
 }
 
-Result<void> Registry::ConfirmJoin(std::string_view name, const Digest& cert_pin,
-                                   std::int64_t now) {
+Result<void> SqliteRegistry::ConfirmJoin(std::string_view name, const Digest& cert_pin,
+                                         std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
   auto fail = [&](Error e) -> Result<void> {

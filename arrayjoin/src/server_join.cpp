@@ -4,6 +4,8 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // see server.cpp
 #endif
+#include <algorithm>
+
 #include "internal/server_state.hpp"
 #include "mkeys/arrayjoin/fault.hpp"
 #include "mkeys/keystore/key_store.hpp"
@@ -213,12 +215,37 @@ asio::awaitable<std::optional<PeerError>> HandleJoin(ManagerState& st, Connectio
   co_return std::nullopt;
 }
 
+std::vector<std::string> AnnouncedEndpoints(ManagerState& st) {
+  std::vector<std::string> out = st.endpoints;
+  auto managers = st.registry->Managers();
+  if (!managers) return out;  // etcd unreachable: at least this manager
+  for (const auto& m : *managers) {
+    if (m.id == st.registry->ManagerId()) continue;
+    for (const auto& e : m.endpoints) {
+      if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+    }
+  }
+  if (out.size() > kMaxEndpoints) out.resize(kMaxEndpoints);
+  return out;
+}
+
 Result<LoadedVersion> LoadVersion(ManagerState& st, const KeyVersion& kv) {
   keystore::KeyStore store(*st.machine);
   LoadedVersion out;
   out.version = kv.version;
   out.rsa_container = kv.rsa_container;
   out.config_container = kv.config_container;
+  if (st.registry->HoldsSecrets()) {
+    // Several managers: any of them may have made this version; its keys are sealed in etcd.
+    const std::string v = "v" + std::to_string(kv.version);
+    MKEYS_ASSIGN_OR_RETURN(out.rsa_pkcs8, st.registry->LoadSecret(v + "/rsa"));
+    MKEYS_ASSIGN_OR_RETURN(out.config_key, st.registry->LoadSecret(v + "/config"));
+    if (out.config_key.size() != 32) {
+      return Error(ErrorCode::kCorrupt, "the sealed config key is not 256 bits")
+          .On(kv.config_container);
+    }
+    return out;
+  }
   MKEYS_ASSIGN_OR_RETURN(auto rsa, store.Open(kv.rsa_container, st.system));
   if (!rsa.exchange) {
     return Error(ErrorCode::kCorrupt, "the array RSA container holds no exchange key")

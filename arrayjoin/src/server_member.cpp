@@ -44,7 +44,7 @@ asio::awaitable<std::optional<PeerError>> HandleMember(ManagerState& st, Connect
   auto info = st.registry->Info();
   reply.current_version = info ? info->current_version : 0;
   reply.member = peer.valid();
-  reply.endpoints = st.endpoints;
+  reply.endpoints = AnnouncedEndpoints(st);
   const std::string& name = peer.name;
   if (req->op == "leave" && reply.member) {
     if (auto r = st.registry->RemoveMember(name, NowSeconds(), "left (member request)"); !r) {

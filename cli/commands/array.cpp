@@ -57,7 +57,22 @@ void Register(CLI::App& app, Context& ctx) {
   auto* create = group->add_subcommand("create", "Create an array managed by this root");
   create->add_option("ROOT", a->root, "Machine root")->required();
   create->add_option("--name", a->name, "Array name")->required();
+  create->add_option("--registry", a->registry,
+                     "etcd://HOST:PORT[,HOST:PORT...] for several managers (default: SQLite)");
   bind(create, Create);
+
+  auto* manager = group->add_subcommand("manager", "Several managers of one array (etcd)");
+  manager->require_subcommand(1);
+  auto* manager_add = manager->add_subcommand("add", "Make this root another manager");
+  manager_add->add_option("ROOT", a->root, "The new manager's machine root")->required();
+  manager_add->add_option("--from", a->from, "An existing manager's root on this machine")
+      ->required();
+  manager_add->add_option("--registry", a->registry,
+                          "etcd://HOST:PORT[,...] (default: the endpoints --from uses)");
+  bind(manager_add, ManagerAdd);
+  auto* manager_list = manager->add_subcommand("list", "List the array's managers");
+  manager_list->add_option("ROOT", a->root, "A manager's machine root")->required();
+  bind(manager_list, ManagerList);
 
   auto* token = group->add_subcommand("token", "Issue, list or revoke join tokens");
   token->add_option("ROOT", a->root, "Manager's machine root")->required();

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "app.hpp"
 #include "mkeys/arrayjoin/manager.hpp"
 #include "mkeys/arrayjoin/member.hpp"
@@ -45,6 +47,8 @@ struct ArrayArgs {
   bool yes = false;
   bool force = false;
   int timeout = 30;
+  std::string registry;  // etcd://HOST:PORT[,...]; empty: SQLite
+  std::string from;      // an existing manager's root (array manager add)
 };
 
 int Fail(Context& ctx, const Error& error);
@@ -60,6 +64,13 @@ int Remove(Context& ctx, const ArrayArgs& a);
 int Revoke(Context& ctx, const ArrayArgs& a);
 int Rotate(Context& ctx, const ArrayArgs& a);
 int ManagerStatus(Context& ctx, const ArrayArgs& a);
+
+// Several managers (array_managers.cpp).
+int ManagerAdd(Context& ctx, const ArrayArgs& a);
+int ManagerList(Context& ctx, const ArrayArgs& a);
+// The registry's kind and place, the other managers and the store's health, for `array status`.
+void PrintRegistryStatus(Context& ctx, aj::Registry& reg);
+nlohmann::json RegistryStatusJson(aj::Registry& reg);
 
 // The member's side (array_member.cpp).
 int Join(Context& ctx, const ArrayArgs& a);

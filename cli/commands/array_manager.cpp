@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands/array_cli.hpp"
+#include "mkeys/arrayjoin/etcd_registry.hpp"
 #include "mkeys/core/time.hpp"
 
 namespace mkeys::cli::array_cmd {
@@ -161,8 +162,15 @@ nlohmann::json LimitsJson(aj::Registry& reg) {
 }  // namespace
 
 int Create(Context& ctx, const ArrayArgs& a) {
-  auto created = aj::CreateArray(a.root, a.name);
+  std::vector<std::string> etcd;
+  if (!a.registry.empty() && a.registry != "sqlite") {
+    auto parsed = aj::ParseEtcdUrl(a.registry);
+    if (!parsed) return Fail(ctx, parsed.error());
+    etcd = std::move(*parsed);
+  }
+  auto created = aj::CreateArray(a.root, a.name, etcd);
   if (!created) return Fail(ctx, created.error());
+  const std::string where = etcd.empty() ? aj::Registry::PathFor(a.root).string() : a.registry;
   const std::string fp = aj::FormatFingerprint(created->info.pin);
   if (ctx.out.json()) {
     ctx.out.Json({{"array", created->info.name},
@@ -172,14 +180,14 @@ int Create(Context& ctx, const ArrayArgs& a) {
                   {"containers",
                    {aj::CaContainerName(a.name), created->version.rsa_container,
                     created->version.config_container}},
-                  {"registry", aj::Registry::PathFor(a.root).string()}});
+                  {"registry", where},
+                  {"registry_kind", etcd.empty() ? "sqlite" : "etcd"}});
   } else {
     ctx.out.Line(fmt::format("Created array {} ({})", created->info.name, created->info.array_id));
     ctx.out.Line(fmt::format("  manager key fingerprint  {}", fp));
     ctx.out.Line(fmt::format("  containers               {}, {}, {}", aj::CaContainerName(a.name),
                              created->version.rsa_container, created->version.config_container));
-    ctx.out.Line(
-        fmt::format("  registry                 {}", aj::Registry::PathFor(a.root).string()));
+    ctx.out.Line(fmt::format("  registry                 {}", where));
     ctx.out.Line(
         fmt::format("Next: 'mkeys array token {}' and 'mkeys array serve {}'", a.root, a.root));
   }
@@ -385,7 +393,8 @@ int ManagerStatus(Context& ctx, const ArrayArgs& a) {
                   {"members", joined},
                   {"pending", pending},
                   {"tokens", tokens->size()},
-                  {"limits", LimitsJson(**reg)}});
+                  {"limits", LimitsJson(**reg)},
+                  {"registry", RegistryStatusJson(**reg)}});
     return kExitOk;
   }
   ctx.out.Line(fmt::format("Manager of array {} ({})", info->name, info->array_id));
@@ -394,6 +403,7 @@ int ManagerStatus(Context& ctx, const ArrayArgs& a) {
   ctx.out.Line(fmt::format("  members      {} (+{} delivered, not confirmed)", joined, pending));
   ctx.out.Line(fmt::format("  tokens       {}", tokens->size()));
   PrintManagerLimits(ctx, **reg);
+  PrintRegistryStatus(ctx, **reg);
   return kExitOk;
 }
 

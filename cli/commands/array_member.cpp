@@ -141,7 +141,7 @@ int Status(Context& ctx, const ArrayArgs& a) {
   auto recovered = aj::RecoverInterruptedJoin(a.root, a.manager);
   if (!recovered) return Fail(ctx, recovered.error());
   std::error_code ec;
-  if (std::filesystem::exists(aj::Registry::PathFor(a.root), ec)) return ManagerStatus(ctx, a);
+  if (aj::Registry::ExistsFor(a.root)) return ManagerStatus(ctx, a);
   auto state = aj::ReadMemberState(a.root);
   if (!state) return Fail(ctx, state.error());
   if (!*state) {

@@ -121,6 +121,10 @@ Result<std::vector<OfferItem>> WrapVersion(const ManagerState& st, const LoadedV
                                            std::string_view member,
                                            std::span<const std::uint8_t, 32> wrap_key);
 
+// What members are told: this manager's endpoints, then every other manager's that is serving
+// (several managers on etcd), at most kMaxEndpoints.
+std::vector<std::string> AnnouncedEndpoints(ManagerState& st);
+
 // Whether a refusal is a failed authentication (counted by the address limit).
 bool CountsAsFailure(std::string_view code);
 

@@ -35,6 +35,23 @@ struct CreatedArray {
 // Creates the CA (EC P-256), key version 1 (RSA 2048 + 256-bit config key), each a container in
 // the root's store created as SYSTEM, and the registry. On failure nothing is left behind.
 Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name);
+// The same with the registry in etcd (`--registry etcd://...`): the array's secrets are also
+// sealed into etcd under a new registry key, kept in the container mkeys-array-NAME-registry.
+Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name,
+                                 const std::vector<std::string>& etcd_endpoints);
+
+struct AddedManager {
+  ArrayInfo info;
+  std::string manager_id;
+  std::vector<std::string> containers;  // created in the new manager's store
+};
+// Makes `root` another manager of the array whose etcd registry `from_root` (an existing
+// manager's root on this machine) uses: the registry key is copied store to store (it never
+// passes through etcd or a file), the CA key is unsealed from etcd into the new store, and the
+// manager is registered in etcd. `etcd_endpoints` empty: those of `from_root`.
+Result<AddedManager> AddManager(const std::filesystem::path& root,
+                                const std::filesystem::path& from_root,
+                                const std::vector<std::string>& etcd_endpoints);
 
 struct IssuedToken {
   JoinToken token;

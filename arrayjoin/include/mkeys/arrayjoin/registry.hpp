@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// The manager's registry: one SQLite database (WAL journal, versioned schema with migrations)
-// at <root>/mkeys-array/registry.db holding the array, its key versions, the join tokens (only
-// their SHA-256 verifiers), the members and an event log.
+// The manager's registry. By default one SQLite database (WAL journal, versioned schema with
+// migrations) at <root>/mkeys-array/registry.db holding the array, its key versions, the join
+// tokens (only their SHA-256 verifiers), the members and an event log.
 //
 // A registry that cannot be read is an error (kCorrupt) naming the file; it is never reset or
 // recreated behind the user's back. Thread-safe: one connection guarded by a mutex; several
 // processes may use one registry at once (WAL, busy timeout).
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +18,7 @@
 
 #include "mkeys/arrayjoin/crypto.hpp"
 #include "mkeys/core/result.hpp"
+#include "mkeys/core/secret_bytes.hpp"
 
 namespace mkeys::arrayjoin {
 
@@ -99,34 +97,57 @@ struct ServeRecord {
 // Why a token cannot be used, as the member will be told.
 enum class TokenRefusal : std::uint8_t { kUnknown, kWrongSecret, kRevoked, kExpired, kUsedUp };
 
-class Registry final {
+// Another manager of the same array (several managers share one etcd registry).
+struct ManagerRecord {
+  std::string id;    // 16 hex digits, random when the manager is added
+  std::string host;  // the host name it was added on
+  std::int64_t added_at = 0;
+  std::vector<std::string> endpoints;  // what its `array serve` announces (empty: not serving)
+  std::int64_t started_at = 0;
+  std::int64_t pid = 0;
+};
+
+// The registry's rules, whatever stores it: SQLite (one manager; the default) or etcd v3
+// (several managers, etcd_registry.hpp). Every implementation keeps the same guarantees: a
+// token use is reserved once, the delivery and its event recorded in the same transaction,
+// member names are unique.
+class Registry {
  public:
   static std::filesystem::path DirFor(const std::filesystem::path& root);
+  // The SQLite file; ConfigPathFor: the file naming an etcd registry instead.
   static std::filesystem::path PathFor(const std::filesystem::path& root);
+  static std::filesystem::path ConfigPathFor(const std::filesystem::path& root);
+  // Whether the root manages an array (either kind of registry).
+  static bool ExistsFor(const std::filesystem::path& root);
 
-  // Creates the registry for a new array. Fails with kExists if one is there.
+  // Creates the SQLite registry for a new array. Fails with kExists if one is there.
   static Result<std::unique_ptr<Registry>> Create(const std::filesystem::path& root,
                                                   const ArrayInfo& info);
-  // Opens an existing registry, migrating an older schema. kNotFound when the root has none
-  // ("not an array manager"), kCorrupt when the file is not a readable registry, kUnsupported
-  // when its schema is newer than this mkeys.
+  // Opens the root's registry: etcd when ROOT/mkeys-array/registry.json names one, else the
+  // SQLite file, migrating an older schema. kNotFound when the root has none ("not an array
+  // manager"), kCorrupt when the file is not a readable registry, kUnsupported when its schema
+  // is newer than this mkeys.
   static Result<std::unique_ptr<Registry>> Open(const std::filesystem::path& root);
-  ~Registry();
+  virtual ~Registry() = default;
+  Registry() = default;
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  Result<ArrayInfo> Info();
-  Result<int> SchemaVersion();
+  virtual std::string_view Kind() const = 0;  // "sqlite" or "etcd"
+  virtual std::string Location() const = 0;   // the file, or the etcd endpoints
+
+  virtual Result<ArrayInfo> Info() = 0;
+  virtual Result<int> SchemaVersion() = 0;
 
   // Adds a key version and makes it current.
-  Result<void> AddKeyVersion(const KeyVersion& version);
-  Result<std::vector<KeyVersion>> KeyVersions();
+  virtual Result<void> AddKeyVersion(const KeyVersion& version) = 0;
+  virtual Result<std::vector<KeyVersion>> KeyVersions() = 0;
 
-  Result<void> AddToken(const TokenRecord& token);
-  Result<std::vector<TokenRecord>> Tokens();
-  Result<std::optional<TokenRecord>> FindToken(std::string_view id);
+  virtual Result<void> AddToken(const TokenRecord& token) = 0;
+  virtual Result<std::vector<TokenRecord>> Tokens() = 0;
+  virtual Result<std::optional<TokenRecord>> FindToken(std::string_view id) = 0;
   // Marks the token revoked. kNotFound for an unknown id.
-  Result<void> RevokeToken(std::string_view id, std::int64_t now);
+  virtual Result<void> RevokeToken(std::string_view id, std::int64_t now) = 0;
 
   // Checks without consuming: nullopt if the token may be used now, else why not.
   static std::optional<TokenRefusal> CheckToken(const std::optional<TokenRecord>& token,
@@ -138,50 +159,54 @@ class Registry final {
   // taken over only when `proven_pin` (the key the client proved over mutual TLS) is that
   // member's, or the token was issued with --replace for this name. Changes nothing on failure:
   // kPeerRefused (the token), kExists (the name) or kAccessDenied (a revoked certificate).
-  Result<void> ReserveDelivery(std::string_view token_id, const Digest& verifier,
-                               const MemberRecord& member, const std::optional<Digest>& proven_pin,
-                               std::int64_t now);
+  virtual Result<void> ReserveDelivery(std::string_view token_id, const Digest& verifier,
+                                       const MemberRecord& member,
+                                       const std::optional<Digest>& proven_pin,
+                                       std::int64_t now) = 0;
   // The member confirmed: kDelivered -> kJoined, "joined" event. kPeerRefused when the record
   // is gone, revoked or holds another certificate.
-  Result<void> ConfirmJoin(std::string_view name, const Digest& cert_pin, std::int64_t now);
+  virtual Result<void> ConfirmJoin(std::string_view name, const Digest& cert_pin,
+                                   std::int64_t now) = 0;
   // ReserveDelivery then ConfirmJoin (tests and tools that record a finished join).
   Result<void> RecordJoin(std::string_view token_id, const Digest& verifier,
                           const MemberRecord& member, std::int64_t now);
   // Revokes a member's certificate: its requests are refused from now on, whatever its name
   // later holds. kNotFound for an unknown name.
-  Result<void> RevokeMember(std::string_view name, std::int64_t now);
-  Result<bool> IsRevoked(const Digest& cert_pin);
-  Result<std::vector<MemberRecord>> Members();
-  Result<std::optional<MemberRecord>> FindMember(std::string_view name);
+  virtual Result<void> RevokeMember(std::string_view name, std::int64_t now) = 0;
+  virtual Result<bool> IsRevoked(const Digest& cert_pin) = 0;
+  virtual Result<std::vector<MemberRecord>> Members() = 0;
+  virtual Result<std::optional<MemberRecord>> FindMember(std::string_view name) = 0;
   // Removes a member. kNotFound for an unknown name.
-  Result<void> RemoveMember(std::string_view name, std::int64_t now, std::string_view why);
+  virtual Result<void> RemoveMember(std::string_view name, std::int64_t now,
+                                    std::string_view why) = 0;
 
-  Result<void> LogEvent(std::string_view kind, std::string_view subject, std::string_view detail,
-                        std::int64_t now);
-  Result<std::vector<EventRecord>> Events(std::size_t limit);
+  virtual Result<void> LogEvent(std::string_view kind, std::string_view subject,
+                                std::string_view detail, std::int64_t now) = 0;
+  virtual Result<std::vector<EventRecord>> Events(std::size_t limit) = 0;
 
-  Result<void> SaveAddressLimit(const AddressLimit& limit);
-  Result<void> ClearAddressLimits();
-  Result<std::vector<AddressLimit>> AddressLimits();
-  Result<void> SaveServeRecord(const ServeRecord& record);
-  Result<std::optional<ServeRecord>> LoadServeRecord();
+  // The failure limits and the serving state belong to this manager (with several managers,
+  // each keeps its own).
+  virtual Result<void> SaveAddressLimit(const AddressLimit& limit) = 0;
+  virtual Result<void> ClearAddressLimits() = 0;
+  virtual Result<std::vector<AddressLimit>> AddressLimits() = 0;
+  virtual Result<void> SaveServeRecord(const ServeRecord& record) = 0;
+  virtual Result<std::optional<ServeRecord>> LoadServeRecord() = 0;
 
- private:
-  Registry(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
-  Result<void> Migrate();
-  Result<void> Exec(std::string_view sql);
-  Error DbError(std::string_view what) const;
-  Result<std::optional<MemberRecord>> FindMemberLocked(std::string_view name);
-  Result<std::optional<TokenRecord>> FindTokenLocked(std::string_view id);
-  Result<bool> IsRevokedLocked(const Digest& cert_pin);
-  Result<void> CheckNameFree(const MemberRecord& member, const TokenRecord& token,
-                             const std::optional<Digest>& proven_pin);
-  Result<void> LogEventLocked(std::string_view kind, std::string_view subject,
-                              std::string_view detail, std::int64_t now);
-
-  std::mutex mutex_;
-  sqlite3* db_;
-  std::filesystem::path path_;
+  // Several managers (etcd). SQLite: one manager, no others, always healthy, no secrets.
+  virtual std::string ManagerId() const { return {}; }
+  virtual Result<std::vector<ManagerRecord>> Managers() { return std::vector<ManagerRecord>{}; }
+  // One line on the store's health ("3 of 3 endpoints healthy, leader ...").
+  virtual Result<std::string> Health() { return std::string("ok (local file)"); }
+  // Whether the array's secrets (the CA key, each version's keys) are kept in the registry,
+  // sealed under the array's registry key, so that every manager can load them.
+  virtual bool HoldsSecrets() const { return false; }
+  // One sealed secret by name ("ca", "v3/rsa", "v3/config"); kNotFound when absent.
+  virtual Result<SecretBytes> LoadSecret(std::string_view name);
+  // AddKeyVersion, together with the version's secrets in the same transaction (a rotation is
+  // all there or not at all). Without HoldsSecrets(), AddKeyVersion.
+  virtual Result<void> AddKeyVersionWithSecrets(const KeyVersion& version,
+                                                const SecretBytes& rsa_pkcs8,
+                                                const SecretBytes& config_key);
 };
 
 std::string_view TokenRefusalText(TokenRefusal refusal);

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// A small etcd v3 client over the gRPC gateway's JSON API (POST /v3/kv/range, /v3/kv/txn,
+// /v3/maintenance/status), HTTP/1.1 with Boost.Beast. Keys and values are bytes (base64 on the
+// wire). Each call tries the endpoints in turn: a refused connection, a timeout or an etcd
+// without a leader moves on to the next one.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mkeys/core/result.hpp"
+
+namespace mkeys::arrayjoin::internal {
+
+struct EtcdKv {
+  std::string key;
+  std::string value;
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+};
+
+// One condition of a transaction.
+struct EtcdCompare {
+  std::string key;
+  // "MOD" (mod_revision == value), "CREATE" (create_revision == value; 0: the key is absent)
+  std::string target;
+  std::int64_t revision = 0;
+};
+
+struct EtcdOp {
+  enum class Kind : std::uint8_t { kPut, kDelete } kind = Kind::kPut;
+  std::string key;
+  std::string value;
+};
+inline EtcdOp Put(std::string key, std::string value) {
+  return {EtcdOp::Kind::kPut, std::move(key), std::move(value)};
+}
+inline EtcdOp Delete(std::string key) {
+  return {EtcdOp::Kind::kDelete, std::move(key), {}};
+}
+
+std::string Base64Encode(std::string_view bytes);
+Result<std::string> Base64Decode(std::string_view text);
+
+class EtcdClient final {
+ public:
+  explicit EtcdClient(std::vector<std::string> endpoints,
+                      std::chrono::milliseconds timeout = std::chrono::milliseconds(3000))
+      : endpoints_(std::move(endpoints)), timeout_(timeout) {}
+
+  Result<std::optional<EtcdKv>> Get(std::string_view key);
+  // Every key under `prefix`, sorted by key (or by creation, newest first, with `newest_first`),
+  // at most `limit` (0: all).
+  Result<std::vector<EtcdKv>> List(std::string_view prefix, std::size_t limit = 0,
+                                   bool newest_first = false);
+  // All compares hold -> all ops applied atomically, true; else nothing applied, false.
+  Result<bool> Txn(const std::vector<EtcdCompare>& compares, const std::vector<EtcdOp>& ops);
+  // One POST to one endpoint (tests of health): the parsed reply.
+  Result<nlohmann::json> CallOne(const std::string& endpoint, std::string_view path,
+                                 const nlohmann::json& body);
+  // A POST to the first endpoint that answers.
+  Result<nlohmann::json> Call(std::string_view path, const nlohmann::json& body);
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
+
+ private:
+  std::vector<std::string> endpoints_;
+  std::chrono::milliseconds timeout_;
+  std::size_t preferred_ = 0;  // the endpoint that answered last
+};
+
+}  // namespace mkeys::arrayjoin::internal

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `mkeys array manager add|list` and the registry lines of the manager's `array status`:
+// several managers of one array, sharing a registry in etcd (docs/arrayjoin.md).
+#include <fmt/format.h>
+
+#include "commands/array_cli.hpp"
+#include "mkeys/arrayjoin/etcd_registry.hpp"
+
+namespace mkeys::cli::array_cmd {
+namespace {
+
+std::string Joined(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& e : list) out += (out.empty() ? "" : ", ") + e;
+  return out.empty() ? "-" : out;
+}
+
+nlohmann::json ManagersJson(const std::vector<aj::ManagerRecord>& managers,
+                            const std::string& self) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : managers) {
+    list.push_back({{"id", m.id},
+                    {"self", m.id == self},
+                    {"host", m.host},
+                    {"added_at", m.added_at},
+                    {"endpoints", m.endpoints},
+                    {"serving_since", m.started_at},
+                    {"pid", m.pid}});
+  }
+  return list;
+}
+
+}  // namespace
+
+nlohmann::json RegistryStatusJson(aj::Registry& reg) {
+  nlohmann::json out = {{"kind", reg.Kind()}, {"location", reg.Location()}};
+  if (reg.Kind() == "sqlite") return out;
+  out["manager_id"] = reg.ManagerId();
+  auto health = reg.Health();
+  out["health"] = health ? *health : health.error().ToString();
+  auto managers = reg.Managers();
+  if (managers) out["managers"] = ManagersJson(*managers, reg.ManagerId());
+  return out;
+}
+
+void PrintRegistryStatus(Context& ctx, aj::Registry& reg) {
+  ctx.out.Line(fmt::format("  registry     {} ({})", reg.Kind(), reg.Location()));
+  if (reg.Kind() == "sqlite") return;
+  auto health = reg.Health();
+  ctx.out.Line(fmt::format("  etcd health  {}", health ? *health : health.error().ToString()));
+  auto managers = reg.Managers();
+  if (!managers) {
+    ctx.out.Line(fmt::format("  managers     unknown: {}", managers.error().ToString()));
+    return;
+  }
+  ctx.out.Line(fmt::format("  managers     {} (this one: {})", managers->size(), reg.ManagerId()));
+  for (const auto& m : *managers) {
+    ctx.out.Line(fmt::format("    {}{} on {}, serving {}", m.id, m.id == reg.ManagerId() ? "*" : "",
+                             m.host, Joined(m.endpoints)));
+  }
+}
+
+int ManagerAdd(Context& ctx, const ArrayArgs& a) {
+  std::vector<std::string> etcd;
+  if (!a.registry.empty()) {
+    auto parsed = aj::ParseEtcdUrl(a.registry);
+    if (!parsed) return Fail(ctx, parsed.error());
+    etcd = std::move(*parsed);
+  }
+  auto added = aj::AddManager(a.root, a.from, etcd);
+  if (!added) return Fail(ctx, added.error());
+  if (ctx.out.json()) {
+    ctx.out.Json({{"array", added->info.name},
+                  {"array_id", added->info.array_id},
+                  {"manager_id", added->manager_id},
+                  {"fingerprint", aj::FormatFingerprint(added->info.pin)},
+                  {"containers", added->containers}});
+    return kExitOk;
+  }
+  ctx.out.Line(fmt::format("{} is now a manager of array {} ({}), manager id {}", a.root,
+                           added->info.name, added->info.array_id, added->manager_id));
+  ctx.out.Line(fmt::format("  manager key fingerprint  {} (the same for every manager)",
+                           aj::FormatFingerprint(added->info.pin)));
+  ctx.out.Line(fmt::format("  containers               {}", Joined(added->containers)));
+  ctx.out.Line(
+      fmt::format("Next: 'mkeys array serve {}'; members learn its endpoint on their "
+                  "next sync",
+                  a.root));
+  return kExitOk;
+}
+
+int ManagerList(Context& ctx, const ArrayArgs& a) {
+  auto reg = aj::Registry::Open(a.root);
+  if (!reg) return Fail(ctx, reg.error());
+  auto managers = (*reg)->Managers();
+  if (!managers) return Fail(ctx, managers.error());
+  if (ctx.out.json()) {
+    ctx.out.Json(ManagersJson(*managers, (*reg)->ManagerId()));
+    return kExitOk;
+  }
+  if ((*reg)->Kind() == "sqlite") {
+    ctx.out.Line("One manager (this root; the registry is SQLite).");
+    return kExitOk;
+  }
+  ctx.out.Line(fmt::format("{:<18} {:<5} {:<20} {}", "ID", "SELF", "HOST", "SERVING"));
+  for (const auto& m : *managers) {
+    ctx.out.Line(fmt::format("{:<18} {:<5} {:<20} {}", m.id,
+                             m.id == (*reg)->ManagerId() ? "yes" : "", m.host,
+                             Joined(m.endpoints)));
+  }
+  return kExitOk;
+}
+
+}  // namespace mkeys::cli::array_cmd

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Several managers of one array on a real 3-member etcd cluster (loopback ports, temporary
+// data): token uses reserved exactly once across managers, a join retried through the other
+// manager after one was killed, a rotation while the etcd leader is killed, an etcd member wiped
+// and re-added. Outside CI these skip (with a warning) only when etcd is not installed.
+#include <algorithm>
+#include <thread>
+
+#include "array_support.hpp"
+#include "etcd_support.hpp"
+
+using namespace mkeys::test;
+
+namespace {
+
+bool EtcdOrSkip() {
+  if (HaveEtcd()) return true;
+  if (InCi()) FAIL("etcd is not installed (scripts/install-deps.sh installs etcd-server)");
+  WARN("SKIPPED: etcd/etcdctl not installed (apt-get install etcd-server etcd-client)");
+  return false;
+}
+
+// Two managers of one array, their registry on a fresh etcd cluster.
+struct TwoManagers {
+  TempDir work;
+  EtcdCluster etcd{work.path() / "etcd"};
+  std::filesystem::path a = work.path() / "manager-a";
+  std::filesystem::path b = work.path() / "manager-b";
+  TwoManagers() {
+    InitMachine(a);
+    InitMachine(b);
+    auto created =
+        Mkeys({"array", "create", a.string(), "--name", "web", "--registry", etcd.Url()});
+    INFO(created.out << created.err);
+    REQUIRE(created.exit_code == 0);
+    auto added = Mkeys({"array", "manager", "add", b.string(), "--from", a.string()});
+    INFO(added.out << added.err);
+    REQUIRE(added.exit_code == 0);
+  }
+  std::filesystem::path Member(const std::string& name) {
+    auto root = work.path() / name;
+    InitMachine(root);
+    return root;
+  }
+};
+
+int CountEvents(const nlohmann::json& events, const std::string& kind) {
+  return static_cast<int>(std::count_if(events.begin(), events.end(),
+                                        [&](const auto& e) { return e["kind"] == kind; }));
+}
+
+}  // namespace
+
+TEST_CASE("15 joins over two managers on etcd with a token of 10 uses deliver exactly 10",
+          "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  TwoManagers s;
+  ServerProcess server_a(s.a, s.work.path());
+  ServerProcess server_b(s.b, s.work.path());
+  const std::string token = IssueToken(s.a, {"--uses", "10"});
+  constexpr int kJoins = 15;
+  std::vector<std::filesystem::path> roots;
+  for (int i = 0; i < kJoins; ++i) roots.push_back(s.Member("m" + std::to_string(i)));
+  std::vector<RunResult> results(kJoins);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kJoins; ++i) {
+    const std::string address = i % 2 == 0 ? server_a.Address() : server_b.Address();
+    threads.emplace_back([&, i, address] {
+      results[i] = JoinWith(roots[i], address, token, "node" + std::to_string(i));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int joined = 0;
+  int used = 0;
+  int through_b = 0;
+  for (int i = 0; i < kJoins; ++i) {
+    INFO("join " << i << ": " << results[i].out << results[i].err);
+    if (results[i].exit_code == 0) {
+      ++joined;
+      through_b += i % 2;
+      CHECK(KeyFileCount(roots[i]) > 0);
+    } else {
+      CHECK(results[i].exit_code == 4);
+      CHECK(results[i].err.find("used") != std::string::npos);
+      if (results[i].err.find("used") != std::string::npos) ++used;
+      RequireNoTrace(roots[i]);
+    }
+  }
+  INFO(server_a.Log() << server_b.Log());
+  CHECK(joined == 10);
+  CHECK(used == 5);
+  // Both managers see the same registry: 10 members, the token used up, 10 deliveries.
+  for (const auto& root : {s.a, s.b}) {
+    CHECK(Members(root).size() == 10);
+    CHECK(Tokens(root)[0]["uses_left"] == 0);
+    const auto events = Events(root);
+    CHECK(CountEvents(events, "delivered") == 10);
+    CHECK(CountEvents(events, "joined") == 10);
+  }
+  WARN("joins through manager b: " << through_b << " of 10");
+}
+
+TEST_CASE("a join whose manager is killed mid-join succeeds when retried through the other",
+          "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  TwoManagers s;
+  const std::string token = IssueToken(s.a, {"--uses", "2"});
+  const auto member = s.Member("member");
+  {
+    // Killed after reserving the use and recording the delivery, before sending the keys.
+    ServerProcess doomed(s.a, s.work.path(), {"MKEYS_FAULT=manager:before-offer"});
+    auto join = JoinWith(member, doomed.Address(), token, "node1");
+    INFO(join.out << join.err << doomed.Log());
+    CHECK(join.exit_code == 4);
+    CHECK(doomed.WaitExit(10) == 86);
+  }
+  RequireNoTrace(member);
+  ServerProcess other(s.b, s.work.path());
+  auto retry = Run({MKEYS_BINARY, "array", "join", member.string(), "--manager", other.Address(),
+                    "--token", "-"},
+                   token + "\n");
+  INFO(retry.out << retry.err << other.Log());
+  REQUIRE(retry.exit_code == 0);
+  CHECK(KeyFileCount(member) > 0);
+  // Consistent, seen from either manager: the killed delivery stays recorded (at most once) and
+  // spent; the retry is the one member; the token has no use left.
+  for (const auto& root : {s.a, s.b}) {
+    const auto members = Members(root);
+    REQUIRE(members.size() == 1);
+    CHECK(members[0]["name"] != "node1");
+    const auto pending = MembersWith(root, "--pending");
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0]["name"] == "node1");
+    CHECK(Tokens(root)[0]["uses_left"] == 0);
+    CHECK(CountEvents(Events(root), "delivered") == 2);
+  }
+  // The member learns both managers' endpoints on a sync; with b gone it syncs through a.
+  const std::string b_address = other.Address();
+  other.Stop();
+  ServerProcess back_a(s.a, s.work.path());
+  ServerProcess back_b(s.b, s.work.path(), {}, {}, b_address);
+  REQUIRE(SyncMember(member).exit_code == 0);
+  back_b.Stop();
+  auto status = Mkeys({"array", "rotate", s.a.string()});
+  REQUIRE(status.exit_code == 0);
+  auto sync = SyncMember(member);
+  INFO(sync.out << sync.err << back_a.Log());
+  CHECK(sync.exit_code == 0);
+  auto state =
+      nlohmann::json::parse(std::ifstream(member / "mkeys-array/member.json"), nullptr, false);
+  CHECK(state["key_version"] == 2);
+}
+
+TEST_CASE("a rotation while the etcd leader is killed is complete or not done at all",
+          "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  TwoManagers s;
+  const int leader = s.etcd.Leader();
+  REQUIRE(leader >= 0);
+  RunResult rotate;
+  std::thread rotation([&] { rotate = Mkeys({"array", "rotate", s.b.string()}); });
+  s.etcd.Kill(leader);
+  rotation.join();
+  INFO(rotate.out << rotate.err);
+  // Whatever happened, both managers agree, and the current version's keys are all there.
+  const auto status_a = JsonOf(Mkeys({"--json", "array", "status", s.a.string()}));
+  const auto status_b = JsonOf(Mkeys({"--json", "array", "status", s.b.string()}));
+  CHECK(status_a["key_version"] == status_b["key_version"]);
+  const int version = status_a["key_version"].get<int>();
+  CHECK(version == (rotate.exit_code == 0 ? 2 : 1));
+  // A member joining now through a gets the current version's keys (sealed in etcd).
+  ServerProcess server_a(s.a, s.work.path());
+  const auto member = s.Member("member");
+  auto join = JoinWith(member, server_a.Address(), IssueToken(s.a), "node1");
+  INFO(join.out << join.err << server_a.Log());
+  REQUIRE(join.exit_code == 0);
+  CHECK(join.out.find("key version " + std::to_string(version)) != std::string::npos);
+}
+
+TEST_CASE("an etcd member wiped and re-added loses nothing the managers wrote",
+          "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  TwoManagers s;
+  ServerProcess server_b(s.b, s.work.path());
+  const auto member = s.Member("member");
+  auto join = JoinWith(member, server_b.Address(), IssueToken(s.a), "node1");
+  INFO(join.out << join.err);
+  REQUIRE(join.exit_code == 0);
+  REQUIRE(Mkeys({"array", "rotate", s.a.string()}).exit_code == 0);
+  s.etcd.WipeAndReAdd(1);
+  // The re-added member's own copy (a serializable, local read) holds every key the managers
+  // wrote, as the others do.
+  auto count_on = [&](int i) {
+    auto r = Run({"etcdctl", "--endpoints", "http://" + s.etcd.ClientAddress(i), "get", "--prefix",
+                  "/mkeys/", "--keys-only", "--consistency=s", "-w", "json"});
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    return doc.is_object() ? doc.value("count", 0) : -1;
+  };
+  const int expected = count_on(0);
+  CHECK(expected > 10);
+  int copied = -1;
+  for (int t = 0; t < 100 && copied != expected; ++t) {
+    copied = count_on(1);
+    if (copied != expected) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(copied == expected);
+  for (const auto& root : {s.a, s.b}) {
+    CHECK(Members(root).size() == 1);
+    CHECK(JsonOf(Mkeys({"--json", "array", "status", root.string()}))["key_version"] == 2);
+  }
+  REQUIRE(SyncMember(member).exit_code == 0);
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// A real 3-member etcd cluster on loopback ports for the array tests with several managers:
+// data in a temporary folder, killed in the destructor. Ports are picked free by the kernel
+// (never etcd's default 2379/2380, where Debian's package may run its own etcd).
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.hpp"
+
+namespace mkeys::test {
+
+inline bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && *ci != '\0';
+}
+
+inline bool HaveEtcd() {
+  return Run({"sh", "-c", "command -v etcd && command -v etcdctl"}).exit_code == 0;
+}
+
+// A loopback port nothing listens on now (the kernel's choice), not 2379/2380.
+inline int FreeLoopbackPort() {
+  for (;;) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      close(fd);
+      std::abort();
+    }
+    const int port = ntohs(a.sin_port);
+    close(fd);
+    if (port != 2379 && port != 2380) return port;
+  }
+}
+
+class EtcdCluster {
+ public:
+  static constexpr int kSize = 3;
+
+  explicit EtcdCluster(const std::filesystem::path& dir) : dir_(dir) {
+    for (int i = 0; i < kSize; ++i) {
+      names_[i] = "e" + std::to_string(i);
+      client_[i] = FreeLoopbackPort();
+      peer_[i] = FreeLoopbackPort();
+    }
+    for (int i = 0; i < kSize; ++i) Start(i, "new", InitialCluster());
+    REQUIRE(WaitHealthy(60));
+  }
+  ~EtcdCluster() {
+    for (int i = 0; i < kSize; ++i) Kill(i);
+  }
+
+  // etcd://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3
+  std::string Url() const {
+    std::string out = "etcd://";
+    for (int i = 0; i < kSize; ++i) out += (i ? "," : "") + ClientAddress(i);
+    return out;
+  }
+  std::string ClientAddress(int i) const { return "127.0.0.1:" + std::to_string(client_[i]); }
+  std::string Endpoints() const {
+    std::string out;
+    for (int i = 0; i < kSize; ++i)
+      out += (i ? "," : "") + std::string("http://") + ClientAddress(i);
+    return out;
+  }
+
+  void Kill(int i) {
+    if (pid_[i] <= 0) return;
+    ::kill(pid_[i], SIGKILL);
+    int status = 0;
+    waitpid(pid_[i], &status, 0);
+    pid_[i] = -1;
+  }
+
+  // The member that is the raft leader now (-1 if none answers).
+  int Leader() {
+    for (int i = 0; i < kSize; ++i) {
+      if (pid_[i] <= 0) continue;
+      auto r = Run({"etcdctl", "--endpoints", "http://" + ClientAddress(i), "endpoint", "status",
+                    "-w", "json"});
+      if (r.exit_code != 0) continue;
+      auto doc = nlohmann::json::parse(r.out, nullptr, false);
+      if (!doc.is_array() || doc.empty()) continue;
+      const auto& st = doc[0]["Status"];
+      if (st["leader"] == st["header"]["member_id"]) return i;
+    }
+    return -1;
+  }
+
+  // Wipes member i's data and brings it back as a new member of the running cluster
+  // (member remove, member add, --initial-cluster-state existing).
+  void WipeAndReAdd(int i) {
+    Kill(i);
+    std::filesystem::remove_all(DataDir(i));
+    const std::string others = OtherEndpoints(i);
+    auto list = Run({"etcdctl", "--endpoints", others, "member", "list", "-w", "json"});
+    REQUIRE(list.exit_code == 0);
+    auto doc = nlohmann::json::parse(list.out);
+    std::string id_hex;
+    for (const auto& m : doc["members"]) {
+      if (m.value("name", "") == names_[i] ||
+          (m.contains("peerURLs") && !m["peerURLs"].empty() && m["peerURLs"][0] == PeerUrl(i))) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%llx",
+                      static_cast<unsigned long long>(m["ID"].get<std::uint64_t>()));
+        id_hex = buf;
+      }
+    }
+    REQUIRE_FALSE(id_hex.empty());
+    // The killed member may have been the leader: allow the others an election first.
+    RunResult removed;
+    for (int t = 0; t < 20; ++t) {
+      removed = Run({"etcdctl", "--endpoints", others, "member", "remove", id_hex});
+      if (removed.exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    INFO(removed.out << removed.err);
+    REQUIRE(removed.exit_code == 0);
+    auto added = Run({"etcdctl", "--endpoints", others, "member", "add", names_[i],
+                      "--peer-urls=" + PeerUrl(i)});
+    INFO(added.out << added.err);
+    REQUIRE(added.exit_code == 0);
+    Start(i, "existing", InitialCluster());
+    REQUIRE(WaitHealthy(60));
+  }
+
+  // Every member answers `endpoint health`.
+  bool WaitHealthy(int seconds) {
+    for (int t = 0; t < seconds * 4; ++t) {
+      auto r = Run(
+          {"etcdctl", "--endpoints", Endpoints(), "--command-timeout=2s", "endpoint", "health"});
+      if (r.exit_code == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return false;
+  }
+
+ private:
+  std::string PeerUrl(int i) const { return "http://127.0.0.1:" + std::to_string(peer_[i]); }
+  std::filesystem::path DataDir(int i) const { return dir_ / names_[i]; }
+  std::string InitialCluster() const {
+    std::string out;
+    for (int i = 0; i < kSize; ++i) out += (i ? "," : "") + names_[i] + "=" + PeerUrl(i);
+    return out;
+  }
+  std::string OtherEndpoints(int skip) const {
+    std::string out;
+    for (int i = 0; i < kSize; ++i) {
+      if (i != skip) out += (out.empty() ? "" : ",") + std::string("http://") + ClientAddress(i);
+    }
+    return out;
+  }
+  void Start(int i, const std::string& state, const std::string& cluster) {
+    const std::string client = "http://" + ClientAddress(i);
+    std::vector<std::string> argv = {"etcd",
+                                     "--name",
+                                     names_[i],
+                                     "--data-dir",
+                                     DataDir(i).string(),
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     PeerUrl(i),
+                                     "--initial-advertise-peer-urls",
+                                     PeerUrl(i),
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-state",
+                                     state,
+                                     "--initial-cluster-token",
+                                     "mkeys-test",
+                                     "--heartbeat-interval",
+                                     "50",
+                                     "--election-timeout",
+                                     "500"};
+    const auto log = dir_ / (names_[i] + ".log");
+    pid_[i] = fork();
+    if (pid_[i] == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+  }
+
+  std::filesystem::path dir_;
+  std::array<std::string, kSize> names_;
+  std::array<int, kSize> client_{};
+  std::array<int, kSize> peer_{};
+  std::array<pid_t, kSize> pid_{-1, -1, -1};
+};
+
+}  // namespace mkeys::test

@@ -199,18 +199,19 @@ Result<std::vector<StoredKey>> ListKeyDirectory(const MachineRoot& root, KeyDire
   const KeyDirectoryInfo& info = InfoOf(dir);
   const fs::path path = KeyDirectoryChain(root, dir).back();
   std::vector<StoredKey> out;
-  DIR* d = ::opendir(path.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return out;
-    return files::IoError(errno, path, "cannot list the key directory");
+  // Through the root's volume: a directory or a disk image alike.
+  auto listed = root.volume().List(path);
+  if (!listed) {
+    if (listed.error().code() == ErrorCode::kNotFound) return out;
+    return Error(listed.error().code(),
+                 "cannot list the key directory: " + listed.error().message())
+        .On(root.Relative(path));
   }
   std::vector<std::string> names;
-  while (dirent* entry = ::readdir(d)) {
-    const std::string_view n(entry->d_name);
-    if (n.starts_with(".")) continue;
-    if (IsRegularFile(path / entry->d_name)) names.emplace_back(n);
+  for (const auto& entry : *listed) {
+    if (entry.name.starts_with(".") || !entry.is_regular) continue;
+    names.push_back(entry.name);
   }
-  ::closedir(d);
   std::sort(names.begin(), names.end());
   for (const auto& n : names) {
     StoredKey k;
@@ -219,7 +220,8 @@ Result<std::vector<StoredKey>> ListKeyDirectory(const MachineRoot& root, KeyDire
     k.label = KeyFileLabelIn(dir, n);
     k.provider = std::string(info.provider);
     if (auto sd = root.security().Read(path / n)) k.owner = sd->owner;
-    auto bytes = files::ReadFile(path / n);
+    constexpr std::uint64_t kMaxKeyFileBytes = 1u << 20;  // a key file is a few KiB
+    auto bytes = root.volume().ReadFile(path / n, kMaxKeyFileBytes);
     if (!bytes) {
       k.corrupt = true;
       k.problem = bytes.error().message();

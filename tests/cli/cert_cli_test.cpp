@@ -119,7 +119,7 @@ TEST_CASE("cert list shows a CAPI key and a CNG key and a certificate whose key 
   auto list = Mkeys({"cert", "list", m.root});
   INFO(list.out << list.err);
   REQUIRE(list.exit_code == 0);
-  CHECK(list.out.find("3 certificate(s)") != std::string::npos);
+  CHECK((list.out + list.err).find("3 certificate(s) in LocalMachine\\My") != std::string::npos);
   const auto doc = nlohmann::json::parse(Mkeys({"--json", "cert", "list", m.root}).out);
   REQUIRE(doc["certificates"].size() == 3u);
   int seen = 0;

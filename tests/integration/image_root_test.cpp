@@ -231,6 +231,7 @@ TEST_CASE("audit store list diagnose sd get repair and restore on a GPT disk ima
   CHECK(rules.count("MK004") == 1u);
 
   auto list = AsNobody({"store", "list", img});
+  INFO(list.out << list.err);
   CHECK(list.exit_code == 0);
   CHECK(WithoutRoot(list.out, img) == WithoutRoot(mount_list, mount_root));
   CHECK(list.out.find(kName) != std::string::npos);

@@ -51,7 +51,7 @@ TEST_CASE("rule codes parse case-insensitively and unknown ones are named", "[re
   auto unknown = ParseRuleId("MK999");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().message() ==
-        "unknown rule 'MK999' (rules are MK001 to MK033, or their XCCDF ids)");
+        "unknown rule 'MK999' (rules are MK001 to MK042, or their XCCDF ids)");
 }
 
 TEST_CASE("rules are named by their MK code or their XCCDF id", "[repair][rules]") {

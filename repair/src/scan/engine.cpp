@@ -158,8 +158,10 @@ std::vector<DirectoryState> Engine::ReadDirectories() const {
     DirectoryState d;
     d.path = path;
     d.label = r.Relative(path);
-    auto raw = root_dir ? r.security().ReadRawBeneath(*root_dir, d.label)
-                        : Result<std::vector<std::uint8_t>>(root_dir.error());
+    // (A disk image's volume resolves its own paths: read by path there.)
+    auto raw = r.is_image() ? r.security().ReadRaw(path)
+               : root_dir   ? r.security().ReadRawBeneath(*root_dir, d.label)
+                            : Result<std::vector<std::uint8_t>>(root_dir.error());
     if (!raw) {
       d.problem = raw.error().message();
       if (root_dir) d.link = root_dir->FirstSymlink(d.label).value_or("");

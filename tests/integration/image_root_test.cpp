@@ -20,6 +20,7 @@
 #include "mkeys/keystore/container_file.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/default_descriptors.hpp"
+#include "mkeys/keystore/machine_identities.hpp"
 #include "mkeys/keystore/machine_policy_writer.hpp"
 #include "support/ntfs.hpp"
 #include "support/process.hpp"
@@ -120,11 +121,11 @@ void BuildTree(Disk& d, const fs::path& mnt, int extra_keys) {
     fs::create_directories(mnt / dd.relative_path);
     SetSddl(mnt / dd.relative_path, dd.sddl);
   }
-  keystore::ModelHivesOptions hives;
-  hives.account_domain = *acl::Sid::Parse("S-1-5-21-1-2-3");
-  hives.machine_guid = kGuid;
+  // Hives as `machine init` writes them: Windows' default user rights (everyone holds
+  // SeChangeNotifyPrivilege), so the damage below is the only damage.
   const fs::path staging = d.dir.path() / "hives";
-  REQUIRE(keystore::CreateModelHives(staging, hives));
+  fs::create_directories(staging);
+  REQUIRE(keystore::WriteModelPolicy(staging, kGuid, acl::DefaultPrivilegeAssignments()));
   fs::create_directories(mnt / "Windows/System32/config");
   Sh("cp " + Q(staging / "Windows/System32/config") + "/* " + Q(mnt / "Windows/System32/config"));
   const fs::path keys = mnt / keystore::kMachineKeysRelative;

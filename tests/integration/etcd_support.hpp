@@ -138,8 +138,15 @@ class EtcdCluster {
     }
     INFO(removed.out << removed.err);
     REQUIRE(removed.exit_code == 0);
-    auto added = Run({"etcdctl", "--endpoints", others, "member", "add", names_[i],
-                      "--peer-urls=" + PeerUrl(i)});
+    // etcd refuses a reconfiguration until the remaining members have been healthy for a
+    // while after the removal ("not healthy for reconfigure"): retry for up to 20 s.
+    RunResult added;
+    for (int t = 0; t < 40; ++t) {
+      added = Run({"etcdctl", "--endpoints", others, "member", "add", names_[i],
+                   "--peer-urls=" + PeerUrl(i)});
+      if (added.exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
     INFO(added.out << added.err);
     REQUIRE(added.exit_code == 0);
     Start(i, "existing", InitialCluster());

@@ -25,7 +25,7 @@ struct DiagnoseArgs {
   std::string file;
   std::vector<std::string> wants;
   std::string machine_guid;
-  int partition = -1;  // --partition (disk images)
+  int partition = -1;   // --partition (disk images)
   std::string cert;     // --cert THUMBPRINT
   std::string subject;  // --subject TEXT
 };

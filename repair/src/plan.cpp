@@ -237,8 +237,8 @@ Result<std::uint64_t> Planner::ScanKeyFiles(std::vector<std::unique_ptr<Worker>>
   std::uint64_t key_files = 0;
   for (const auto& name : options_.only_files) {
     const bool known = known_ != nullptr && known_->file_name == name;
-    const auto exists = known ? Result<bool>(true)
-                              : root_.volume().Exists(root_.machine_keys_dir() / name);
+    const auto exists =
+        known ? Result<bool>(true) : root_.volume().Exists(root_.machine_keys_dir() / name);
     if (exists && *exists) {
       PlanKeyFile(*workers[0], name);
       ++key_files;

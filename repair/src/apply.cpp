@@ -172,10 +172,7 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
   std::optional<files::RootDir> root_dir;
   std::string identity;
   if (root.is_image()) {  // the image file's identity; its volume resolves every path itself
-    const int fd = ::open(root.root().c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return files::IoError(errno, root.root(), "cannot open the image");
-    const files::UniqueFd image(fd);
-    identity = RootIdentity(image.get());
+    MKEYS_ASSIGN_OR_RETURN(identity, RootIdentityOf(root.root()));
   } else {
     MKEYS_ASSIGN_OR_RETURN(root_dir, files::RootDir::Open(plan.root));
     MKEYS_TRY(CheckBeneath(*root_dir, plan));

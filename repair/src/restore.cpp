@@ -23,14 +23,6 @@ struct BoundRoot {
   std::optional<files::RootDir> dir;  // absent on a disk image (written through its volume)
 };
 
-// The identity of a root: its directory's, or (a disk image) the image file's.
-Result<std::string> IdentityOf(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return files::IoError(errno, path, "cannot open");
-  const files::UniqueFd owned(fd);
-  return RootIdentity(owned.get());
-}
-
 Error Refused(const std::filesystem::path& journal, std::string why) {
   return Error(ErrorCode::kCorrupt, fmt::format("restore refused, nothing written: {}", why))
       .On(journal.string());
@@ -72,7 +64,7 @@ Result<BoundRoot> BindRoot(const JournalHeader& header, const RestoreOptions& op
     MKEYS_ASSIGN_OR_RETURN(dir, files::RootDir::Open(path.string()));
   }
   MKEYS_ASSIGN_OR_RETURN(const std::string identity,
-                         dir ? Result<std::string>(RootIdentity(dir->fd())) : IdentityOf(path));
+                         dir ? Result<std::string>(RootIdentity(dir->fd())) : RootIdentityOf(path));
   if (!options.root && identity != header.root_identity) {
     return Refused(journal, fmt::format("{} is not the {} the repair wrote into (identity "
                                         "{}, journal {}); name the root with --root if it moved",
@@ -153,6 +145,13 @@ std::string RootIdentity(int dir_fd) {
   if (::fstat(dir_fd, &st) != 0) return {};
   return fmt::format("{}:{}", static_cast<unsigned long long>(st.st_dev),
                      static_cast<unsigned long long>(st.st_ino));
+}
+
+Result<std::string> RootIdentityOf(const std::filesystem::path& root) {
+  const int fd = ::open(root.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return files::IoError(errno, root, "cannot open");
+  const files::UniqueFd owned(fd);
+  return RootIdentity(owned.get());
 }
 
 Result<RestoreReport> RestoreJournal(const std::filesystem::path& file,

@@ -82,6 +82,8 @@ struct RestoreReport {
 
 // "<st_dev>:<st_ino>" of an open directory (a journal's root_identity).
 std::string RootIdentity(int dir_fd);
+// The same for a root named by path (a disk image file's identity), not following a link.
+Result<std::string> RootIdentityOf(const std::filesystem::path& root);
 
 // Puts every descriptor the journal lists back to its "before" bytes, byte for byte. Works on a
 // journal of an apply killed half-way. Re-running it is harmless. Refused (nothing written,

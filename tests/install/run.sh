@@ -16,8 +16,14 @@ grep -q '^\.TH MKEYS 1' "$work/p/share/man/man1/mkeys.1" || { echo "install: man
 grep -q 'complete -F _mkeys mkeys' "$work/p/share/bash-completion/completions/mkeys" \
   || { echo "install: completion script incomplete"; exit 1; }
 "$work/p/bin/mkeys" --version | grep -q '^mkeys ' || { echo "install: mkeys --version failed"; exit 1; }
+# The consumer is compiled and linked with the flags mkeys was built with: a sanitizer build's
+# static libraries need the sanitizer runtime in the consumer too.
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
+cxx_flags=$(cache_value CMAKE_CXX_FLAGS)
+link_flags=$(cache_value CMAKE_EXE_LINKER_FLAGS)
 cmake -S "$src/tests/install/consumer" -B "$work/consumer" -G Ninja \
-  -DCMAKE_PREFIX_PATH="$work/p" -DCMAKE_BUILD_TYPE=Release >"$work/configure.log" 2>&1 \
+  -DCMAKE_PREFIX_PATH="$work/p" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS="$cxx_flags" -DCMAKE_EXE_LINKER_FLAGS="$link_flags" >"$work/configure.log" 2>&1 \
   || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/consumer" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 out=$("$work/consumer/consumer")

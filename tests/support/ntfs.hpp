@@ -73,6 +73,18 @@ class NtfsMount {
   NtfsMount& operator=(const NtfsMount&) = delete;
 
   const std::filesystem::path& path() const { return mnt_; }
+  // The volume's image file (a bare NTFS volume): read it as a disk image after Unmount().
+  std::filesystem::path image() const { return dir_.path() / "volume.img"; }
+  // Unmounts now (flushing everything to the image); true when the volume is no longer mounted.
+  bool Unmount() {
+    if (!mounted_) return true;
+    if (Run({"fusermount", "-u", mnt_.string()}).exit_code != 0 &&
+        Run({"umount", mnt_.string()}).exit_code != 0) {
+      return false;
+    }
+    mounted_ = false;
+    return true;
+  }
 
   // Sets the raw self-relative descriptor of `path` (system.ntfs_acl).
   static bool SetDescriptor(const std::filesystem::path& path, std::span<const std::uint8_t> sd) {

@@ -228,10 +228,15 @@ int RunToken(Context& ctx, const TokenArgs& a) {
   for (const auto& p : token->privileges()) {
     privileges.push_back({{"name", p.name}, {"enabled", p.enabled}});
   }
+  // A derived SID the machine cannot reverse (IIS APPPOOL\<pool> without applicationHost.config)
+  // is still named as asked for.
+  std::string user_name = ks::MachineDisplayName(policy, token->user());
+  if (user_name.find(token->user().ToString()) != std::string::npos &&
+      !token->display_name().empty()) {
+    user_name = token->display_name();
+  }
   nlohmann::json doc = {{"identity", token->display_name()},
-                        {"user",
-                         {{"sid", token->user().ToString()},
-                          {"name", ks::MachineDisplayName(policy, token->user())}}},
+                        {"user", {{"sid", token->user().ToString()}, {"name", user_name}}},
                         {"groups", groups},
                         {"privileges", privileges},
                         {"privileges_source", machine->facts().privileges_source}};

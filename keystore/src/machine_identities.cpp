@@ -129,6 +129,58 @@ Token ServiceBaseToken(const Sid& logon, const MachinePolicy& policy,
   return Token(logon, std::move(groups), {}, MachineDisplayName(&policy, logon));
 }
 
+// "IIS APPPOOL\Shop" -> "Shop"; nullopt for anything else.
+std::optional<std::string_view> AppPoolName(std::string_view identity) {
+  const auto [domain, name] = SplitDomain(identity);
+  if (name.empty() || !text::EqualsIgnoreAsciiCase(domain, "IIS APPPOOL")) return std::nullopt;
+  return name;
+}
+
+// A worker process of `pool` whose processModel names an account (NetworkService, LocalService,
+// LocalSystem or a local user): that account's token, plus BUILTIN\IIS_IUSRS and the pool's own
+// SID (IIS adds both to every worker process token, whatever its identity, so that ACLs on
+// IIS_IUSRS and on IIS APPPOOL\<pool> apply: IIS's "configuration isolation").
+Result<Token> AccountAppPoolToken(const MachinePolicy& policy,
+                                  const std::vector<acl::PrivilegeAssignment>& privileges,
+                                  const AppPool& pool) {
+  Sid logon = acl::sids::NetworkService();
+  switch (pool.identity_type) {
+    case AppPoolIdentityType::kLocalService:
+      logon = acl::sids::LocalService();
+      break;
+    case AppPoolIdentityType::kLocalSystem:
+      logon = acl::sids::LocalSystem();
+      break;
+    case AppPoolIdentityType::kSpecificUser: {
+      const auto local = FindLocalAccount(policy, pool.user_name);
+      if (!local || !local->is_user) {
+        return Error(
+            ErrorCode::kNotFound,
+            fmt::format("application pool '{}' runs as '{}' (SpecificUser, {} line {}), "
+                        "an account this machine's SAM does not know: describe its token "
+                        "with --token FILE",
+                        pool.name, pool.user_name, kApplicationHostConfigRelative, pool.line));
+      }
+      logon = local->sid;
+      break;
+    }
+    default:
+      break;
+  }
+  Token token = ServiceBaseToken(logon, policy, privileges);
+  for (const Sid& sid : {acl::sids::IisUsers(), acl::AppPoolSid(pool.name)}) {
+    if (!HasGroup(token, sid) && token.user() != sid) token.AddGroup({sid, false});
+  }
+  AddAliasGroups(token, policy);
+  Token named(token.user(), token.groups(), token.privileges(),
+              fmt::format("{} (app pool {})", MachineDisplayName(&policy, logon), pool.name));
+  named.SetDefaultOwner(token.default_owner());
+  named.SetPrimaryGroup(token.primary_group());
+  if (token.default_dacl()) named.SetDefaultDacl(*token.default_dacl());
+  if (logon == acl::sids::LocalSystem()) return named;  // the kernel's privileges
+  return WithPrivileges(named, privileges);
+}
+
 }  // namespace
 
 std::optional<LocalAccountRef> FindLocalAccount(const MachinePolicy& policy,
@@ -182,8 +234,15 @@ std::string MachineDisplayName(const MachinePolicy* policy, const Sid& sid) {
       if (u.sid == sid) return u.name;
     }
   }
-  // A service SID (S-1-5-80-<SHA-1 of the upper-cased name>): named after the machine's service.
+  // A service SID (S-1-5-80-<SHA-1 of the upper-cased name>): named after the machine's service;
+  // an application-pool SID (S-1-5-82-<SHA-1 of the lower-cased name>) after its IIS pool.
   const auto subs = sid.sub_authorities();
+  if (policy != nullptr && policy->iis && sid.authority() == 5 && subs.size() == 6 &&
+      subs[0] == 82) {
+    for (const auto& pool : policy->iis->pools) {
+      if (acl::AppPoolSid(pool.name) == sid) return "IIS APPPOOL\\" + pool.name;
+    }
+  }
   if (policy != nullptr && policy->system && sid.authority() == 5 && subs.size() == 6 &&
       subs[0] == 80) {
     for (const auto& service : policy->system->services) {
@@ -243,6 +302,22 @@ Result<Token> MachineTokenFor(const MachinePolicy* policy,
                    fmt::format("'{}': no machine policy to read services from", identity));
     }
     return ServiceTokenFor(*policy, privileges, name);
+  }
+  if (const auto pool_name = AppPoolName(identity); pool_name && policy != nullptr) {
+    if (policy->iis_error) return *policy->iis_error;
+    if (policy->iis) {
+      const AppPool* pool = policy->iis->Find(*pool_name);
+      if (pool == nullptr) {
+        std::string known;
+        for (const auto& p : policy->iis->pools) known += (known.empty() ? "" : ", ") + p.name;
+        return Error(ErrorCode::kNotFound,
+                     fmt::format("{} has no application pool '{}' (it has: {})",
+                                 policy->iis->source, *pool_name, known.empty() ? "none" : known));
+      }
+      if (pool->identity_type != AppPoolIdentityType::kApplicationPoolIdentity) {
+        return AccountAppPoolToken(*policy, privileges, *pool);
+      }
+    }
   }
   if (policy != nullptr) {
     // The catalogue's own keys ("administrator", "user") keep their meaning when bare.

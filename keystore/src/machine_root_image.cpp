@@ -79,6 +79,14 @@ Result<MachinePolicy> ImagePolicy(const MachineVolume& volume, const fs::path& i
   MKEYS_TRY(ReadImageHive(volume, image, HiveKind::kSystem, ReadSystemHive, policy.system, policy));
   MKEYS_TRY(
       ReadImageHive(volume, image, HiveKind::kSoftware, ReadSoftwareHive, policy.software, policy));
+  const fs::path iis = ResolveCase(volume, image, std::string(kApplicationHostConfigRelative));
+  MKEYS_ASSIGN_OR_RETURN(const bool has_iis, volume.Exists(iis));
+  if (has_iis) {
+    auto bytes = volume.ReadFile(iis, kMaxApplicationHostConfigBytes + 1);
+    if (!bytes) return Error(bytes.error().code(), bytes.error().message()).On(iis.string());
+    AttachIisConfig(policy,
+                    std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  }
   return policy;
 }
 

@@ -89,8 +89,8 @@ TEST_CASE("ntfs-3g volume with the real SECURITY hive: no Bypass traverse checki
   for (const char* sid : {"S-1-1-0", "S-1-5-32-545", "S-1-5-20"}) {
     test::HivexDropPrivilege(security, sid, 0x17);
   }
-  auto text = test::Mkeys({"diagnose", root.string(), "--as", kNs, "--container", kKey,
-                           "--machine-guid", kGuid});
+  auto text = test::Mkeys(
+      {"diagnose", root.string(), "--as", kNs, "--container", kKey, "--machine-guid", kGuid});
   INFO(text.out << text.err);
   CHECK(text.exit_code == 1);
   CHECK(text.out.find("ProgramData/Microsoft/Crypto") != std::string::npos);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "mkeys/core/files.hpp"
 #include "mkeys/core/text.hpp"
 
 namespace fs = std::filesystem;
@@ -80,7 +81,24 @@ Result<MachinePolicy> ReadMachinePolicy(const fs::path& root, const PolicyReadOp
   MKEYS_TRY(ReadOne(root, HiveKind::kSecurity, options, ReadSecurityHive, policy.security, policy));
   MKEYS_TRY(ReadOne(root, HiveKind::kSystem, options, ReadSystemHive, policy.system, policy));
   MKEYS_TRY(ReadOne(root, HiveKind::kSoftware, options, ReadSoftwareHive, policy.software, policy));
+  const fs::path iis = root / kApplicationHostConfigRelative;
+  std::error_code ec;
+  if (fs::is_regular_file(iis, ec)) {
+    auto bytes = files::ReadFile(iis, kMaxApplicationHostConfigBytes + 1);
+    if (!bytes) return Error(bytes.error().code(), bytes.error().message()).On(iis.string());
+    AttachIisConfig(policy,
+                    std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  }
   return policy;
+}
+
+void AttachIisConfig(MachinePolicy& policy, std::string_view xml) {
+  auto facts = ParseApplicationHostConfig(xml);
+  if (facts) {
+    policy.iis = std::move(*facts);
+  } else {
+    policy.iis_error = std::move(facts).error();
+  }
 }
 
 std::vector<const LocalAlias*> MachinePolicy::AliasesOf(const acl::Sid& sid) const {

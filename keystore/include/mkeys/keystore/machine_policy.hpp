@@ -16,6 +16,7 @@
 #include "mkeys/acl/sid.hpp"
 #include "mkeys/acl/token.hpp"
 #include "mkeys/core/result.hpp"
+#include "mkeys/keystore/iis_config.hpp"
 
 namespace mkeys::keystore {
 
@@ -142,6 +143,10 @@ struct MachinePolicy {
   std::optional<SoftwareFacts> software;
   std::vector<HiveKind> missing;  // hives with no file (callers fall back to defaults, and say so)
   std::vector<HiveWarning> warnings;  // every hive's, gathered
+  // IIS application pools from applicationHost.config; absent when the machine has no such file.
+  std::optional<IisFacts> iis;
+  // applicationHost.config is present but malformed: the error, given when a pool is asked for.
+  std::optional<Error> iis_error;
 
   // Aliases that list `sid` as a member (direct membership only, as SAM stores it).
   std::vector<const LocalAlias*> AliasesOf(const acl::Sid& sid) const;
@@ -175,6 +180,10 @@ Result<SoftwareFacts> ReadSoftwareHive(const std::filesystem::path& file,
 // case). A hive with no file is listed in `missing`; a hive that cannot be read is an error.
 Result<MachinePolicy> ReadMachinePolicy(const std::filesystem::path& root,
                                         const PolicyReadOptions& options = {});
+
+// Parses applicationHost.config's text into `policy.iis`, or keeps the error in
+// `policy.iis_error` (a malformed file fails only what needs the pools).
+void AttachIisConfig(MachinePolicy& policy, std::string_view xml);
 
 // The hive file under `root` (exact case, else a case-insensitive match per component, as on an
 // NTFS volume mounted case-sensitively); nullopt if there is none.

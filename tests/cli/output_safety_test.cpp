@@ -87,7 +87,7 @@ TEST_CASE("hostile file names keep text output free of control bytes", "[cli][re
   CHECK(text.out.find('\xff') == std::string::npos);
 }
 
-TEST_CASE("hostile file names keep repair text and error messages free of control bytes",
+TEST_CASE("hostile file names keep repair and store list text and errors free of control bytes",
           "[cli][report][safety]") {
   HostileMachine m;
   // The names are findings no descriptor change fixes: repair lists them for a person.
@@ -96,6 +96,11 @@ TEST_CASE("hostile file names keep repair text and error messages free of contro
   CHECK(repair.out.find('\x1b') == std::string::npos);
   CHECK(repair.out.find('\xff') == std::string::npos);
   CHECK(repair.out.find("MachineKeys/\\x1b[31mred\\x1b[0m") != std::string::npos);
+  auto list = Mkeys({"--no-color", "store", "list", m.root});
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find('\x1b') == std::string::npos);
+  CHECK(list.out.find('\xff') == std::string::npos);
+  CHECK(list.out.find("\\xff\\xfe-not-utf8") != std::string::npos);
   // An error naming such a file (it has no descriptor) escapes it too.
   const auto keys = m.dir.path() / "m/ProgramData/Microsoft/Crypto/RSA/MachineKeys";
   for (const auto& name : {kEscape, kNotUtf8}) {

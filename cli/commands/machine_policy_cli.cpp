@@ -81,7 +81,7 @@ int RunRights(Context& ctx, const RightsArgs& a) {
   auto& [machine, hive] = *opened;
   const std::string& who = grant ? a.to : a.from;
   auto sid = ks::ResolvePrincipal(machine.policy(), who);
-  if (!sid) return Fail(ctx, Error(ErrorCode::kInvalidArgument, sid.error().message()));
+  if (!sid) return Fail(ctx, sid.error());  // an unknown identity: exit 3
   const std::string& right = grant ? a.add : a.remove;
   auto changed = grant ? ks::GrantRight(hive, *sid, right) : ks::RevokeRight(hive, *sid, right);
   if (!changed) return Fail(ctx, changed.error());
@@ -148,7 +148,7 @@ int RunGroupAddMember(Context& ctx, const AccountArgs& a) {
                            fmt::format("'{}' is no local group of this machine", a.name)));
   }
   auto member = ks::ResolvePrincipal(machine.policy(), a.member);
-  if (!member) return Fail(ctx, Error(ErrorCode::kInvalidArgument, member.error().message()));
+  if (!member) return Fail(ctx, member.error());  // an unknown identity: exit 3
   auto changed = ks::AddAliasMember(hive, group->sid, *member);
   if (!changed) return Fail(ctx, changed.error());
   const std::string member_name = ks::MachineDisplayName(machine.policy(), *member);
@@ -192,7 +192,7 @@ int RunServiceAdd(Context& ctx, const ServiceArgs& a) {
   probe.object_name = a.logon;
   auto logon =
       ks::ServiceLogonSid(probe, machine.policy()->sam ? &*machine.policy()->sam : nullptr);
-  if (!logon) return Fail(ctx, Error(ErrorCode::kInvalidArgument, logon.error().message()));
+  if (!logon) return Fail(ctx, logon.error());  // an unknown identity: exit 3
   auto added = ks::AddService(hive, spec);
   if (!added) return Fail(ctx, added.error());
   Done(ctx, true,
@@ -216,7 +216,8 @@ int RunToken(Context& ctx, const TokenArgs& a) {
   auto machine = ks::MachineRoot::Open(a.root);
   if (!machine) return Fail(ctx, machine.error());
   auto token = machine->TokenFor(a.identity);
-  if (!token) return Fail(ctx, Error(ErrorCode::kInvalidArgument, token.error().message()));
+  // An unknown identity is bad input (exit 3), as in every command.
+  if (!token) return Fail(ctx, Error(ErrorCode::kNotFound, token.error().message()).On("--as"));
   const ks::MachinePolicy* policy = machine->policy();
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& g : token->groups()) {

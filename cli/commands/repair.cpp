@@ -16,6 +16,7 @@
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/plan.hpp"
 #include "output/audit_render.hpp"
+#include "output/safe_text.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -40,7 +41,9 @@ void PrintUnfixable(const Context& ctx, const repair::Plan& plan) {
   ctx.out.Line(fmt::format("Needs a person ({} finding(s) no descriptor change fixes):",
                            plan.unfixable_total));
   for (const auto& f : plan.unfixable) {
-    ctx.out.Line(fmt::format("  {} {}: {}", repair::Rule(f.rule).code, f.object, f.evidence));
+    // A file name from the disk: escaped, so that an ESC sequence in it cannot paint the terminal.
+    ctx.out.Line(fmt::format("  {} {}: {}", repair::Rule(f.rule).code, EscapeUnsafe(f.object),
+                             EscapeUnsafe(f.evidence)));
     ctx.out.Line(fmt::format("      fix: {}", repair::Rule(f.rule).fix));
   }
   if (plan.unfixable_total > plan.unfixable.size()) {

@@ -15,6 +15,7 @@
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/safe_text.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -348,15 +349,17 @@ int RunList(Context& ctx, const StoreArgs& args) {
     flag(summary.not_a_container_name, "not-a-container-name");
     flag(summary.descriptor_unreadable, "unreadable-descriptor");
     flag(summary.corrupt, "corrupt");
-    ctx.out.Line(summary.file_name);
-    ctx.out.Line(fmt::format("  name:  {}", summary.name.empty() ? "?" : summary.name));
+    // Names from the disk (file and container): escaped, never painting the terminal.
+    ctx.out.Line(EscapeUnsafe(summary.file_name));
+    ctx.out.Line(
+        fmt::format("  name:  {}", summary.name.empty() ? "?" : EscapeUnsafe(summary.name)));
     ctx.out.Line(
         fmt::format("  owner: {}", summary.owner ? acl::DisplayName(*summary.owner) : "?"));
     ctx.out.Line(fmt::format(
         "  keys:  {} ({})", summary.keys.empty() ? "?" : summary.keys,
         summary.cng ? std::string_view("cng") : ks::ContainerFormatName(summary.format)));
     if (!flags.empty()) ctx.out.Line("  flags: " + ctx.out.Paint(flags, Color::kYellow));
-    if (!summary.problem.empty()) ctx.out.Line("  problem: " + summary.problem);
+    if (!summary.problem.empty()) ctx.out.Line("  problem: " + EscapeUnsafe(summary.problem));
     return true;
   });
   if (!listed) return Fail(ctx, listed.error());

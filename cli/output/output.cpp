@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "output/output.hpp"
+#include "output/safe_text.hpp"
 
 #include <unistd.h>
 
@@ -63,7 +64,8 @@ nlohmann::json Output::ErrorJson(const Error& error) {
 }
 
 void Output::PrintError(const Error& error) const {
-  std::fprintf(stderr, "mkeys: %s\n", error.ToString().c_str());
+  // Error messages name files from the disk: no control byte of theirs reaches the terminal.
+  std::fprintf(stderr, "mkeys: %s\n", EscapeUnsafeKeepNewlines(error.ToString()).c_str());
   if (json_) {
     Json({{"error", ErrorJson(error)}});
   }

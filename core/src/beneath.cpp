@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mkeys/core/beneath.hpp"
+#include "mkeys/core/beneath_links.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -174,6 +177,37 @@ Result<UniqueFd> RootDir::OpenBeneath(std::string_view relative, int flags, unsi
     chain.emplace_back(fd);
   }
   return Error(ErrorCode::kInternal, "unreachable").On(std::string(relative));
+}
+
+Result<UniqueFd> OpenDirWithoutLinks(const RootDir& root, std::string_view relative) {
+  MKEYS_ASSIGN_OR_RETURN(UniqueFd dir, root.OpenBeneath(relative, O_RDONLY | O_DIRECTORY));
+  const int listed = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* stream = listed < 0 ? nullptr : ::fdopendir(listed);
+  if (stream == nullptr) {
+    const int err = errno;
+    if (listed >= 0) ::close(listed);
+    return FromErrno(err, relative, "cannot list");
+  }
+  std::vector<std::string> links;
+  while (const dirent* e = ::readdir(stream)) {
+    struct stat st {};
+    if (::fstatat(dir.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      links.emplace_back(e->d_name);
+    }
+  }
+  ::closedir(stream);
+  if (links.empty()) return dir;
+  std::sort(links.begin(), links.end());  // the same link named on every run
+  const std::string label =
+      (relative.empty() ? std::string() : std::string(relative) + "/") + links.front();
+  const std::string why = links.size() == 1
+                              ? std::string("a symbolic link")
+                              : fmt::format("a symbolic link (one of {} there)", links.size());
+  return Error(ErrorCode::kIo,
+               fmt::format("{} in the key store under {}: never followed, and nothing is written "
+                           "into the store until it is replaced (audit: MK031)",
+                           why, root.path()))
+      .On(label);
 }
 
 }  // namespace mkeys::files

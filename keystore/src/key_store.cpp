@@ -13,6 +13,7 @@
 
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/core/beneath.hpp"
+#include "mkeys/core/beneath_links.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/le.hpp"
 #include "mkeys/core/log.hpp"
@@ -177,11 +178,12 @@ Result<StagedContainer> KeyStore::CreateStaged(std::string_view name, const acl:
                  "DPAPI-protected)")
         .On(root_.root().string());
   }
-  // Nothing is written through a symlink: the chain to MachineKeys must stay beneath the root.
+  // Nothing is written through a symlink: the chain to MachineKeys must stay beneath the root,
+  // and a MachineKeys holding a link (a key file, a folder) is not written into at all.
   MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir,
                          files::RootDir::Open(root_.root().string()));
   const std::string keys_rel = root_.Relative(root_.machine_keys_dir());
-  MKEYS_TRY(root_dir.OpenBeneath(keys_rel, O_RDONLY | O_DIRECTORY));
+  MKEYS_TRY(files::OpenDirWithoutLinks(root_dir, keys_rel));
   // CryptAcquireContext(CRYPT_NEWKEYSET): traverse to MachineKeys, then FILE_ADD_FILE on it.
   const std::size_t ndirs = root_.store_directories().size();
   MKEYS_TRY(CheckTraverseTo(root_, creator, ndirs, file_name, kNteBadKeyset));

@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "mkeys/core/beneath.hpp"
+#include "mkeys/core/beneath_links.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/text.hpp"
 #include "mkeys/keystore/machine_root.hpp"
@@ -97,6 +99,10 @@ Result<void> CheckBefores(const Journal& journal, const keystore::ReadOnlySecuri
 Result<std::vector<RestoreAction>> PlanRestore(const Journal& journal, const BoundRoot& bound,
                                                const std::filesystem::path& file) {
   std::vector<RestoreAction> actions;
+  // MachineKeys and every folder holding a key file the journal writes: one holding a symlink
+  // (a key file, a subfolder) refuses the restore as a whole, as it refuses every other writer
+  // into the store (audit: MK031).
+  std::set<std::string> folders = {bound.machine.Relative(bound.machine.machine_keys_dir())};
   // Last change first, so that a partial restore leaves a prefix of the apply in place.
   for (auto it = journal.entries.rbegin(); it != journal.entries.rend(); ++it) {
     std::optional<files::UniqueFd> fd;
@@ -104,6 +110,10 @@ Result<std::vector<RestoreAction>> PlanRestore(const Journal& journal, const Bou
       auto opened = bound.dir->OpenBeneath(it->relative_path, O_RDONLY | O_NONBLOCK);
       if (!opened) return Refused(file, opened.error().ToString());
       fd = std::move(*opened);
+      struct stat st {};
+      if (::fstat(fd->get(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+        folders.insert(std::filesystem::path(it->relative_path).parent_path().string());
+      }
     }
     RestoreAction a;
     a.relative_path = it->relative_path;
@@ -116,6 +126,12 @@ Result<std::vector<RestoreAction>> PlanRestore(const Journal& journal, const Bou
     a.restore = !holds_before;
     a.changed_by_others = a.restore && !(current && *current == it->after);
     actions.push_back(std::move(a));
+  }
+  for (const auto& folder : folders) {
+    if (!bound.dir) break;
+    if (auto dir = files::OpenDirWithoutLinks(*bound.dir, folder); !dir) {
+      return Refused(file, dir.error().ToString());
+    }
   }
   return actions;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Hostile file names in MachineKeys (bytes that are not UTF-8, an ESC sequence, HTML markup)
-// leave every audit format valid and inert: XML parses, the name appears escaped, text output
-// carries no raw control byte, JSON is valid UTF-8 with the raw bytes in hex.
+// leave every audit format (text, json, sarif, junit, xccdf, hdf, html) valid and inert: XML
+// parses, the name appears escaped, text output (audit, repair, error messages) carries no raw
+// control byte, JSON is valid UTF-8 with the raw bytes in hex.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
@@ -86,6 +87,31 @@ TEST_CASE("hostile file names keep text output free of control bytes", "[cli][re
   CHECK(text.out.find('\xff') == std::string::npos);
 }
 
+TEST_CASE("hostile file names keep repair and store list text and errors free of control bytes",
+          "[cli][report][safety]") {
+  HostileMachine m;
+  // The names are findings no descriptor change fixes: repair lists them for a person.
+  auto repair = Mkeys({"--no-color", "repair", m.root});
+  CHECK(repair.exit_code == 1);
+  CHECK(repair.out.find('\x1b') == std::string::npos);
+  CHECK(repair.out.find('\xff') == std::string::npos);
+  CHECK(repair.out.find("MachineKeys/\\x1b[31mred\\x1b[0m") != std::string::npos);
+  auto list = Mkeys({"--no-color", "store", "list", m.root});
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find('\x1b') == std::string::npos);
+  CHECK(list.out.find('\xff') == std::string::npos);
+  CHECK(list.out.find("\\xff\\xfe-not-utf8") != std::string::npos);
+  // An error naming such a file (it has no descriptor) escapes it too.
+  const auto keys = m.dir.path() / "m/ProgramData/Microsoft/Crypto/RSA/MachineKeys";
+  for (const auto& name : {kEscape, kNotUtf8}) {
+    auto get = Mkeys({"--no-color", "sd", "get", (keys / name).string()});
+    CHECK(get.exit_code == 3);
+    CHECK(get.err.find('\x1b') == std::string::npos);
+    CHECK(get.err.find('\xff') == std::string::npos);
+    CHECK(get.err.find("\\x") != std::string::npos);
+  }
+}
+
 TEST_CASE("hostile file names keep every XML and HTML format valid and inert",
           "[cli][report][safety]") {
   HostileMachine m;
@@ -107,6 +133,10 @@ TEST_CASE("hostile file names keep every XML and HTML format valid and inert",
   auto valid = test::Run({"oscap", "xccdf", "validate", xccdf.string()});
   INFO(valid.out << valid.err);
   CHECK(valid.exit_code == 0);
+
+  auto etree = test::Run({"python3", "-c", parse, xccdf.string()});
+  INFO(etree.err);
+  CHECK(etree.exit_code == 0);
 
   for (const auto& file : {junit, xccdf, m.Report("html")}) {
     const std::string text = test::ReadText(file);

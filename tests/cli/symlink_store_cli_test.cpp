@@ -139,11 +139,13 @@ TEST_CASE("a key file symlinked outside the root is reported and never written t
                       "", env);
     CHECK(repair.exit_code == 1);
     CHECK_THAT(repair.out, Catch::Contains("MK031 " + link));
-    auto create = Run({MKEYS_BINARY, "store", "create", m.root, mkeys::test::kArrayKey, "--as",
-                       "administrator", "--key", "ec:p256"},
+    // A new container too: nothing is written into a MachineKeys that holds a link.
+    auto create = Run({MKEYS_BINARY, "store", "create", m.root, "new key", "--as", "administrator",
+                       "--key", "ec:p256"},
                       "", env);
-    CHECK(create.exit_code == 1);  // NTE_EXISTS: the link holds the container's file name
-    CHECK_THAT(create.err, Catch::Contains(link));
+    CHECK(create.exit_code == 3);
+    CHECK_THAT(create.err, Catch::Contains(link + ": a symbolic link"));
+    CHECK(Mkeys({"store", "open", m.root, "new key", "--as", "administrator"}).exit_code == 1);
     auto set = Run(
         {MKEYS_BINARY, "sd", "set", (m.keys / m.file).string(), "O:SYG:SYD:(A;;FA;;;WD)"}, "", env);
     CHECK(set.exit_code == 3);
@@ -163,6 +165,8 @@ TEST_CASE("a key file symlinked outside the root is reported and never written t
 TEST_CASE("a folder symlink inside MachineKeys is reported and never written through",
           "[cli][safety][symlink]") {
   mkeys::test::SeedMachine m;
+  const std::string journal = RepairJournal(m);
+  REQUIRE(Mkeys({"restore", journal}).exit_code == 0);  // broken again: repair has work to do
   const fs::path outside = m.dir.path() / "outside";
   fs::create_directories(outside / "target");
   fs::create_directory_symlink(outside, m.keys / "evil");
@@ -173,9 +177,28 @@ TEST_CASE("a folder symlink inside MachineKeys is reported and never written thr
   CHECK_THAT(audit.out, Catch::Contains("MK031") && Catch::Contains("MachineKeys/evil"));
 
   WriteSave(m.dir.path() / "save.txt", {"MachineKeys\\evil\\target", "D:PAI(A;;FA;;;WD)"});
+  const std::string service = std::string(mkeys::test::kNs) + "=" + mkeys::test::kArrayKey;
   for (const char* walk : {"0", "1"}) {
     INFO("MKEYS_FORCE_OPENAT_WALK=" << walk);
     const auto env = Walk(walk);
+    // The restore comes first: the journal's key file sits next to the link.
+    const auto inside = m.Snapshot();
+    auto restore = Run({MKEYS_BINARY, "restore", journal}, "", env);
+    CHECK(restore.exit_code == 3);
+    CHECK_THAT(restore.err, Catch::Contains("MachineKeys/evil: a symbolic link"));
+    CHECK(m.Snapshot() == inside);
+    // repair fixes what lies beside the link and leaves the link to a person: exit 1.
+    auto repair = Run({MKEYS_BINARY, "repair", m.root, "--service", service, "--apply", "--journal",
+                       (m.dir.path() / (std::string("J2-") + walk)).string()},
+                      "", env);
+    CHECK(repair.exit_code == 1);
+    CHECK_THAT(repair.out, Catch::Contains("MK031 MachineKeys/evil"));
+    auto create = Run({MKEYS_BINARY, "store", "create", m.root, "new key", "--as", "administrator",
+                       "--key", "ec:p256"},
+                      "", env);
+    CHECK(create.exit_code == 3);
+    CHECK_THAT(create.err, Catch::Contains("MachineKeys/evil: a symbolic link"));
+    CHECK(Mkeys({"store", "open", m.root, "new key", "--as", "administrator"}).exit_code == 1);
     auto set = Run(
         {MKEYS_BINARY, "sd", "set", (m.keys / "evil/target").string(), "O:SYG:SYD:(A;;FA;;;WD)"},
         "", env);

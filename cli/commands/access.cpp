@@ -18,6 +18,7 @@
 #include "mkeys/acl/token.hpp"
 #include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -168,7 +169,7 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
       token->display_name().empty() ? token->user().ToString() : token->display_name();
   if (ctx.out.json()) {
     nlohmann::json doc = {
-        {"identity", {{"name", who}, {"sid", token->user().ToString()}}},
+        {"identity", IdentityJson(*token)},
         {"granted",
          {{"mask", Hex(maximum.granted)},
           {"icacls", acl::FormatIcaclsRights(maximum.granted)},

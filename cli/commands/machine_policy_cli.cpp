@@ -19,6 +19,7 @@
 #include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_policy_writer.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -228,10 +229,8 @@ int RunToken(Context& ctx, const TokenArgs& a) {
   for (const auto& p : token->privileges()) {
     privileges.push_back({{"name", p.name}, {"enabled", p.enabled}});
   }
-  nlohmann::json doc = {{"identity", token->display_name()},
-                        {"user",
-                         {{"sid", token->user().ToString()},
-                          {"name", ks::MachineDisplayName(policy, token->user())}}},
+  nlohmann::json doc = {{"identity", IdentityJson(*token)},
+                        {"user", IdentityJson(token->user(), policy)},
                         {"groups", groups},
                         {"privileges", privileges},
                         {"privileges_source", machine->facts().privileges_source}};

@@ -10,6 +10,7 @@
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/keystore/machine_identities.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -85,13 +86,13 @@ int RunResolve(Context& ctx, const ResolveArgs& args) {
         continue;
       }
       const auto& r = *answers[i];
-      doc.push_back(
-          {{"input", args.names[i]},
-           {"sid", r.sid.ToString()},
-           {"name", r.FullName()},
-           {"domain", r.domain},
-           {"account", r.name},
-           {"alias", r.alias.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.alias)}});
+      // The identity shape every command prints ({name, sid}), with what was asked and the parts.
+      nlohmann::json item = IdentityJson(r.FullName(), r.sid);
+      item["input"] = args.names[i];
+      item["domain"] = r.domain;
+      item["account"] = r.name;
+      item["alias"] = r.alias.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.alias);
+      doc.push_back(std::move(item));
     }
     ctx.out.Json(doc);
   } else {

@@ -203,3 +203,13 @@ TEST_CASE("repair --emit refuses to grant a SID the machine does not have", "[cl
     CHECK(r.out.find("S-1-5-21-1004336348") == std::string::npos);
   }
 }
+
+TEST_CASE("the HTML report's fix lines name an app pool as IIS APPPOOL", "[cli][token][emit]") {
+  Machine m;
+  m.SetKeySd("O:SYG:SYD:P(A;;FA;;;SY)");
+  auto r = Mkeys(
+      {"audit", m.root, "--service", std::string("IIS APPPOOL\\Shop=") + kKey, "--format", "html"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("/grant &quot;IIS APPPOOL\\Shop:(R)&quot;") != std::string::npos);
+  CHECK(r.out.find("*S-1-5-82-") == std::string::npos);
+}

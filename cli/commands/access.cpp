@@ -101,10 +101,13 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   std::string identity = args.identity;
   std::optional<keystore::TokenFile> token_file;
   if (!args.token_file.empty()) {
-    int exit = kExitOk;
-    token_file =
-        LoadTokenArg(ctx, args.token_file, machine ? machine->policy() : nullptr, identity, exit);
-    if (!token_file) return exit;
+    auto loaded = LoadTokenArg(args.token_file, machine ? machine->policy() : nullptr);
+    if (!loaded) {
+      ctx.out.PrintError(loaded.error());
+      return kExitInput;
+    }
+    token_file = std::move(*loaded);
+    identity = token_file->Keys().front();
   } else if (domain) {
     if (auto resolved = acl::ResolveName(args.identity, domain))
       identity = resolved->sid.ToString();

@@ -99,8 +99,12 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
   }
   const keystore::MachineRoot& root = *opened;  // diagnose only reads
   if (!args.token_file.empty()) {
-    int exit = kExitOk;
-    if (!LoadTokenArg(ctx, args.token_file, root.policy(), request.identity, exit)) return exit;
+    auto loaded = LoadTokenArg(args.token_file, root.policy());
+    if (!loaded) {
+      ctx.out.PrintError(loaded.error());
+      return kExitInput;
+    }
+    request.identity = loaded->Keys().front();
   }
   std::string thumbprint;
   if (!args.cert.empty() || !args.subject.empty()) {

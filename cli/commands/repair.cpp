@@ -92,9 +92,11 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   if (!opened) return exit_code;
   keystore::MachineRoot& root = *opened;
   for (const auto& file : args.token_files) {
-    std::string identity;
-    int exit = kExitOk;
-    if (!LoadTokenArg(ctx, file, root.policy(), identity, exit)) return exit;
+    auto loaded = LoadTokenArg(file, root.policy());
+    if (!loaded) {
+      ctx.out.PrintError(loaded.error());
+      return kExitInput;
+    }
   }
   auto plan = repair::BuildPlan(root, options);
   if (!plan) {

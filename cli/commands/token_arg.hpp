@@ -3,7 +3,6 @@
 // `--token FILE` next to `--as IDENTITY`: the identity a token file describes (docs/identities.md,
 // "Token files"). Registered with the keystore so that every later MachineRoot::TokenFor of its
 // user's name or SID (diagnose's fix plan, repair's service declarations) gets the same token.
-#include <optional>
 #include <string>
 
 #include "app.hpp"
@@ -12,20 +11,13 @@
 
 namespace mkeys::cli {
 
-// Reads and registers FILE; returns the identity to use in place of --as (the user's name as the
-// file gives it, else its SID string). Prints the error and sets `exit` (3) on failure.
-inline std::optional<keystore::TokenFile> LoadTokenArg(Context& ctx, const std::string& file,
-                                                       const keystore::MachinePolicy* policy,
-                                                       std::string& identity, int& exit) {
-  auto parsed = keystore::ReadTokenFile(file, policy);
-  if (!parsed) {
-    ctx.out.PrintError(parsed.error());
-    exit = kExitInput;
-    return std::nullopt;
-  }
-  identity = parsed->Keys().front();
-  keystore::RegisterTokenFile(*parsed);
-  return std::move(*parsed);
+// Reads and registers FILE. The identity to use in place of --as is `Keys().front()` (the user's
+// name as the file gives it, else its SID string). Errors are input errors (exit 3).
+inline Result<keystore::TokenFile> LoadTokenArg(const std::string& file,
+                                                const keystore::MachinePolicy* policy) {
+  MKEYS_ASSIGN_OR_RETURN(keystore::TokenFile parsed, keystore::ReadTokenFile(file, policy));
+  keystore::RegisterTokenFile(parsed);
+  return parsed;
 }
 
 // --as and --token: exactly one.

@@ -213,3 +213,15 @@ TEST_CASE("the HTML report's fix lines name an app pool as IIS APPPOOL", "[cli][
   CHECK(r.out.find("/grant &quot;IIS APPPOOL\\Shop:(R)&quot;") != std::string::npos);
   CHECK(r.out.find("*S-1-5-82-") == std::string::npos);
 }
+
+TEST_CASE("repair --emit names a local user of the machine's SAM by its name",
+          "[cli][token][emit]") {
+  Machine m;
+  m.SetKeySd("O:SYG:SYD:P(A;;FA;;;SY)");
+  REQUIRE(Mkeys({"machine", "user", "add", m.root, "alice"}).exit_code == 0);
+  auto r = Mkeys({"repair", m.root, "--service", std::string("alice=") + kKey, "--emit", "icacls"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("/grant \"alice:(R)\"") != std::string::npos);
+  CHECK(SidsIn(r.out).empty());
+}

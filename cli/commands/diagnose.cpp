@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys diagnose ROOT (--as IDENTITY | --token FILE) (--container NAME | --file FILE)`: why
 // CryptAcquireContext would fail with NTE_BAD_KEYSET, and the fix.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,6 +117,12 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
   if (!diagnosis) {
     ctx.out.PrintError(diagnosis.error());
     return diagnosis.error().ToExitCode();
+  }
+  // The fix names the token file's identity: the repair command needs the file too.
+  if (!args.token_file.empty() && !diagnosis->repair_command.empty()) {
+    auto& argv = diagnosis->repair_command;
+    const auto at = std::find(argv.begin(), argv.end(), "--service");
+    argv.insert(at == argv.end() ? argv.end() : at, {"--token", args.token_file});
   }
   if (!thumbprint.empty() && !diagnosis->would_succeed && diagnosis->file_exists) {
     diagnosis->manual_fixes.push_back(

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -224,4 +225,35 @@ TEST_CASE("repair --emit names a local user of the machine's SAM by its name",
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("/grant \"alice:(R)\"") != std::string::npos);
   CHECK(SidsIn(r.out).empty());
+}
+
+TEST_CASE("diagnose --token: a domain account in a local group of the SAM and the fix command",
+          "[cli][token][diagnose]") {
+  Machine m;
+  REQUIRE(Mkeys({"machine", "group", "add", m.root, "KeyReaders"}).exit_code == 0);
+  const std::string group = SidOf(m.root, "KeyReaders");
+  m.SetKeySd("O:SYG:SYD:P(A;;FA;;;SY)(A;;FR;;;" + group + ")");
+  const auto token = m.Write("t.json", DomainToken());
+  CHECK(Mkeys({"diagnose", m.root, "--token", token, "--container", kKey}).exit_code == 1);
+  // The machine's SAM lists the domain account in KeyReaders: its token gets the group.
+  REQUIRE(Mkeys({"machine", "group", "add-member", m.root, "KeyReaders", kDomainUser}).exit_code ==
+          0);
+  auto member = Mkeys({"diagnose", m.root, "--token", token, "--container", kKey});
+  INFO(member.out << member.err);
+  CHECK(member.exit_code == 0);
+  // Denied again: the fix command carries the token file, and runs as printed.
+  m.SetKeySd("O:SYG:SYD:P(A;;FA;;;SY)");
+  auto json = Mkeys({"--json", "diagnose", m.root, "--token", token, "--container", kKey});
+  REQUIRE(json.exit_code == 1);
+  std::vector<std::string> argv = nlohmann::json::parse(json.out)["repair_command"];
+  REQUIRE(argv.size() > 2);
+  CHECK(std::find(argv.begin(), argv.end(), token) != argv.end());
+  argv.erase(argv.begin());  // "mkeys"
+  for (auto& a : argv) {
+    if (a == "mkeys-repair.journal") a = m.Write("j", "") + ".journal";
+  }
+  auto repaired = Mkeys(argv);
+  INFO(repaired.out << repaired.err);
+  CHECK(repaired.exit_code == 0);
+  CHECK(Mkeys({"diagnose", m.root, "--token", token, "--container", kKey}).exit_code == 0);
 }

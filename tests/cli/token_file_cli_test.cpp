@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "support/hives.hpp"
 #include "support/process.hpp"
 
 using namespace mkeys;
@@ -256,4 +257,27 @@ TEST_CASE("diagnose --token: a domain account in a local group of the SAM and th
   INFO(repaired.out << repaired.err);
   CHECK(repaired.exit_code == 0);
   CHECK(Mkeys({"diagnose", m.root, "--token", token, "--container", kKey}).exit_code == 0);
+}
+
+TEST_CASE("--token on the real SAM hive: a local user by name gets its aliases' access",
+          "[cli][token][policy]") {
+  Machine m;
+  test::PlaceRealHive(m.root, "SAM");
+  const std::string preston = "S-1-5-21-1760460187-1592185332-161725925-1000";
+  const std::string sd = "O:SYG:SYD:(A;;FA;;;SY)(A;;FR;;;BA)";
+  // By SID alone and by the SAM's name: Preston is in Administrators.
+  for (const std::string& user : {"\"" + preston + "\"", std::string("\"Preston\"")}) {
+    const auto token = m.Write("t.json", "{\"user\": " + user + ", \"logon\": \"interactive\"}");
+    auto r = Mkeys({"--json", "access", "check", "--root", m.root, "--sd", sd, "--token", token,
+                    "--want", "R"});
+    INFO(user << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(r.out)["identity"]["sid"] == preston);
+  }
+  // The file's SID for a name the SAM gives another SID: an error that says where.
+  const auto wrong = m.Write(
+      "w.json", std::string(R"({"user": {"name": "Preston", "sid": ")") + kDomainUser + "\"}}");
+  auto refused = Mkeys({"access", "check", "--root", m.root, "--sd", sd, "--token", wrong});
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find("$.user: 'Preston' is " + preston) != std::string::npos);
 }

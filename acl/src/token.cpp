@@ -495,7 +495,7 @@ Result<Token> BuiltinToken(std::string_view identity) {
                "'" + std::string(identity) + "' (" + name.sid.ToString() +
                    ") is not an identity a process runs as in the catalogue (SYSTEM, LOCAL "
                    "SERVICE, NETWORK SERVICE, administrator, administrator-filtered, user, "
-                   "NT SERVICE\\<name>, IIS APPPOOL\\<name>); describe it in a JSON override");
+                   "NT SERVICE\\<name>, IIS APPPOOL\\<name>); describe it with --token FILE");
 }
 
 }  // namespace

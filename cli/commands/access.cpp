@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// `mkeys access check --sd SDDL --as IDENTITY [--want RIGHTS] [--privilege NAME]...
-// [--domain-sid SID]`: the rights an identity's token is granted on a descriptor, and for
+// `mkeys access check --sd SDDL (--as IDENTITY | --token FILE) [--want RIGHTS]
+// [--privilege NAME]... [--domain-sid SID] [--root ROOT]`: the rights an identity's token is
+// granted on a descriptor, and for
 // --want the verdict with the reason for each right (which ACE, which privilege, or none).
 #include <fmt/format.h>
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "app.hpp"
+#include "commands/token_arg.hpp"
 #include "mkeys/acl/access_check.hpp"
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sddl.hpp"
@@ -16,6 +18,7 @@
 #include "mkeys/acl/token.hpp"
 #include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -23,6 +26,7 @@ namespace {
 struct CheckArgs {
   std::string sd;
   std::string identity;
+  std::string token_file;  // --token: a JSON token file instead of --as
   std::string want;
   bool no_map_generic = false;
   std::vector<std::string> privileges;
@@ -61,6 +65,7 @@ Result<acl::AccessMask> ParseWant(const std::string& text) {
 }
 
 int RunCheck(Context& ctx, const CheckArgs& args) {
+  if (!CheckAsOrToken(ctx, args.identity, args.token_file)) return kExitUsage;
   acl::SddlOptions sddl_options;
   std::optional<acl::Sid> domain;
   std::optional<keystore::MachineRoot> machine;
@@ -94,11 +99,24 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
   // A domain-relative name ("DOMAIN\x" or an alias such as DU) needs --domain-sid; resolve it
   // first so that the catalogue sees the SID.
   std::string identity = args.identity;
-  if (domain) {
+  std::optional<keystore::TokenFile> token_file;
+  if (!args.token_file.empty()) {
+    auto loaded = LoadTokenArg(args.token_file, machine ? machine->policy() : nullptr);
+    if (!loaded) {
+      ctx.out.PrintError(loaded.error());
+      return kExitInput;
+    }
+    token_file = std::move(*loaded);
+    identity = token_file->Keys().front();
+  } else if (domain) {
     if (auto resolved = acl::ResolveName(args.identity, domain))
       identity = resolved->sid.ToString();
   }
-  auto token = machine ? machine->TokenFor(identity) : acl::TokenFor(identity);
+  // Without a machine, a token file's privileges default to Windows' default assignment.
+  auto token = machine      ? machine->TokenFor(identity)
+               : token_file ? Result<acl::Token>(keystore::TokenFromFile(
+                                  *token_file, nullptr, acl::DefaultPrivilegeAssignments()))
+                            : acl::TokenFor(identity);
   if (!token) {
     ctx.out.PrintError(Error(ErrorCode::kNotFound, "--as: " + token.error().message()));
     return kExitInput;
@@ -154,7 +172,7 @@ int RunCheck(Context& ctx, const CheckArgs& args) {
       token->display_name().empty() ? token->user().ToString() : token->display_name();
   if (ctx.out.json()) {
     nlohmann::json doc = {
-        {"identity", {{"name", who}, {"sid", token->user().ToString()}}},
+        {"identity", IdentityJson(*token)},
         {"granted",
          {{"mask", Hex(maximum.granted)},
           {"icacls", acl::FormatIcaclsRights(maximum.granted)},
@@ -217,11 +235,12 @@ void Register(CLI::App& app, Context& ctx) {
       "The rights IDENTITY's token is granted by a descriptor; with --want, the verdict and "
       "the reason for each right. Exit 0 granted, 1 denied, 3 bad SDDL or unknown identity.");
   check->add_option("--sd", args->sd, "The security descriptor, as SDDL")->required();
-  check
-      ->add_option("--as", args->identity,
-                   "Identity: SYSTEM, LOCAL SERVICE, NETWORK SERVICE, administrator, "
-                   "administrator-filtered, user, NT SERVICE\\x, IIS APPPOOL\\x, or a name/SID")
-      ->required();
+  check->add_option("--as", args->identity,
+                    "Identity: SYSTEM, LOCAL SERVICE, NETWORK SERVICE, administrator, "
+                    "administrator-filtered, user, NT SERVICE\\x, IIS APPPOOL\\x, or a name/SID");
+  check->add_option("--token", args->token_file,
+                    "JSON token file (user SID, groups, privileges) for an identity the machine "
+                    "cannot know, e.g. a domain account; instead of --as (docs/identities.md)");
   check->add_option("--want", args->want,
                     "Rights to check: icacls notation (R, RX, M, F, RD,WDAC,WO) or a hex mask");
   check->add_flag("--no-map-generic", args->no_map_generic,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// `mkeys diagnose ROOT --as IDENTITY (--container NAME | --file FILE)`: why CryptAcquireContext
-// would fail with NTE_BAD_KEYSET, and the fix.
+// `mkeys diagnose ROOT (--as IDENTITY | --token FILE) (--container NAME | --file FILE)`: why
+// CryptAcquireContext would fail with NTE_BAD_KEYSET, and the fix.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "app.hpp"
+#include "commands/token_arg.hpp"
 #include "mkeys/keystore/cert_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/diagnose.hpp"
@@ -21,6 +23,7 @@ namespace {
 struct DiagnoseArgs {
   std::string root;
   std::string identity;
+  std::string token_file;  // --token FILE instead of --as
   std::string container;
   std::string file;
   std::vector<std::string> wants;
@@ -71,6 +74,7 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
                              "give exactly one of --container, --file, --cert or --subject"));
     return kExitUsage;
   }
+  if (!CheckAsOrToken(ctx, args.identity, args.token_file)) return kExitUsage;
   repair::DiagnoseRequest request;
   request.identity = args.identity;
   if (!args.container.empty()) request.container = args.container;
@@ -95,6 +99,14 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
     return opened.error().ToExitCode();
   }
   const keystore::MachineRoot& root = *opened;  // diagnose only reads
+  if (!args.token_file.empty()) {
+    auto loaded = LoadTokenArg(args.token_file, root.policy());
+    if (!loaded) {
+      ctx.out.PrintError(loaded.error());
+      return kExitInput;
+    }
+    request.identity = loaded->Keys().front();
+  }
   std::string thumbprint;
   if (!args.cert.empty() || !args.subject.empty()) {
     int exit = kExitOk;
@@ -106,11 +118,17 @@ int RunDiagnose(Context& ctx, const DiagnoseArgs& args) {
     ctx.out.PrintError(diagnosis.error());
     return diagnosis.error().ToExitCode();
   }
+  // The fix names the token file's identity: the repair command needs the file too.
+  if (!args.token_file.empty() && !diagnosis->repair_command.empty()) {
+    auto& argv = diagnosis->repair_command;
+    const auto at = std::find(argv.begin(), argv.end(), "--service");
+    argv.insert(at == argv.end() ? argv.end() : at, {"--token", args.token_file});
+  }
   if (!thumbprint.empty() && !diagnosis->would_succeed && diagnosis->file_exists) {
     diagnosis->manual_fixes.push_back(
         fmt::format("let {} read the certificate's key: mkeys cert grant {} --cert {} --to '{}' "
                     "--rights R (or --emit icacls|powershell for the live server)",
-                    diagnosis->short_name, args.root, thumbprint, args.identity));
+                    diagnosis->short_name, args.root, thumbprint, request.identity));
   }
   if (ctx.out.json()) {
     ctx.out.Json(DiagnosisJson(*diagnosis, root));
@@ -132,8 +150,10 @@ void Register(CLI::App& app, Context& ctx) {
   cmd->add_option("--partition", args->partition,
                   "Disk image root: the partition (1-based; 0 for a bare volume)");
   cmd->add_option("--as", args->identity,
-                  "Identity opening it, e.g. 'NT AUTHORITY\\NETWORK SERVICE'")
-      ->required();
+                  "Identity opening it, e.g. 'NT AUTHORITY\\NETWORK SERVICE', service:NAME");
+  cmd->add_option("--token", args->token_file,
+                  "JSON token file (user SID, groups, privileges) for an identity the machine "
+                  "cannot know, e.g. a domain account; instead of --as (docs/identities.md)");
   cmd->add_option("--container", args->container, "Container name");
   cmd->add_option("--file", args->file,
                   "Key file (<hash>_<MachineGuid>, or a path in MachineKeys, DSS/MachineKeys, "

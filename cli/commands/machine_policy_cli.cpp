@@ -19,6 +19,7 @@
 #include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_policy_writer.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -229,15 +230,8 @@ int RunToken(Context& ctx, const TokenArgs& a) {
   for (const auto& p : token->privileges()) {
     privileges.push_back({{"name", p.name}, {"enabled", p.enabled}});
   }
-  // A derived SID the machine cannot reverse (IIS APPPOOL\<pool> without applicationHost.config)
-  // is still named as asked for.
-  std::string user_name = ks::MachineDisplayName(policy, token->user());
-  if (user_name.find(token->user().ToString()) != std::string::npos &&
-      !token->display_name().empty()) {
-    user_name = token->display_name();
-  }
-  nlohmann::json doc = {{"identity", token->display_name()},
-                        {"user", {{"sid", token->user().ToString()}, {"name", user_name}}},
+  nlohmann::json doc = {{"identity", IdentityJson(*token)},
+                        {"user", IdentityJson(token->user(), policy)},
                         {"groups", groups},
                         {"privileges", privileges},
                         {"privileges_source", machine->facts().privileges_source}};

@@ -12,6 +12,7 @@
 
 #include "app.hpp"
 #include "commands/baseline_args.hpp"
+#include "commands/token_arg.hpp"
 #include "mkeys/core/time.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/plan.hpp"
@@ -29,6 +30,7 @@ struct RepairArgs {
   std::string emit;
   std::string output;
   std::string windows_root = "C:\\";
+  std::vector<std::string> token_files;  // --token FILE: identities --service may name
 };
 
 std::string DefaultJournalName() {
@@ -92,6 +94,13 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   auto opened = OpenScanRoot(ctx.out, scan, exit_code);
   if (!opened) return exit_code;
   keystore::MachineRoot& root = *opened;
+  for (const auto& file : args.token_files) {
+    auto loaded = LoadTokenArg(file, root.policy());
+    if (!loaded) {
+      ctx.out.PrintError(loaded.error());
+      return kExitInput;
+    }
+  }
   auto plan = repair::BuildPlan(root, options);
   if (!plan) {
     ctx.out.PrintError(plan.error());
@@ -101,6 +110,7 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   if (!args.emit.empty()) {
     repair::EmitOptions emit_options;
     emit_options.windows_root = args.windows_root;
+    emit_options.principals = repair::PrincipalsOf(root, options.baseline);
     auto script = args.emit == "icacls" ? repair::EmitIcaclsScript(root, *plan, emit_options)
                                         : repair::EmitPowershellScript(root, *plan, emit_options);
     if (!script) {
@@ -215,6 +225,9 @@ void Register(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"icacls", "powershell"}));
   cmd->add_option("--output", args->output, "Write the --emit script to FILE");
   cmd->add_option("--windows-root", args->windows_root, "The drive the root stands for (C:\\)");
+  cmd->add_option("--token", args->token_files,
+                  "JSON token file for an identity --service names that the machine cannot know "
+                  "(a domain account; docs/identities.md); repeatable");
   AddScanTuningOptions(cmd, args->scan);
   ctx.Bind(cmd, [args](Context& c) { return RunRepair(c, *args); });
 }

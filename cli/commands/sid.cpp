@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sid resolve NAME...`: what administrators type -> SID, full name and SDDL alias.
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/keystore/machine_identities.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -55,39 +57,56 @@ int RunResolve(Context& ctx, const ResolveArgs& args) {
     }
     machine.emplace(std::move(*opened));
   }
-  std::vector<acl::SidName> resolved;
+  // Every name is answered: an unknown one is an error for that name only, and the exit code
+  // says whether any was unknown.
+  std::vector<Result<acl::SidName>> answers;
+  bool any_unknown = false;
   for (const auto& name : args.names) {
     if (auto local = LocalName(machine ? &*machine : nullptr, name)) {
-      resolved.push_back(std::move(*local));
+      answers.emplace_back(std::move(*local));
       continue;
     }
     auto r = acl::ResolveName(name, domain);
     if (!r) {
-      ctx.out.PrintError(std::move(r).error().On(name));
-      return kExitInput;
+      any_unknown = true;
+      answers.emplace_back(std::move(r).error().On(name));
+      continue;
     }
-    resolved.push_back(std::move(*r));
+    answers.emplace_back(std::move(*r));
   }
   if (ctx.out.json()) {
     nlohmann::json doc = nlohmann::json::array();
-    for (std::size_t i = 0; i < resolved.size(); ++i) {
-      const auto& r = resolved[i];
-      doc.push_back(
-          {{"input", args.names[i]},
-           {"sid", r.sid.ToString()},
-           {"name", r.FullName()},
-           {"domain", r.domain},
-           {"account", r.name},
-           {"alias", r.alias.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.alias)}});
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+      if (!answers[i]) {
+        std::fprintf(stderr, "mkeys: %s\n", answers[i].error().ToString().c_str());
+        doc.push_back({{"input", args.names[i]},
+                       {"name", nullptr},
+                       {"sid", nullptr},
+                       {"error", Output::ErrorJson(answers[i].error())}});
+        continue;
+      }
+      const auto& r = *answers[i];
+      // The identity shape every command prints ({name, sid}), with what was asked and the parts.
+      nlohmann::json item = IdentityJson(r.FullName(), r.sid);
+      item["input"] = args.names[i];
+      item["domain"] = r.domain;
+      item["account"] = r.name;
+      item["alias"] = r.alias.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.alias);
+      doc.push_back(std::move(item));
     }
     ctx.out.Json(doc);
   } else {
-    for (const auto& r : resolved) {
+    for (const auto& answer : answers) {
+      if (!answer) {
+        ctx.out.PrintError(answer.error());
+        continue;
+      }
+      const auto& r = *answer;
       ctx.out.Line(r.sid.ToString() + "\t" + r.FullName() + "\t" +
                    (r.alias.empty() ? "-" : r.alias));
     }
   }
-  return kExitOk;
+  return any_unknown ? kExitInput : kExitOk;
 }
 
 void Register(CLI::App& app, Context& ctx) {
@@ -97,7 +116,8 @@ void Register(CLI::App& app, Context& ctx) {
   auto* resolve = group->add_subcommand(
       "resolve",
       "Resolve names (NETWORK SERVICE, NS, S-1-5-20, NT SERVICE\\x, ...) to SIDs; "
-      "prints SID<TAB>NAME<TAB>ALIAS");
+      "prints SID<TAB>NAME<TAB>ALIAS for each name, an error for each unknown one (exit 3 if "
+      "any was unknown)");
   resolve->add_option("NAME", args->names, "Account names, aliases or S- strings")->required();
   resolve->add_option("--domain-sid", args->domain_sid,
                       "Domain SID for domain-relative names and aliases (DA, Domain Admins, ...)");

@@ -15,6 +15,7 @@
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "output/identity_json.hpp"
 #include "output/safe_text.hpp"
 
 namespace mkeys::cli {
@@ -228,7 +229,7 @@ int RunOpenCng(Context& ctx, const StoreArgs& args) {
         if (ctx.out.json()) {
           ctx.out.Json({{"name", cng.name},
                         {"file", path.target.label},
-                        {"identity", token.display_name()},
+                        {"identity", IdentityJson(token)},
                         {"format", "cng"},
                         {"provider", std::string(ks::kSoftwareKspName)},
                         {"keys", cng.DescribeKey()},
@@ -261,7 +262,7 @@ int RunOpen(Context& ctx, const StoreArgs& args) {
           nlohmann::json doc = {
               {"name", opened->file.name},
               {"file", opened->file_name},
-              {"identity", token.display_name()},
+              {"identity", IdentityJson(token)},
               {"format", std::string(ks::ContainerFormatName(opened->file.format))},
               {"keys", opened->file.DescribeKeys()},
               {"owner", opened->descriptor.owner ? opened->descriptor.owner->ToString() : ""},

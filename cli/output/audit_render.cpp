@@ -8,6 +8,7 @@
 
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/repair/rules.hpp"
+#include "output/identity_json.hpp"
 #include "output/safe_text.hpp"
 
 namespace mkeys::cli {
@@ -257,8 +258,7 @@ nlohmann::json DiagnosisJson(const repair::Diagnosis& d, const keystore::Machine
   nlohmann::json findings = nlohmann::json::array();
   for (const auto& f : d.findings) findings.push_back(FindingJson(f));
   nlohmann::json doc = {
-      {"identity", d.identity},
-      {"identity_sid", d.identity_sid},
+      {"identity", IdentityJson(d.identity, d.identity_sid)},
       {"container", d.container},
       {"file", d.file_name},
       {"machine_guid", d.machine_guid},

@@ -124,7 +124,12 @@ std::string IcaclsLines(const ReportContext& ctx, const repair::RuleInfo& rule) 
     if (++total <= kFixSteps) sub.steps.push_back(step);
   }
   if (sub.steps.empty()) return "";
-  auto script = repair::EmitIcaclsScript(*ctx.root(), sub);
+  // The declared services name their principals (IIS APPPOOL\x) in the script.
+  repair::Baseline declared;
+  for (const auto& s : ctx.services()) declared.services.push_back({s.name, s.container_glob});
+  repair::EmitOptions options;
+  options.principals = repair::PrincipalsOf(*ctx.root(), declared);
+  auto script = repair::EmitIcaclsScript(*ctx.root(), sub, options);
   if (!script) return "";
   std::string lines;
   std::size_t start = 0;

@@ -9,6 +9,7 @@
 
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/core/text.hpp"
+#include "mkeys/keystore/token_file.hpp"
 
 namespace mkeys::keystore {
 namespace {
@@ -295,6 +296,10 @@ Result<Token> ServiceTokenFor(const MachinePolicy& policy,
 Result<Token> MachineTokenFor(const MachinePolicy* policy,
                               const std::vector<acl::PrivilegeAssignment>& privileges,
                               std::string_view identity) {
+  // An identity described by --token FILE (a domain account the machine cannot know).
+  if (auto file = FindRegisteredTokenFile(identity)) {
+    return TokenFromFile(*file, policy, privileges);
+  }
   if (identity.substr(0, kServicePrefix.size()) == kServicePrefix) {
     const std::string_view name = identity.substr(kServicePrefix.size());
     if (policy == nullptr) {

@@ -8,6 +8,8 @@
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/keystore/machine_identities.hpp"
+#include "mkeys/keystore/token_file.hpp"
 #include "mkeys/repair/plan.hpp"
 
 namespace mkeys::repair {
@@ -20,12 +22,93 @@ std::string WindowsPath(const EmitOptions& options, std::string_view relative) {
   return path;
 }
 
-// How icacls names a principal: its well-known name, or *SID.
-std::string IcaclsName(const acl::Sid& sid) {
-  if (auto name = acl::LookupSid(sid); name && name->name != sid.ToString()) {
-    return name->FullName();
+bool IsAccountDomainSid(const acl::Sid& sid) {
+  const auto subs = sid.sub_authorities();
+  return sid.authority() == 5 && !subs.empty() && subs[0] == 21;
+}
+
+// How the scripts name principals on the live server. Only names and SIDs that exist there:
+// the caller's named principals, the machine's local accounts and services, Windows'
+// well-known principals (and the well-known accounts of the machine's own domain).
+class PrincipalNames final {
+ public:
+  PrincipalNames(const keystore::MachineRoot& root, const EmitOptions& options)
+      : policy_(root.policy()), principals_(options.principals) {}
+
+  // The name (or *SID) for `sid`; nullopt if neither the machine nor the caller knows it.
+  std::optional<std::string> Known(const acl::Sid& sid) const {
+    for (const auto& p : principals_) {
+      if (p.sid == sid && !p.name.empty()) return p.name;
+    }
+    if (auto name = MachineName(sid)) return name;
+    // A SID the caller vouches for (a --token user without a name).
+    for (const auto& p : principals_) {
+      if (p.sid == sid) return "*" + sid.ToString();
+    }
+    return std::nullopt;
   }
-  return "*" + sid.ToString();
+
+ private:
+  std::optional<std::string> MachineName(const acl::Sid& sid) const {
+    if (policy_ != nullptr && !policy_->NameOf(sid).empty()) {
+      return keystore::MachineDisplayName(policy_, sid);
+    }
+    const std::string machine = keystore::MachineDisplayName(policy_, sid);
+    if (machine.rfind("NT SERVICE\\", 0) == 0 && machine.find("S-1-") == std::string::npos) {
+      return machine;  // a service of the machine's SYSTEM hive
+    }
+    if (IsAccountDomainSid(sid)) {
+      // Administrator, Guest, None ... of this machine's own domain exist on every machine.
+      if (policy_ != nullptr && policy_->sam && sid.IsInDomain(policy_->sam->account_domain) &&
+          acl::LookupSid(sid, policy_->sam->account_domain)) {
+        return "*" + sid.ToString();
+      }
+      return std::nullopt;
+    }
+    if (auto name = acl::LookupSid(sid);
+        name && name->name.find("S-1-") == std::string::npos && !name->name.empty()) {
+      return name->FullName();
+    }
+    return std::nullopt;
+  }
+
+ public:
+  // A principal already in the object's descriptor (removed, kept or restored): by name when
+  // known, else by the SID the descriptor holds.
+  std::string Existing(const acl::Sid& sid) const {
+    return Known(sid).value_or("*" + sid.ToString());
+  }
+
+  // A principal the script newly grants, denies or makes owner: it must exist on the machine.
+  Result<std::string> New(const acl::Sid& sid, std::string_view object) const {
+    if (auto name = Known(sid)) return *name;
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("the plan gives {} rights or ownership, and it is no account of "
+                             "this machine, no service of its SYSTEM hive and no well-known "
+                             "principal: a script naming it would grant an invented SID (name the "
+                             "account: --token FILE for a domain account, mkeys machine user add "
+                             "for a local one)",
+                             sid.ToString()))
+        .On(std::string(object));
+  }
+
+ private:
+  const keystore::MachinePolicy* policy_;
+  std::vector<NamedPrincipal> principals_;
+};
+
+bool InDescriptor(const acl::SecurityDescriptor& sd, const acl::Sid& sid) {
+  if (sd.owner == sid || sd.group == sid) return true;
+  if (!sd.dacl) return false;
+  return std::any_of(sd.dacl->aces.begin(), sd.dacl->aces.end(),
+                     [&](const acl::Ace& ace) { return ace.sid == sid; });
+}
+
+// A SID the script names: known on the machine, or already in the object's descriptor.
+Result<std::string> NameFor(const PrincipalNames& names, const acl::Sid& sid,
+                            const acl::SecurityDescriptor& before, std::string_view object) {
+  if (InDescriptor(before, sid)) return names.Existing(sid);
+  return names.New(sid, object);
 }
 
 std::string IcaclsFlags(std::uint8_t flags) {
@@ -37,10 +120,10 @@ std::string IcaclsFlags(std::uint8_t flags) {
   return out;
 }
 
-std::string IcaclsPerm(const acl::Ace& ace) {
+std::string IcaclsPerm(const acl::Ace& ace, const std::string& name) {
   std::string rights = acl::FormatIcaclsRights(ace.mask);
   if (rights.empty() || rights.front() != '(') rights = "(" + rights + ")";
-  return fmt::format("\"{}:{}{}\"", IcaclsName(ace.sid), IcaclsFlags(ace.flags), rights);
+  return fmt::format("\"{}:{}{}\"", name, IcaclsFlags(ace.flags), rights);
 }
 
 bool SameAce(const acl::Ace& a, const acl::Ace& b) {
@@ -103,9 +186,35 @@ std::string Header(const Plan& plan, std::string_view comment, std::string_view 
 
 }  // namespace
 
+std::vector<NamedPrincipal> PrincipalsOf(const keystore::MachineRoot& root,
+                                         const Baseline& baseline) {
+  std::vector<NamedPrincipal> out;
+  for (const auto& decl : baseline.services) {
+    auto token = root.TokenFor(decl.identity);
+    if (!token) continue;
+    const acl::Sid& sid = token->user();
+    if (std::any_of(out.begin(), out.end(), [&](const NamedPrincipal& p) { return p.sid == sid; }))
+      continue;
+    // A --token user: the name its file gives, else its SID.
+    if (auto file = keystore::FindRegisteredTokenFile(decl.identity)) {
+      out.push_back({sid, file->user.sid == sid ? file->user.name : ""});
+      continue;
+    }
+    // A derived SID (IIS APPPOOL\x, NT SERVICE\x) is named by the name it was derived from.
+    const auto subs = sid.sub_authorities();
+    const bool derived =
+        sid.authority() == 5 && subs.size() == 6 && (subs[0] == 80 || subs[0] == 82);
+    if (!derived) continue;
+    auto named = acl::ResolveName(decl.identity);
+    if (named && named->sid == sid) out.push_back({sid, named->FullName()});
+  }
+  return out;
+}
+
 Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Plan& plan,
                                      const EmitOptions& options) {
   MKEYS_ASSIGN_OR_RETURN(const auto prepared, Prepare(root, plan, options));
+  const PrincipalNames names(root, options);
   std::string ownership, changes, owners;
   for (const auto& p : prepared) {
     const auto& before = p.sds.before;
@@ -148,10 +257,10 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
       if (std::find(list.begin(), list.end(), ace.sid) == list.end()) list.push_back(ace.sid);
     }
     for (const auto& sid : removed_allow) {
-      changes += fmt::format("icacls {} /remove:g \"{}\"\n", q, IcaclsName(sid));
+      changes += fmt::format("icacls {} /remove:g \"{}\"\n", q, names.Existing(sid));
     }
     for (const auto& sid : removed_deny) {
-      changes += fmt::format("icacls {} /remove:d \"{}\"\n", q, IcaclsName(sid));
+      changes += fmt::format("icacls {} /remove:d \"{}\"\n", q, names.Existing(sid));
     }
     for (const auto& ace : a) {
       const bool existed =
@@ -161,13 +270,17 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
       if (existed && !was_removed) continue;
       if (!ace.IsAllow() && !ace.IsDeny()) continue;
       // /grant adds to what the principal has: the ACE as planned.
-      changes +=
-          fmt::format("icacls {} /{} {}\n", q, ace.IsDeny() ? "deny" : "grant", IcaclsPerm(ace));
+      MKEYS_ASSIGN_OR_RETURN(const std::string name,
+                             NameFor(names, ace.sid, before, p.step->object));
+      changes += fmt::format("icacls {} /{} {}\n", q, ace.IsDeny() ? "deny" : "grant",
+                             IcaclsPerm(ace, name));
     }
     if (before.owner != after.owner && after.owner) {
-      owners += fmt::format("icacls {} /setowner \"{}\"\n", q, IcaclsName(*after.owner));
+      MKEYS_ASSIGN_OR_RETURN(const std::string name,
+                             NameFor(names, *after.owner, before, p.step->object));
+      owners += fmt::format("icacls {} /setowner \"{}\"\n", q, name);
     } else if (p.take_ownership && before.owner) {
-      owners += fmt::format("icacls {} /setowner \"{}\"\n", q, IcaclsName(*before.owner));
+      owners += fmt::format("icacls {} /setowner \"{}\"\n", q, names.Existing(*before.owner));
     }
   }
   std::string script = "@echo off\n" + Header(plan, "REM", "icacls");
@@ -184,6 +297,7 @@ Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Pl
 Result<std::string> EmitPowershellScript(const keystore::MachineRoot& root, const Plan& plan,
                                          const EmitOptions& options) {
   MKEYS_ASSIGN_OR_RETURN(const auto prepared, Prepare(root, plan, options));
+  const PrincipalNames names(root, options);
   std::string script = Header(plan, "#", "powershell");
   script += "$ErrorActionPreference = 'Stop'\n";
   std::string ownership, changes, owners;
@@ -194,15 +308,32 @@ Result<std::string> EmitPowershellScript(const keystore::MachineRoot& root, cons
     acl::SecurityDescriptor access = p.sds.after;
     access.owner.reset();
     access.group.reset();
+    // SDDL holds SIDs only: name each principal the step adds, and refuse unknown ones.
+    std::string added;
+    if (p.sds.after.dacl) {
+      for (const auto& ace : p.sds.after.dacl->aces) {
+        const bool existed =
+            p.sds.before.dacl &&
+            std::any_of(p.sds.before.dacl->aces.begin(), p.sds.before.dacl->aces.end(),
+                        [&](const acl::Ace& x) { return SameAce(x, ace); });
+        if (existed || ace.IsInherited() || (!ace.IsAllow() && !ace.IsDeny())) continue;
+        MKEYS_ASSIGN_OR_RETURN(const std::string name,
+                               NameFor(names, ace.sid, p.sds.before, p.step->object));
+        added += fmt::format("#   {} {} {}\n", ace.IsDeny() ? "denies" : "grants", name,
+                             acl::FormatIcaclsRights(ace.mask));
+      }
+    }
     changes += fmt::format(
-        "# {}\n$acl = Get-Acl -LiteralPath {}\n"
+        "# {}\n{}$acl = Get-Acl -LiteralPath {}\n"
         "$acl.SetSecurityDescriptorSddlForm({}, 'Access')\n"
         "Set-Acl -LiteralPath {} -AclObject $acl\n",
-        p.step->object, PsQuote(p.path), PsQuote(acl::FormatSddl(access)), PsQuote(p.path));
+        p.step->object, added, PsQuote(p.path), PsQuote(acl::FormatSddl(access)), PsQuote(p.path));
     const auto& owner = p.sds.after.owner;
     if (owner && (p.take_ownership || p.sds.before.owner != owner)) {
-      owners += fmt::format("icacls.exe {} /setowner {} | Out-Null\n", PsQuote(p.path),
-                            PsQuote(IcaclsName(*owner)));
+      MKEYS_ASSIGN_OR_RETURN(const std::string name,
+                             NameFor(names, *owner, p.sds.before, p.step->object));
+      owners +=
+          fmt::format("icacls.exe {} /setowner {} | Out-Null\n", PsQuote(p.path), PsQuote(name));
     }
   }
   if (!ownership.empty()) script += "# 1. Ownership first.\n" + ownership;

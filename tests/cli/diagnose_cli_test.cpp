@@ -86,3 +86,28 @@ TEST_CASE("ACLs saved with icacls /save are imported and diagnosed", "[cli][diag
   auto bad = Mkeys({"sd", "import-icacls", junk.string(), "--root", root});
   CHECK(bad.exit_code == 3);
 }
+
+TEST_CASE("diagnose --json names the identity as {name and sid} - an app pool by its name",
+          "[cli][diagnose][identity]") {
+  test::SeedMachine m;
+  auto r = Mkeys(
+      {"--json", "diagnose", m.root, "--as", "IIS APPPOOL\\Shop", "--container", test::kArrayKey});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  const auto doc = nlohmann::json::parse(r.out);
+  CHECK(doc["identity"] == nlohmann::json({{"name", "IIS APPPOOL\\Shop"},
+                                           {"sid",
+                                            "S-1-5-82-634253208-2346237047-1867043872-"
+                                            "2360698316-99401469"}}));
+  // The same shape from access check and store open.
+  auto check = Mkeys(
+      {"--json", "access", "check", "--sd", "O:SYG:SYD:(A;;FA;;;SY)", "--as", "IIS APPPOOL\\Shop"});
+  const auto access = nlohmann::json::parse(check.out);
+  CHECK(access["identity"]["name"] == doc["identity"]["name"]);
+  CHECK(access["identity"]["sid"] == doc["identity"]["sid"]);
+  auto open = Mkeys({"--json", "store", "open", m.root, test::kArrayKey, "--as", "SYSTEM"});
+  INFO(open.out << open.err);
+  REQUIRE(open.exit_code == 0);
+  CHECK(nlohmann::json::parse(open.out)["identity"] ==
+        nlohmann::json({{"name", "NT AUTHORITY\\SYSTEM"}, {"sid", "S-1-5-18"}}));
+}

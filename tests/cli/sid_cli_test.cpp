@@ -34,3 +34,33 @@ TEST_CASE("sid resolve --json gives an array of objects", "[cli][sid]") {
   CHECK(doc[0]["alias"] == "NS");
   CHECK(doc[1]["name"] == "Everyone");
 }
+
+TEST_CASE("sid resolve answers every name and reports each unknown one", "[cli][sid]") {
+  auto r = Mkeys({"sid", "resolve", "Everyone", "NoSuchUser", "NS", "CONTOSO\\nobody", "S-1-5-18"});
+  CHECK(r.exit_code == 3);  // some were unknown
+  // The known names still resolve, one line each, in order.
+  CHECK(r.out ==
+        "S-1-1-0\tEveryone\tWD\n"
+        "S-1-5-20\tNT AUTHORITY\\NETWORK SERVICE\tNS\n"
+        "S-1-5-18\tNT AUTHORITY\\SYSTEM\tSY\n");
+  // One error per unknown name, naming it.
+  CHECK(r.err.find("mkeys: NoSuchUser: ") != std::string::npos);
+  CHECK(r.err.find("mkeys: CONTOSO\\nobody: ") != std::string::npos);
+}
+
+TEST_CASE("sid resolve --json gives an answer or an error for each name", "[cli][sid]") {
+  auto r = Mkeys({"--json", "sid", "resolve", "NS", "NoSuchUser", "BUILTIN\\Users"});
+  CHECK(r.exit_code == 3);
+  const auto doc = nlohmann::json::parse(r.out);  // one document, errors included
+  REQUIRE(doc.size() == 3);
+  CHECK(doc[0]["name"] == "NT AUTHORITY\\NETWORK SERVICE");
+  CHECK(doc[0]["sid"] == "S-1-5-20");
+  CHECK_FALSE(doc[0].contains("error"));
+  CHECK(doc[1]["input"] == "NoSuchUser");
+  CHECK(doc[1]["sid"].is_null());
+  CHECK(doc[1]["error"]["exit_code"] == 3);
+  CHECK(doc[1]["error"]["object"] == "NoSuchUser");
+  CHECK(doc[2]["sid"] == "S-1-5-32-545");
+  // All known: exit 0.
+  CHECK(Mkeys({"--json", "sid", "resolve", "NS", "SY"}).exit_code == 0);
+}

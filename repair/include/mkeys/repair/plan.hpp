@@ -89,9 +89,25 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
 
 // Scripts for the live Windows server, instead of applying. `windows_root` is the drive the
 // root stands for ("C:\").
+// A principal the caller names (a --service identity, a --token user): how scripts name its SID.
+struct NamedPrincipal {
+  acl::Sid sid;
+  std::string name;  // "IIS APPPOOL\Shop", "CONTOSO\svc-web"; "" to write *SID
+};
 struct EmitOptions {
   std::string windows_root = "C:\\";
+  // Besides the machine's own accounts (SAM, services) and Windows' well-known principals.
+  std::vector<NamedPrincipal> principals;
 };
+// The principals a baseline's service declarations name, as the machine builds their tokens
+// (IIS APPPOOL\x and NT SERVICE\x by name, --token users by their file's name or SID).
+std::vector<NamedPrincipal> PrincipalsOf(const keystore::MachineRoot& root,
+                                         const Baseline& baseline);
+// Scripts name every principal as the live server knows it: a name the caller gave
+// (`principals`), the machine's local account or service, a well-known name, else *SID when the
+// machine knows the SID. A principal the plan newly grants, denies or makes owner that none of
+// these knows (a SID invented elsewhere) is an error (kNotFound) naming it; SIDs already in an
+// object's descriptor may still be removed or kept by SID.
 // cmd.exe script: ownership first (takeown /A) wherever an elevated administrator is neither
 // owner nor granted WRITE_DAC, then icacls grants/removals, then owners set back.
 Result<std::string> EmitIcaclsScript(const keystore::MachineRoot& root, const Plan& plan,

@@ -19,6 +19,7 @@
 #include "mkeys/keystore/hive_values.hpp"
 #include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_policy_writer.hpp"
+#include "mkeys/keystore/machine_volume.hpp"
 #include "policy/internal/hive_file.hpp"
 #include "policy/internal/read_util.hpp"
 
@@ -104,6 +105,25 @@ void DecodeEntry(Bytes blob, Certificate& cert) {
   if (auto described = DescribeDer(cert); !described) cert.problem = described.error().message();
 }
 
+constexpr std::uint64_t kMaxHiveBytes = 1ull << 30;
+
+// Windows/System32/config/SOFTWARE inside a disk image, each component matched without regard to
+// case as NTFS does; nullopt when the image has none.
+Result<std::optional<fs::path>> ImageSoftwareHive(const MachineRoot& root) {
+  fs::path current = root.root();
+  for (const auto& part : HiveRelativePath(HiveKind::kSoftware)) {
+    const auto entries = root.volume().List(current);
+    if (!entries) return std::optional<fs::path>();
+    std::optional<fs::path> next;
+    for (const auto& e : *entries) {
+      if (text::EqualsIgnoreAsciiCase(e.name, part.string())) next = current / e.name;
+    }
+    if (!next) return std::optional<fs::path>();
+    current = *next;
+  }
+  return std::optional<fs::path>(current);
+}
+
 bool Contains(std::string_view hay, std::string_view needle) {
   const std::string h = text::ToLowerAscii(hay);
   return h.find(text::ToLowerAscii(needle)) != std::string::npos;
@@ -185,10 +205,22 @@ std::vector<std::uint8_t> EncodeKeyProvInfo(const KeyProvInfo& info) {
 Result<std::vector<Certificate>> ReadMachineCertificates(const MachineRoot& root,
                                                          std::string_view store) {
   std::vector<Certificate> out;
-  const auto file = FindHiveFile(root.root(), HiveKind::kSoftware);
+  // A disk image: the hive copied whole out of the volume into private memory (read-only).
+  PrivateFileCopy image_copy;
+  std::optional<fs::path> file;
+  if (root.is_image()) {
+    MKEYS_ASSIGN_OR_RETURN(file, ImageSoftwareHive(root));
+    if (!file) return out;
+    MKEYS_ASSIGN_OR_RETURN(image_copy, CopyToPrivateFile(root.volume(), *file, kMaxHiveBytes));
+    file = image_copy.path();
+  } else {
+    file = FindHiveFile(root.root(), HiveKind::kSoftware);
+  }
   if (!file) return out;
   MKEYS_ASSIGN_OR_RETURN(
-      auto hive, policy::HiveFile::Open(*file, HiveKind::kSoftware, policy::HiveMode::kReadCopy));
+      auto hive, policy::HiveFile::Open(
+                     *file, HiveKind::kSoftware,
+                     root.is_image() ? policy::HiveMode::kRead : policy::HiveMode::kReadCopy));
   const std::string key = fmt::format("{}\\{}\\Certificates", kCertStoreKey, store);
   const auto node = hive.Find(key);
   if (!node) return out;

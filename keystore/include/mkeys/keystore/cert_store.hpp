@@ -127,6 +127,17 @@ Result<CertImportResult> ImportCertificate(MachineRoot& root, const std::filesys
                                            const SecretBytes& password,
                                            const CertImportOptions& options);
 
+// What `store import` keeps: the certificate of FILE's private key (the one whose public key is
+// the key's; CA certificates beside it are left out) written into LocalMachine\My of a model
+// machine with a CERT_KEY_PROV_INFO naming CAPI container `container` in `slot` (AT_KEYEXCHANGE
+// or AT_SIGNATURE). Returns the thumbprint, or nullopt when the file holds no certificate for
+// its key. Call after the container was created from the same file.
+Result<std::optional<std::string>> AddContainerCertificate(MachineRoot& root,
+                                                           const std::filesystem::path& file,
+                                                           const SecretBytes& password,
+                                                           std::string_view container,
+                                                           KeySlot slot);
+
 // The BCRYPT public blob of `key`: BCRYPT_RSAKEY_BLOB (RSA1) or BCRYPT_ECCKEY_BLOB (ECS1).
 std::vector<std::uint8_t> BcryptPublicBlob(const PrivateKey& key);
 

@@ -370,4 +370,28 @@ Result<std::string> AddMachineCertificate(const fs::path& software_hive,
   return thumbprint;
 }
 
+Result<std::size_t> RemoveMachineCertificatesOfKey(const fs::path& root_dir,
+                                                   std::string_view container,
+                                                   std::string_view store) {
+  const auto file = FindHiveFile(root_dir, HiveKind::kSoftware);
+  if (!file) return std::size_t{0};
+  MKEYS_ASSIGN_OR_RETURN(
+      auto hive, policy::HiveFile::Open(*file, HiveKind::kSoftware, policy::HiveMode::kWrite));
+  const auto node = hive.Find(fmt::format("{}\\{}\\Certificates", kCertStoreKey, store));
+  if (!node) return std::size_t{0};
+  MKEYS_ASSIGN_OR_RETURN(const auto children, hive.Children(*node));
+  std::size_t removed = 0;
+  for (const auto& [name, child] : children) {
+    MKEYS_ASSIGN_OR_RETURN(const auto blob, hive.Value(child, "Blob"));
+    if (!blob) continue;
+    Certificate cert;
+    DecodeEntry(blob->data, cert);
+    if (!cert.key || !text::EqualsIgnoreAsciiCase(cert.key->container, container)) continue;
+    MKEYS_TRY(hive.DeleteKey(child));
+    ++removed;
+  }
+  if (removed > 0) MKEYS_TRY(hive.Commit());
+  return removed;
+}
+
 }  // namespace mkeys::keystore

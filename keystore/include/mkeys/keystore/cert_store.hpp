@@ -98,6 +98,13 @@ Result<std::string> AddMachineCertificate(const std::filesystem::path& software_
                                           const std::optional<KeyProvInfo>& key,
                                           std::string_view store = "MY");
 
+// Removes from LocalMachine\<store> of the model machine in `root_dir` every certificate whose
+// CERT_KEY_PROV_INFO names `container` (when the key is removed: an array member leaving).
+// Returns how many were removed (0 when there is no SOFTWARE hive).
+Result<std::size_t> RemoveMachineCertificatesOfKey(const std::filesystem::path& root_dir,
+                                                   std::string_view container,
+                                                   std::string_view store = "MY");
+
 }  // namespace mkeys::keystore
 
 // ---- importing into a model machine (`mkeys cert import`) ----------------------------------

@@ -209,8 +209,10 @@ Result<std::string> InstallMemberCertificate(keystore::MachineRoot& machine,
   const fs::path key = loc.target->directories.back() / loc.target->file_name;
   MKEYS_ASSIGN_OR_RETURN(auto sd, machine.security().Read(key));
   if (!acl::CheckAccess(sd, service, keystore::kOpenAccess).allowed && sd.dacl) {
-    sd.dacl->aces.insert(sd.dacl->aces.begin(),
-                         acl::AllowAce(service.user(), acl::rights::kFileGenericRead));
+    auto& aces = sd.dacl->aces;  // after the explicit ACEs, before any inherited one
+    auto at = aces.begin();
+    while (at != aces.end() && !at->IsInherited()) ++at;
+    aces.insert(at, acl::AllowAce(service.user(), acl::rights::kFileGenericRead));
     MKEYS_TRY(machine.writable_security().Write(key, sd));
   }
   repair::DiagnoseRequest request;

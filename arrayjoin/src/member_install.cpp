@@ -2,20 +2,29 @@
 // Putting the array keys into the member's store: the preflight, staged installation verified
 // as the service identity, and rollback.
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "internal/member_internal.hpp"
 #include "mkeys/acl/access_check.hpp"
 #include "mkeys/acl/ace.hpp"
+#include "mkeys/arrayjoin/crypto.hpp"
 #include "mkeys/arrayjoin/fault.hpp"
 #include "mkeys/arrayjoin/manager.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/log.hpp"
+#include "mkeys/keystore/cert_store.hpp"
+#include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/repair/diagnose.hpp"
 
 namespace mkeys::arrayjoin::internal {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The member certificate's key-provider info: the member key is a CAPI container (signature).
+constexpr std::string_view kCapiProvider = "Microsoft Enhanced RSA and AES Cryptographic Provider";
+constexpr std::uint32_t kProvRsaAes = 24;
+constexpr std::uint32_t kAtSignature = 2;
 
 // The containers every array installs: what the repair command must cover.
 constexpr std::string_view kArrayContainerGlob = "mkeys-array-*";
@@ -156,8 +165,68 @@ void RollBack(keystore::KeyStore& store, const acl::Token& installer, const Jour
     std::error_code ec;
     fs::remove(staged, ec);
   }
+  // The certificates whose keys went (the member certificate): the journal lies in
+  // ROOT/mkeys-array/.
+  const fs::path root = journal.path.parent_path().parent_path();
+  for (const auto& name : journal.containers) {
+    if (auto r = keystore::RemoveMachineCertificatesOfKey(root, name); !r) {
+      Logger("arrayjoin")
+          ->warn("rollback: cannot remove the certificate of {}: {}", name, r.error().ToString());
+    }
+  }
   std::error_code ec;
   fs::remove(journal.path, ec);
+}
+
+Result<std::string> InstallMemberCertificate(keystore::MachineRoot& machine,
+                                             const acl::Token& service,
+                                             std::string_view service_identity,
+                                             std::string_view member_cert_pem,
+                                             std::string_view member_key_name) {
+  if (machine.kind() != keystore::RootKind::kModel) return std::string();
+  MKEYS_ASSIGN_OR_RETURN(auto x509, CertFromPem(member_cert_pem));
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(x509.get(), &der);
+  if (len <= 0) return Error(ErrorCode::kParse, "the member certificate does not encode");
+  const std::vector<std::uint8_t> bytes(der, der + len);
+  OPENSSL_free(der);
+  // A re-join brings a new certificate for the same key: the old one goes.
+  MKEYS_TRY(keystore::RemoveMachineCertificatesOfKey(machine.root(), member_key_name));
+  keystore::KeyProvInfo info;
+  info.container = std::string(member_key_name);
+  info.provider = std::string(kCapiProvider);
+  info.provider_type = kProvRsaAes;
+  info.key_spec = kAtSignature;
+  const auto hive =
+      keystore::FindHiveFile(machine.root(), keystore::HiveKind::kSoftware)
+          .value_or(machine.root() / keystore::HiveRelativePath(keystore::HiveKind::kSoftware));
+  MKEYS_ASSIGN_OR_RETURN(
+      auto thumbprint, keystore::AddMachineCertificate(hive, machine.machine_guid(), bytes, info));
+  // The key behind it must open as the service (a member key from before this grant gets it).
+  MKEYS_ASSIGN_OR_RETURN(auto cert, keystore::FindCertificate(machine, thumbprint, ""));
+  MKEYS_ASSIGN_OR_RETURN(auto loc, keystore::LocateCertificateKey(machine, cert));
+  if (!loc.on_disk) return Error(ErrorCode::kCorrupt, loc.reason).On(thumbprint);
+  const fs::path key = loc.target->directories.back() / loc.target->file_name;
+  MKEYS_ASSIGN_OR_RETURN(auto sd, machine.security().Read(key));
+  if (!acl::CheckAccess(sd, service, keystore::kOpenAccess).allowed && sd.dacl) {
+    auto& aces = sd.dacl->aces;  // after the explicit ACEs, before any inherited one
+    auto at = aces.begin();
+    while (at != aces.end() && !at->IsInherited()) ++at;
+    aces.insert(at, acl::AllowAce(service.user(), acl::rights::kFileGenericRead));
+    MKEYS_TRY(machine.writable_security().Write(key, sd));
+  }
+  repair::DiagnoseRequest request;
+  request.identity = std::string(service_identity);
+  request.target = *loc.target;
+  MKEYS_ASSIGN_OR_RETURN(auto diagnosis, repair::Diagnose(machine, request));
+  if (!diagnosis.would_succeed) {
+    return Error(ErrorCode::kAccessDenied,
+                 std::string(service_identity) +
+                     " could not read the key of the member certificate: " + diagnosis.reason)
+        .On(thumbprint)
+        .WithWindowsCode(keystore::kNteBadKeyset);
+  }
+  return thumbprint;
 }
 
 Result<void> PreflightOn(keystore::MachineRoot& machine, const acl::Token& installer,
@@ -203,6 +272,8 @@ Result<std::vector<std::string>> InstallVerified(
   if (member_key) {
     keystore::CreateOptions options;
     options.material = std::move(*member_key);
+    // The key of the member's array certificate: the service reads it, as TMG's array did.
+    options.grants.push_back(acl::AllowAce(service.user(), acl::rights::kFileGenericRead));
     MKEYS_ASSIGN_OR_RETURN(auto s, StageOne(store, installer, std::string(member_key_name),
                                             std::move(options), journal));
     staged.push_back(std::move(s));

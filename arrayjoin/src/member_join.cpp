@@ -275,6 +275,15 @@ Result<void> JoinRun::Install() {
                                 std::move(member_material), MemberKeyContainerName(offer_.array),
                                 journal_, progress));
   (void)installed;
+  MKEYS_ASSIGN_OR_RETURN(auto thumbprint,
+                         internal::InstallMemberCertificate(machine_, service_, o_.service_identity,
+                                                            offer_.member_cert_pem,
+                                                            MemberKeyContainerName(offer_.array)));
+  if (!thumbprint.empty()) {
+    Report(JoinStep::kVerify, true,
+           "member certificate " + thumbprint + " in LocalMachine\\My, its key readable by " +
+               o_.service_identity);
+  }
   return Ok();
 }
 

@@ -49,9 +49,12 @@ int Fail(Context& ctx, const Error& error) {
   return error.ToExitCode();
 }
 
-Result<ks::MachineRoot> OpenRoot(const CertArgs& args) {
+// `writable`: a disk image is opened read-write (only `cert grant` writes, and only with a
+// journal).
+Result<ks::MachineRoot> OpenRoot(const CertArgs& args, bool writable = false) {
   ks::MachineOpenOptions options;
   if (!args.machine_guid.empty()) options.machine_guid = args.machine_guid;
+  options.writable = writable;
   return ks::MachineRoot::Open(args.root, options);
 }
 
@@ -75,8 +78,12 @@ KeyView ViewKey(const ks::MachineRoot& root, const ks::Certificate& cert) {
   }
   v.file = loc->target->label;
   const fs::path path = loc->target->directories.back() / loc->target->file_name;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
+  auto exists = root.volume().Exists(path);  // a directory or a disk image alike
+  if (!exists) {
+    v.problem = exists.error().ToString();
+    return v;
+  }
+  if (!*exists) {
     v.problem = fmt::format("key file missing: {} does not exist", v.file);
     return v;
   }
@@ -172,7 +179,7 @@ int EmitGrant(Context& ctx, const CertArgs& args, const ks::MachineRoot& root, c
 }
 
 int RunGrant(Context& ctx, const CertArgs& args) {
-  auto machine = OpenRoot(args);
+  auto machine = OpenRoot(args, args.emit.empty());
   if (!machine) return Fail(ctx, machine.error());
   ks::MachineRoot& root = *machine;
   auto cert = ks::FindCertificate(root, args.cert, args.subject);
@@ -198,7 +205,8 @@ int RunGrant(Context& ctx, const CertArgs& args) {
   if (!sd) return Fail(ctx, sd.error());
   const auto after = WithGrant(*sd, *grant);
   repair::Plan plan;
-  plan.root = fs::absolute(root.root()).string();
+  plan.root = fs::absolute(root.root()).lexically_normal().string();
+  while (plan.root.size() > 1 && plan.root.back() == '/') plan.root.pop_back();
   plan.machine_guid = root.machine_guid();
   plan.attribute = root.security().attribute();
   plan.ntfs = root.security().backend() == ks::SecurityBackend::kNtfs3g;

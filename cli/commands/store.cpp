@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sddl.hpp"
 #include "mkeys/acl/sid_names.hpp"
+#include "mkeys/keystore/cert_store.hpp"
 #include "mkeys/keystore/cng_store.hpp"
 #include "mkeys/keystore/container_name.hpp"
 #include "mkeys/keystore/key_store.hpp"
@@ -397,7 +399,7 @@ int RunDelete(Context& ctx, const StoreArgs& args) {
 int RunImport(Context& ctx, const StoreArgs& args) {
   return WithStore(
       ctx, args,
-      [&](ks::MachineRoot& /*machine*/, ks::KeyStore& store, const acl::Token& token) -> int {
+      [&](ks::MachineRoot& machine, ks::KeyStore& store, const acl::Token& token) -> int {
         auto grants = ParseGrants(args.grants);
         if (!grants) return Fail(ctx, grants.error());
         auto password = ReadPassword(args.password_file);
@@ -407,11 +409,32 @@ int RunImport(Context& ctx, const StoreArgs& args) {
         options.slot = args.slot == "signature" ? ks::KeySlot::kSignature : ks::KeySlot::kExchange;
         auto created = store.Import(args.name, token, args.file, *password, options);
         if (!created) return Fail(ctx, created.error());
+        // The file's certificate goes into LocalMachine\My, its key-provider info naming the
+        // container, as a PFX import on Windows keeps it (model machines: mkeys writes the hive).
+        std::optional<std::string> thumbprint;
+        if (machine.kind() == ks::RootKind::kModel) {
+          auto added =
+              ks::AddContainerCertificate(machine, args.file, *password, args.name, options.slot);
+          if (!added) return Fail(ctx, added.error());
+          thumbprint = std::move(*added);
+        }
         if (ctx.out.json()) {
-          ctx.out.Json(SummaryJson(*created));
+          auto doc = SummaryJson(*created);
+          doc["certificate"] = thumbprint ? *thumbprint : "";
+          ctx.out.Json(doc);
         } else {
           ctx.out.Line(fmt::format("imported {} as container '{}' (MachineKeys/{}): {}", args.file,
                                    args.name, created->file_name, created->keys));
+          if (thumbprint) {
+            ctx.out.Line(fmt::format("certificate {} added to LocalMachine\\My (mkeys cert list)",
+                                     *thumbprint));
+          } else if (machine.kind() == ks::RootKind::kModel) {
+            ctx.out.Note(
+                "the file holds no certificate for its key: none added to LocalMachine\\My");
+          } else {
+            ctx.out.Note(
+                "not a model machine: the certificate was not written into its SOFTWARE hive");
+          }
         }
         return kExitOk;
       });

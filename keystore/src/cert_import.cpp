@@ -27,6 +27,7 @@ constexpr std::string_view kCapiRsaAesProvider =
     "Microsoft Enhanced RSA and AES Cryptographic Provider";
 constexpr std::uint32_t kProvRsaAes = 24;  // PROV_RSA_AES
 constexpr std::uint32_t kAtKeyExchange = 1;
+constexpr std::uint32_t kAtSignature = 2;
 
 std::uint64_t FileTimeNow() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
@@ -95,6 +96,32 @@ Result<std::string> WriteCngKey(MachineRoot& root, const PrivateKey& key, const 
 }
 
 }  // namespace
+
+Result<std::optional<std::string>> AddContainerCertificate(MachineRoot& root, const fs::path& file,
+                                                           const SecretBytes& password,
+                                                           std::string_view container,
+                                                           KeySlot slot) {
+  if (root.kind() != RootKind::kModel) {
+    return Error(ErrorCode::kUnsupported,
+                 "certificates are written into the SOFTWARE hive of model machines only")
+        .On(root.root().string());
+  }
+  MKEYS_ASSIGN_OR_RETURN(ImportedKey imported, ImportKeyFile(file, password));
+  if (imported.certificates_der.empty()) return std::optional<std::string>();
+  auto der = CertificateFor(imported.key, imported.certificates_der, file);
+  if (!der) return std::optional<std::string>();  // only CA certificates: none is the key's
+  KeyProvInfo info;
+  info.container = std::string(container);
+  info.provider = std::string(kCapiRsaAesProvider);
+  info.provider_type = kProvRsaAes;
+  info.flags = kCryptMachineKeyset;
+  info.key_spec = slot == KeySlot::kSignature ? kAtSignature : kAtKeyExchange;
+  const auto hive = FindHiveFile(root.root(), HiveKind::kSoftware)
+                        .value_or(root.root() / HiveRelativePath(HiveKind::kSoftware));
+  MKEYS_ASSIGN_OR_RETURN(auto thumbprint,
+                         AddMachineCertificate(hive, root.machine_guid(), *der, info));
+  return std::optional<std::string>(std::move(thumbprint));
+}
 
 std::vector<std::uint8_t> BcryptPublicBlob(const PrivateKey& key) {
   if (key.spec().algorithm != KeyAlgorithm::kRsa) return key.PublicBlob(KeySlot::kSignature);

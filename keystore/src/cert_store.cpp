@@ -19,6 +19,7 @@
 #include "mkeys/keystore/hive_values.hpp"
 #include "mkeys/keystore/machine_policy.hpp"
 #include "mkeys/keystore/machine_policy_writer.hpp"
+#include "mkeys/keystore/machine_volume.hpp"
 #include "policy/internal/hive_file.hpp"
 #include "policy/internal/read_util.hpp"
 
@@ -104,6 +105,25 @@ void DecodeEntry(Bytes blob, Certificate& cert) {
   if (auto described = DescribeDer(cert); !described) cert.problem = described.error().message();
 }
 
+constexpr std::uint64_t kMaxHiveBytes = 1ull << 30;
+
+// Windows/System32/config/SOFTWARE inside a disk image, each component matched without regard to
+// case as NTFS does; nullopt when the image has none.
+Result<std::optional<fs::path>> ImageSoftwareHive(const MachineRoot& root) {
+  fs::path current = root.root();
+  for (const auto& part : HiveRelativePath(HiveKind::kSoftware)) {
+    const auto entries = root.volume().List(current);
+    if (!entries) return std::optional<fs::path>();
+    std::optional<fs::path> next;
+    for (const auto& e : *entries) {
+      if (text::EqualsIgnoreAsciiCase(e.name, part.string())) next = current / e.name;
+    }
+    if (!next) return std::optional<fs::path>();
+    current = *next;
+  }
+  return std::optional<fs::path>(current);
+}
+
 bool Contains(std::string_view hay, std::string_view needle) {
   const std::string h = text::ToLowerAscii(hay);
   return h.find(text::ToLowerAscii(needle)) != std::string::npos;
@@ -185,10 +205,22 @@ std::vector<std::uint8_t> EncodeKeyProvInfo(const KeyProvInfo& info) {
 Result<std::vector<Certificate>> ReadMachineCertificates(const MachineRoot& root,
                                                          std::string_view store) {
   std::vector<Certificate> out;
-  const auto file = FindHiveFile(root.root(), HiveKind::kSoftware);
+  // A disk image: the hive copied whole out of the volume into private memory (read-only).
+  PrivateFileCopy image_copy;
+  std::optional<fs::path> file;
+  if (root.is_image()) {
+    MKEYS_ASSIGN_OR_RETURN(file, ImageSoftwareHive(root));
+    if (!file) return out;
+    MKEYS_ASSIGN_OR_RETURN(image_copy, CopyToPrivateFile(root.volume(), *file, kMaxHiveBytes));
+    file = image_copy.path();
+  } else {
+    file = FindHiveFile(root.root(), HiveKind::kSoftware);
+  }
   if (!file) return out;
   MKEYS_ASSIGN_OR_RETURN(
-      auto hive, policy::HiveFile::Open(*file, HiveKind::kSoftware, policy::HiveMode::kReadCopy));
+      auto hive, policy::HiveFile::Open(
+                     *file, HiveKind::kSoftware,
+                     root.is_image() ? policy::HiveMode::kRead : policy::HiveMode::kReadCopy));
   const std::string key = fmt::format("{}\\{}\\Certificates", kCertStoreKey, store);
   const auto node = hive.Find(key);
   if (!node) return out;
@@ -336,6 +368,30 @@ Result<std::string> AddMachineCertificate(const fs::path& software_hive,
   MKEYS_TRY(hive.SetValue(node, "Blob", policy::kRegBinary, blob));
   MKEYS_TRY(hive.Commit());
   return thumbprint;
+}
+
+Result<std::size_t> RemoveMachineCertificatesOfKey(const fs::path& root_dir,
+                                                   std::string_view container,
+                                                   std::string_view store) {
+  const auto file = FindHiveFile(root_dir, HiveKind::kSoftware);
+  if (!file) return std::size_t{0};
+  MKEYS_ASSIGN_OR_RETURN(
+      auto hive, policy::HiveFile::Open(*file, HiveKind::kSoftware, policy::HiveMode::kWrite));
+  const auto node = hive.Find(fmt::format("{}\\{}\\Certificates", kCertStoreKey, store));
+  if (!node) return std::size_t{0};
+  MKEYS_ASSIGN_OR_RETURN(const auto children, hive.Children(*node));
+  std::size_t removed = 0;
+  for (const auto& [name, child] : children) {
+    MKEYS_ASSIGN_OR_RETURN(const auto blob, hive.Value(child, "Blob"));
+    if (!blob) continue;
+    Certificate cert;
+    DecodeEntry(blob->data, cert);
+    if (!cert.key || !text::EqualsIgnoreAsciiCase(cert.key->container, container)) continue;
+    MKEYS_TRY(hive.DeleteKey(child));
+    ++removed;
+  }
+  if (removed > 0) MKEYS_TRY(hive.Commit());
+  return removed;
 }
 
 }  // namespace mkeys::keystore

@@ -55,7 +55,7 @@ TEST_CASE("audit --format sarif holds the SARIF 2.1.0 required fields", "[cli][a
   REQUIRE(doc["runs"].size() == 1u);
   const auto& driver = doc["runs"][0]["tool"]["driver"];
   CHECK(driver["name"] == "mkeys");
-  CHECK(driver["rules"].size() == 24u);  // MK001-MK017, MK030-MK033, MK040-MK042
+  CHECK(driver["rules"].size() == 25u);  // MK001-MK017, MK030-MK033, MK040-MK043
   std::set<std::string> rule_ids;
   for (const auto& r : driver["rules"]) rule_ids.insert(r["id"].get<std::string>());
   const auto& results = doc["runs"][0]["results"];
@@ -89,5 +89,5 @@ TEST_CASE("audit --format junit parses as JUnit XML with one failing testcase pe
       "print(len(cases), ' '.join(failed))\n";
   auto parsed = test::Run({"python3", "-c", script, out.string()});
   CHECK(parsed.exit_code == 0);
-  CHECK(parsed.out == "24 MK001 MK004\n");
+  CHECK(parsed.out == "25 MK001 MK004\n");
 }

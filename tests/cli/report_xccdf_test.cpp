@@ -66,7 +66,7 @@ TEST_CASE(
   auto text = Mkeys({"--no-color", "audit", m.root, "--service", test::ServiceArg()});
   const std::string failing = TextReportRules(text.out);
   CHECK_FALSE(failing.empty());
-  CHECK(XccdfSummary(out) == "24 24 " + failing + " | \n");
+  CHECK(XccdfSummary(out) == "25 25 " + failing + " | \n");
 
   const std::string xml = test::ReadText(out);
   CHECK(xml.find("<TestResult id=\"xccdf_io.github.mkeys_testresult_audit\"") != std::string::npos);
@@ -88,7 +88,7 @@ TEST_CASE("audit --format xccdf of a clean machine passes oscap validate with ev
   RequireOscapValid(out);
   // Without a declared service the two service rules check nothing.
   CHECK(XccdfSummary(out) ==
-        "24 24  | xccdf_io.github.mkeys_rule_MK004 xccdf_io.github.mkeys_rule_MK005\n");
+        "25 25  | xccdf_io.github.mkeys_rule_MK004 xccdf_io.github.mkeys_rule_MK005\n");
 }
 
 TEST_CASE("rules --format xccdf is a Benchmark oscap accepts and rules --json lists every rule",
@@ -99,14 +99,14 @@ TEST_CASE("rules --format xccdf is a Benchmark oscap accepts and rules --json li
   REQUIRE(run.exit_code == 0);
   std::ofstream(out) << run.out;
   RequireOscapValid(out);
-  CHECK(XccdfSummary(out) == "0 24  | \n");
+  CHECK(XccdfSummary(out) == "0 25  | \n");
   CHECK(run.out.find("<rationale>") != std::string::npos);
   CHECK(run.out.find("<fixtext>") != std::string::npos);
 
   auto json = Mkeys({"--json", "rules"});
   REQUIRE(json.exit_code == 0);
   const auto doc = nlohmann::json::parse(json.out);
-  REQUIRE(doc["rules"].size() == 24u);  // MK001-MK017, MK030-MK033, MK040-MK042
+  REQUIRE(doc["rules"].size() == 25u);  // MK001-MK017, MK030-MK033, MK040-MK043
   for (const auto& r : doc["rules"]) {
     CHECK(r["xccdf_id"] == "xccdf_io.github.mkeys_rule_" + r["code"].get<std::string>());
     CHECK_FALSE(r["description"].get<std::string>().empty());

@@ -10,7 +10,7 @@
 using namespace mkeys::repair;
 
 TEST_CASE(
-    "the built-in rules are MK001 to MK017 then MK030 to MK033 then MK040 to MK042 in code order "
+    "the built-in rules are MK001 to MK017 then MK030 to MK033 then MK040 to MK043 in code order "
     "with every text",
     "[repair][registry]") {
   REQUIRE(Rules().size() >= kRuleCount);
@@ -25,7 +25,8 @@ TEST_CASE(
     CHECK(rule.rationale.size() > 20);
     CHECK_FALSE(rule.fix.empty());
   }
-  for (const char* code : {"MK030", "MK031", "MK032", "MK033", "MK040", "MK041", "MK042"}) {
+  for (const char* code :
+       {"MK030", "MK031", "MK032", "MK033", "MK040", "MK041", "MK042", "MK043"}) {
     INFO(code);
     CHECK(ParseRuleId(code));
   }
@@ -51,7 +52,7 @@ TEST_CASE("rule codes parse case-insensitively and unknown ones are named", "[re
   auto unknown = ParseRuleId("MK999");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().message() ==
-        "unknown rule 'MK999' (rules are MK001 to MK042, or their XCCDF ids)");
+        "unknown rule 'MK999' (rules are MK001 to MK043, or their XCCDF ids)");
 }
 
 TEST_CASE("rules are named by their MK code or their XCCDF id", "[repair][rules]") {

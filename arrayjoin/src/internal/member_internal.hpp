@@ -57,6 +57,15 @@ Result<std::vector<std::string>> InstallVerified(
     std::optional<keystore::KeyMaterial> member_key, std::string_view member_key_name,
     Journal& journal, const std::function<void(JoinStep, std::string)>& progress);
 
+// The member certificate into LocalMachine\My of a model machine, its key-provider info naming
+// the member key container (readable by the service); verified with diagnose as the service.
+// Returns the thumbprint ("" when the root is not a model machine).
+Result<std::string> InstallMemberCertificate(keystore::MachineRoot& machine,
+                                             const acl::Token& service,
+                                             std::string_view service_identity,
+                                             std::string_view member_cert_pem,
+                                             std::string_view member_key_name);
+
 // A mutual-TLS connection to the manager with the member certificate, the pin checked; tries
 // `override_manager` first, else the remembered endpoints. `used` is the endpoint that answered.
 struct MemberLink {

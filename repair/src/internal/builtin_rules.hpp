@@ -32,4 +32,5 @@
   X(HardLinkedKeyFile)        /* MK033 */ \
   X(CertificateKeyMissing)    /* MK040 */ \
   X(OrphanedKeyFile)          /* MK041 */ \
-  X(CertificateKeyTooOpen)    /* MK042 */
+  X(CertificateKeyTooOpen)    /* MK042 */ \
+  X(ServiceCannotReadCertKey) /* MK043 */

@@ -19,8 +19,13 @@ std::vector<CertKeyFacts> ReadCertKeyFacts(const keystore::MachineRoot& root) {
       if (f.location->on_disk) {
         const auto& t = *f.location->target;
         f.key_path = t.directories.back() / t.file_name;
-        std::error_code ec;
-        f.key_file_exists = std::filesystem::is_regular_file(f.key_path, ec);
+        if (root.is_image()) {
+          auto exists = root.volume().Exists(f.key_path);  // a disk image: its own volume
+          f.key_file_exists = exists && *exists;
+        } else {
+          std::error_code ec;
+          f.key_file_exists = std::filesystem::is_regular_file(f.key_path, ec);
+        }
         if (f.key_file_exists) {
           if (auto sd = root.security().Read(f.key_path)) f.key_descriptor = std::move(*sd);
         }

@@ -98,6 +98,13 @@ Result<std::string> AddMachineCertificate(const std::filesystem::path& software_
                                           const std::optional<KeyProvInfo>& key,
                                           std::string_view store = "MY");
 
+// Removes from LocalMachine\<store> of the model machine in `root_dir` every certificate whose
+// CERT_KEY_PROV_INFO names `container` (when the key is removed: an array member leaving).
+// Returns how many were removed (0 when there is no SOFTWARE hive).
+Result<std::size_t> RemoveMachineCertificatesOfKey(const std::filesystem::path& root_dir,
+                                                   std::string_view container,
+                                                   std::string_view store = "MY");
+
 }  // namespace mkeys::keystore
 
 // ---- importing into a model machine (`mkeys cert import`) ----------------------------------
@@ -126,6 +133,17 @@ struct CertImportResult {
 Result<CertImportResult> ImportCertificate(MachineRoot& root, const std::filesystem::path& file,
                                            const SecretBytes& password,
                                            const CertImportOptions& options);
+
+// What `store import` keeps: the certificate of FILE's private key (the one whose public key is
+// the key's; CA certificates beside it are left out) written into LocalMachine\My of a model
+// machine with a CERT_KEY_PROV_INFO naming CAPI container `container` in `slot` (AT_KEYEXCHANGE
+// or AT_SIGNATURE). Returns the thumbprint, or nullopt when the file holds no certificate for
+// its key. Call after the container was created from the same file.
+Result<std::optional<std::string>> AddContainerCertificate(MachineRoot& root,
+                                                           const std::filesystem::path& file,
+                                                           const SecretBytes& password,
+                                                           std::string_view container,
+                                                           KeySlot slot);
 
 // The BCRYPT public blob of `key`: BCRYPT_RSAKEY_BLOB (RSA1) or BCRYPT_ECCKEY_BLOB (ECS1).
 std::vector<std::uint8_t> BcryptPublicBlob(const PrivateKey& key);

@@ -74,9 +74,9 @@ inline constexpr RuleId RuleId::kTooManyContainers{14};
 inline constexpr RuleId RuleId::kDescriptorUnreadable{15};
 inline constexpr RuleId RuleId::kNotAContainerName{16};
 
-// The built-in rules (MK001 to MK017, MK030 to MK033, MK040 to MK042). Rules().size() also counts
+// The built-in rules (MK001 to MK017, MK030 to MK033, MK040 to MK043). Rules().size() also counts
 // rules registered at run time.
-inline constexpr std::size_t kRuleCount = 24;
+inline constexpr std::size_t kRuleCount = 25;
 // At most this many rules (built-in and registered).
 inline constexpr std::size_t kMaxRules = 256;
 

@@ -198,7 +198,18 @@ std::vector<std::string> DiagnosisText(const repair::Diagnosis& d,
   std::vector<std::string> lines;
   lines.push_back(fmt::format("Identity:  {} ({})", d.identity, d.identity_sid));
   if (!d.container.empty()) lines.push_back(fmt::format("Container: {}", d.container));
-  lines.push_back(fmt::format("File:      MachineKeys/{}", d.file_name));
+  // The store the file is in (MachineKeys, Crypto/Keys, SystemKeys …), as the evidence names it.
+  std::string file = "MachineKeys/" + d.file_name;
+  for (const auto& e : d.evidence) {
+    if (!d.file_name.empty() && e.object.size() > d.file_name.size() &&
+        e.object.compare(e.object.size() - d.file_name.size(), d.file_name.size(), d.file_name) ==
+            0 &&
+        e.object[e.object.size() - d.file_name.size() - 1] == '/') {
+      file = e.object;
+      break;
+    }
+  }
+  lines.push_back(fmt::format("File:      {}", file));
   lines.push_back(fmt::format("Machine:   MachineGuid {}", d.machine_guid));
   lines.push_back("");
   if (d.would_succeed) {

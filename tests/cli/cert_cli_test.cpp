@@ -85,7 +85,7 @@ TEST_CASE(
   INFO(before.out << before.err);
   CHECK(before.exit_code == 1);
   CHECK(before.out.find("NTE_BAD_KEYSET") != std::string::npos);
-  CHECK(before.out.find(key_file) != std::string::npos);
+  CHECK(before.out.find("File:      " + key_file) != std::string::npos);
   CHECK(before.out.find("no ACE grants IIS APPPOOL\\Shop read") != std::string::npos);
   CHECK(before.out.find("mkeys cert grant") != std::string::npos);
 

@@ -123,7 +123,7 @@ TEST_CASE("access check --token --root: a member of a local group gets the group
   CHECK(refused.err.find("$.groups[0]") != std::string::npos);
 }
 
-TEST_CASE("--token: malformed files are input errors that say where", "[cli][token]") {
+TEST_CASE("token files: malformed files are input errors that say where", "[cli][token]") {
   test::TempDir dir;
   const auto path = (dir.path() / "t.json").string();
   const std::string sd = "O:SYG:SYD:(A;;FA;;;SY)";
@@ -259,7 +259,7 @@ TEST_CASE("diagnose --token: a domain account in a local group of the SAM and th
   CHECK(Mkeys({"diagnose", m.root, "--token", token, "--container", kKey}).exit_code == 0);
 }
 
-TEST_CASE("--token on the real SAM hive: a local user by name gets its aliases' access",
+TEST_CASE("a token file on the real SAM hive: a local user by name gets its aliases' access",
           "[cli][token][policy]") {
   Machine m;
   test::PlaceRealHive(m.root, "SAM");

@@ -323,7 +323,8 @@ int RunWho(Context& ctx, const WhoArgs& args) {
     ctx.out.Json(doc);
     return kExitOk;
   }
-  ctx.out.Line(fmt::format("object: {} ({} identities)", target->label, rows.size()));
+  ctx.out.Line(fmt::format("object: {} ({} {})", target->label, rows.size(),
+                           rows.size() == 1 ? "identity" : "identities"));
   ctx.out.Line("RW granted mask       identity                                      decided by");
   for (const auto& row : rows) {
     const std::string who = fmt::format("{} ({})", NameOf(row.token), row.token.user().ToString());

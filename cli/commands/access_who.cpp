@@ -40,6 +40,8 @@ struct WhoArgs {
   std::string path;
   bool only_readers = false;
   std::string filter;
+  std::string machine_guid;  // --machine-guid: an ntfs-3g volume without a SOFTWARE hive
+  int partition = -1;        // --partition: disk images
 };
 
 // One identity to check: how it was found and its token (or why none could be built).
@@ -292,7 +294,10 @@ nlohmann::json RowJson(const Row& row) {
 }
 
 int RunWho(Context& ctx, const WhoArgs& args) {
-  auto root = ks::MachineRoot::Open(args.root);
+  ks::MachineOpenOptions open;
+  if (!args.machine_guid.empty()) open.machine_guid = args.machine_guid;
+  if (args.partition >= 0) open.partition = args.partition;
+  auto root = ks::MachineRoot::Open(args.root, open);
   if (!root) {
     ctx.out.PrintError(root.error());
     return kExitInput;
@@ -361,6 +366,10 @@ void Register(CLI::App& app, Context& ctx) {
   who->add_option("--filter", args->filter,
                   "Only identities whose name, SID or kind (service, app-pool, user, group, "
                   "well-known) contains TEXT (case-insensitive)");
+  who->add_option("--machine-guid", args->machine_guid,
+                  "Override the root's MachineGuid (an ntfs-3g volume without a SOFTWARE hive)");
+  who->add_option("--partition", args->partition,
+                  "Disk image root: the partition (1-based; 0 for a bare volume)");
   ctx.Bind(who, [args](Context& c) { return RunWho(c, *args); });
 }
 

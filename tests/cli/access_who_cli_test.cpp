@@ -187,4 +187,32 @@ TEST_CASE("sddl inherit --root knows the machine's local users", "[cli][sddl][in
         std::string::npos);
   auto without = Mkeys({"sddl", "inherit", "--parent", parent, "--as", "webdeploy"});
   CHECK(without.exit_code == 3);
+  // access check and sid resolve: the same.
+  const std::string sd = "O:SYG:SYD:(A;;FA;;;SY)(A;;FR;;;" + sid + ")";
+  auto check =
+      Mkeys({"access", "check", "--sd", sd, "--as", "webdeploy", "--want", "R", "--root", m.root});
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  CHECK(Mkeys({"access", "check", "--sd", sd, "--as", "webdeploy", "--want", "R"}).exit_code == 3);
+  CHECK(Mkeys({"sid", "resolve", "webdeploy"}).exit_code == 3);
+  // And access who lists the new user by name.
+  bool listed = false;
+  for (const auto& row : m.Who({"--filter", sid})) {
+    const std::string name = row["identity"]["name"];
+    listed = listed || name == "webdeploy" || name.ends_with("\\webdeploy");
+  }
+  CHECK(listed);
+}
+
+TEST_CASE("access who on the real SYSTEM hive lists its services by name", "[cli][access][who]") {
+  Machine m;
+  mkeys::test::PlaceRealHive(m.root, "SYSTEM");
+  const auto rows = m.Who({"--filter", "RpcLocator"});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["kind"] == "service");
+  // RpcLocator logs on as NETWORK SERVICE: it reads the key NETWORK SERVICE reads.
+  CHECK(rows[0]["identity"]["sid"] == "S-1-5-20");
+  CHECK(rows[0]["read"] == true);
+  // Every row is a service, a group, a user or an account, named.
+  for (const auto& row : m.Who()) CHECK_FALSE(row["identity"]["name"].get<std::string>().empty());
 }

@@ -20,6 +20,7 @@
 #include "mkeys/acl/icacls.hpp"
 #include "mkeys/acl/sid_names.hpp"
 #include "mkeys/acl/token.hpp"
+#include "mkeys/core/beneath.hpp"
 #include "mkeys/core/text.hpp"
 #include "mkeys/keystore/cng_store.hpp"
 #include "mkeys/keystore/iis_config.hpp"
@@ -158,6 +159,15 @@ Result<ks::OpenTarget> TargetOf(const ks::MachineRoot& root, const std::string& 
     if (auto key = ks::ResolveKeyFileAnywhere(root, rel.string())) {
       rel = fs::path(root.Relative(key->directories.back())) / key->file_name;
       exists = root.volume().Exists(root.root() / rel);
+    }
+  }
+  // A symbolic link on the way could lead out of the root: named, never followed.
+  if (!root.is_image()) {
+    MKEYS_ASSIGN_OR_RETURN(const auto dir, files::RootDir::Open(root.root().string()));
+    if (auto link = dir.FirstSymlink(rel.generic_string())) {
+      return Error(ErrorCode::kInvalidArgument,
+                   *link + ": a symbolic link (not followed: it may lead out of the machine root)")
+          .On(path);
     }
   }
   if (!exists) return Error(exists.error()).On(path);

@@ -2,6 +2,7 @@
 // `mkeys access who ROOT PATH`: every identity the machine knows, with its access to one key
 // file and what decided it; and `sddl inherit --root`: the machine's own accounts as creators.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -215,4 +216,15 @@ TEST_CASE("access who on the real SYSTEM hive lists its services by name", "[cli
   CHECK(rows[0]["read"] == true);
   // Every row is a service, a group, a user or an account, named.
   for (const auto& row : m.Who()) CHECK_FALSE(row["identity"]["name"].get<std::string>().empty());
+}
+
+TEST_CASE("access who refuses a symbolic link on the way and names it", "[cli][access][who]") {
+  Machine m;
+  const std::filesystem::path crypto = m.root + "/ProgramData/Microsoft/Crypto";
+  const auto outside = m.dir.path() / "outside";
+  std::filesystem::rename(crypto, outside);
+  std::filesystem::create_directory_symlink(outside, crypto);
+  auto r = Mkeys({"access", "who", m.root, m.keys + "/" + m.file});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("ProgramData/Microsoft/Crypto: a symbolic link") != std::string::npos);
 }

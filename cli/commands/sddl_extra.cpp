@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `mkeys sddl icacls SDDL` (the DACL as icacls prints it) and `mkeys sddl inherit --parent SDDL
 // --as IDENTITY [--directory] [--explicit SDDL|HEX] [--token FILE] [--privilege NAME]...
-// [--auto-inherit]` (the descriptor Windows gives a new file or
+// [--auto-inherit] [--root ROOT]` (the descriptor Windows gives a new file or
 // directory, MS-DTYP 2.5.3.4). Added to the "sddl" group that cli/commands/sddl.cpp registers.
 #include <memory>
 #include <optional>
@@ -18,6 +18,8 @@
 #include "mkeys/acl/token.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/hex.hpp"
+#include "mkeys/keystore/machine_policy.hpp"
+#include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::cli {
 namespace {
@@ -36,6 +38,7 @@ struct InheritArgs {
   std::string token_file;
   std::vector<std::string> privileges;
   bool auto_inherit = false;
+  std::string root;  // --root: the machine whose accounts, groups and rights build the token
 };
 
 Result<acl::SddlOptions> Options(const std::string& domain_sid) {
@@ -137,6 +140,19 @@ int RunInherit(Context& ctx, const InheritArgs& args) {
     ctx.out.PrintError(options.error());
     return kExitUsage;
   }
+  std::optional<keystore::MachineRoot> machine;
+  if (!args.root.empty()) {
+    auto opened = keystore::MachineRoot::Open(args.root);
+    if (!opened) {
+      ctx.out.PrintError(opened.error());
+      return kExitInput;
+    }
+    machine.emplace(std::move(*opened));
+    // SDDL's domain-relative aliases (LA, LG) name this machine's accounts.
+    if (!options->domain_sid && machine->policy()->sam) {
+      options->domain_sid = machine->policy()->sam->account_domain;
+    }
+  }
   auto parent = acl::ParseSddl(args.parent, *options);
   if (!parent) {
     ctx.out.PrintError(Error(parent.error().code(), "--parent: " + parent.error().ToString()));
@@ -151,7 +167,7 @@ int RunInherit(Context& ctx, const InheritArgs& args) {
     }
     explicit_sd = std::move(*parsed);
   }
-  auto token = acl::TokenFor(args.identity);
+  auto token = machine ? machine->TokenFor(args.identity) : acl::TokenFor(args.identity);
   if (!token) {
     ctx.out.PrintError(Error(ErrorCode::kNotFound, "--as: " + token.error().message()));
     return kExitInput;
@@ -228,6 +244,9 @@ void Register(CLI::App& app, Context& ctx) {
                     "(default: what a file-system create does, MS-DTYP 2.5.3.4)");
   inherit->add_option("--domain-sid", inherit_args->domain_sid,
                       "Domain SID for domain-relative aliases");
+  inherit->add_option("--root", inherit_args->root,
+                      "Machine root whose local users, groups, user rights and services build "
+                      "the creator's token (HOST\\user, service:NAME)");
   ctx.Bind(inherit, [inherit_args](Context& c) { return RunInherit(c, *inherit_args); });
 }
 

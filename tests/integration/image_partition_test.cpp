@@ -284,3 +284,27 @@ TEST_CASE("links staging files and hard links in MachineKeys are found on an ima
   CHECK(image_objects.count({"MK033", "MachineKeys/hardlinked_copy"}) == 1u);
   CHECK(image_objects.count({"MK033", "MachineKeys/" + key}) == 1u);
 }
+
+TEST_CASE("a symbolic link in the store chain is found on an image as on a mount",
+          "[integration][image]") {
+  if (const auto why = Why(); !why.empty()) {
+    WARN("SKIPPED: " + why);
+    return;
+  }
+  Disk d;
+  BuildDisk(d);
+  WithMount(d, 2, true, [&](const fs::path& mnt) {
+    const fs::path crypto = mnt / "ProgramData/Microsoft/Crypto";
+    fs::rename(crypto / "RSA", crypto / "RSA.real");
+    fs::create_symlink("RSA.real", crypto / "RSA");
+  });
+  std::string mount_audit;
+  WithMount(d, 2, false, [&](const fs::path& mnt) {
+    mount_audit = test::Mkeys({"audit", mnt.string(), "--format", "json"}).out;
+  });
+  auto audit = AsNobody({"audit", d.image.string(), "--partition", "2", "--format", "json"});
+  INFO(audit.out << audit.err);
+  const auto on_image = LinkFindings(audit.out);
+  CHECK(on_image == LinkFindings(mount_audit));
+  CHECK(on_image.count({"MK031", "ProgramData/Microsoft/Crypto/RSA"}) == 1u);
+}

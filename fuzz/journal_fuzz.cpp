@@ -26,6 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   Check(again->sealed == journal->sealed && again->completed == journal->completed,
         "a journal's markers do not round-trip");
+  Check(again->header.partition == journal->header.partition &&
+            again->header.root_identity == journal->header.root_identity,
+        "a journal's image partition does not round-trip");
   Check(!again->torn_tail.has_value(), "a journal we encoded has a torn tail");
   return 0;
 }

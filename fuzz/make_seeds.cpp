@@ -198,12 +198,12 @@ void RepairSeeds(const std::vector<acl::SecurityDescriptor>& sds) {
   Write("baseline", "service-decl", "NT AUTHORITY\\NETWORK SERVICE=TMG*");
 
   rp::Journal journal;
-  journal.header = {"/srv/machines/web01",
-                    "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
-                    std::string(ks::kDefaultNtaclXattr),
-                    false,
-                    2,
-                    "2025-01-02T03:04:05Z"};
+  journal.header.root = "/srv/machines/web01";
+  journal.header.machine_guid = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+  journal.header.attribute = std::string(ks::kDefaultNtaclXattr);
+  journal.header.ntfs = false;
+  journal.header.planned = 2;
+  journal.header.created = "2025-01-02T03:04:05Z";
   journal.entries.push_back({"ProgramData/Microsoft/Crypto/RSA/MachineKeys/a_b",
                              ks::EncodeNtaclV1(sds.at(3)), ks::EncodeNtaclV1(sds.at(4))});
   journal.entries.push_back({"ProgramData/Microsoft/Crypto/RSA/MachineKeys",
@@ -218,6 +218,13 @@ void RepairSeeds(const std::vector<acl::SecurityDescriptor>& sds) {
   Write("journal", "completed", done);
   // Cut inside the last record: a journal whose writer was killed.
   Write("journal", "torn", std::span<const std::uint8_t>(done).first(done.size() - 5));
+  // A disk image's journal: the image's identity and the partition repaired.
+  journal.header.root = "/srv/images/win2022.img";
+  journal.header.root_identity = "2049:131075";
+  journal.header.partition = rp::JournalPartition{2, 34603008, 32505856};
+  const auto image = rp::EncodeJournal(journal);
+  Require(rp::DecodeJournal(image).ok(), "our image journal does not decode");
+  Write("journal", "image_partition", image);
 }
 
 std::vector<std::uint8_t> Bytes(const aj::Frame& frame) {

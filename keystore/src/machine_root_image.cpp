@@ -107,6 +107,7 @@ Result<MachineRoot> MachineRoot::OpenImage(const fs::path& image,
   machine.kind_ = RootKind::kImage;
   machine.volume_ = std::move(opened.volume);
   machine.security_ = std::move(opened.security);
+  machine.image_info_ = std::move(opened.info);
   machine.facts_.ntacl_attribute = std::string(kNtfsAclXattr);
   machine.facts_.privileges = acl::DefaultPrivilegeAssignments();
   if (guid_override) {

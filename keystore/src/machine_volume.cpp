@@ -53,6 +53,24 @@ class DirectoryVolume final : public MachineVolume {
     if (errno == ENOENT || errno == ENOTDIR) return false;
     return files::IoError(errno, path, "cannot stat");
   }
+  Result<VolumeObject> Lstat(const fs::path& path) const override {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return files::IoError(errno, path, "cannot stat");
+    VolumeObject o;
+    o.is_directory = S_ISDIR(st.st_mode);
+    o.is_regular = S_ISREG(st.st_mode);
+    o.is_symlink = S_ISLNK(st.st_mode);
+    o.is_special = !o.is_directory && !o.is_regular && !o.is_symlink;
+    o.links = static_cast<std::uint64_t>(st.st_nlink);
+    o.mtime = static_cast<std::int64_t>(st.st_mtime);
+    if (o.is_symlink) {
+      std::string target(4096, '\0');
+      const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+      target.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      o.link_target = std::move(target);
+    }
+    return o;
+  }
 
  private:
   fs::path root_;
@@ -89,7 +107,8 @@ class ImageFiles final : public MachineVolume {
     std::vector<VolumeEntry> out;
     out.reserve(listed->size());
     for (auto& e : *listed) {
-      out.push_back({std::move(e.name), e.is_directory, !e.is_directory && !e.is_reparse_point});
+      out.push_back({std::move(e.name), e.is_directory,
+                     !e.is_directory && !e.is_reparse_point && !e.is_special});
     }
     return out;
   }
@@ -105,6 +124,20 @@ class ImageFiles final : public MachineVolume {
     auto exists = image_->volume->Exists(image_->Inside(path));
     if (!exists) return image_->Name(std::move(exists).error(), path);
     return exists;
+  }
+  Result<VolumeObject> Lstat(const fs::path& path) const override {
+    std::lock_guard lock(image_->mutex);
+    auto st = image_->volume->Stat(image_->Inside(path));
+    if (!st) return image_->Name(std::move(st).error(), path);
+    VolumeObject o;
+    o.is_symlink = st->special == ImageStat::Special::kSymlink;
+    o.is_special = st->special == ImageStat::Special::kOther;
+    o.is_directory = st->is_directory && !o.is_symlink;
+    o.is_regular = !st->is_directory && !o.is_symlink && !o.is_special;
+    o.links = st->links;
+    o.mtime = st->mtime;
+    o.link_target = std::move(st->link_target);
+    return o;
   }
 
  private:

@@ -7,12 +7,15 @@
 
 #include <cerrno>
 #include <ctime>
+#include <optional>
 
 #include "mkeys/core/beneath.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/keystore/key_store.hpp"
+#include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::keystore {
+namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kStagingPrefix = ".mkeys-staging-";
@@ -26,6 +29,33 @@ std::optional<StoreOddity::Kind> KindOf(std::string_view name, const struct stat
   return std::nullopt;
 }
 
+// The same classification through a MachineVolume (a disk image: no file descriptors).
+Result<std::vector<StoreOddity>> OddVolume(const MachineVolume& volume, const fs::path& dir) {
+  MKEYS_ASSIGN_OR_RETURN(const auto entries, volume.List(dir));
+  const std::time_t now = std::time(nullptr);
+  std::vector<StoreOddity> out;
+  for (const auto& entry : entries) {
+    auto st = volume.Lstat(dir / entry.name);
+    if (!st) continue;
+    std::optional<StoreOddity::Kind> kind;
+    if (st->is_symlink) {
+      kind = StoreOddity::Kind::kSymlink;
+    } else if (st->is_directory) {
+      kind = StoreOddity::Kind::kDirectory;
+    } else if (st->is_special) {
+      kind = StoreOddity::Kind::kOther;
+    } else if (entry.name.starts_with(kStagingPrefix)) {
+      kind = StoreOddity::Kind::kStaging;
+    } else if (st->links > 1) {
+      kind = StoreOddity::Kind::kHardLinked;
+    }
+    if (!kind) continue;
+    out.push_back({entry.name, *kind, st->links, static_cast<std::int64_t>(now - st->mtime),
+                   *kind == StoreOddity::Kind::kSymlink ? st->link_target : std::string()});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string LinkTarget(int dir_fd, const char* name) {
@@ -37,9 +67,8 @@ std::string LinkTarget(int dir_fd, const char* name) {
 
 Result<std::vector<StoreOddity>> FindStoreOddities(const MachineRoot& root) {
   const auto& dir_path = root.machine_keys_dir();
-  // A disk image is listed through its volume, which shows files and directories only (links,
-  // hard-link counts and staging leftovers are not looked for there yet: docs/images.md).
-  if (root.is_image()) return std::vector<StoreOddity>{};
+  // A disk image: listed and described through its volume, as a mount of it would show.
+  if (root.is_image()) return OddVolume(root.volume(), dir_path);
   MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir, files::RootDir::Open(root.root().string()));
   MKEYS_ASSIGN_OR_RETURN(files::UniqueFd dir_fd,
                          root_dir.OpenBeneath(root.Relative(dir_path), O_RDONLY | O_DIRECTORY));

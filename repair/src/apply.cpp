@@ -23,7 +23,8 @@ namespace {
 
 // 1. The journal: every change, before and after, then the sealed marker; one fsync.
 Result<internal::JournalWriter> WriteJournal(const Plan& plan, const std::filesystem::path& journal,
-                                             std::string root_identity) {
+                                             std::string root_identity,
+                                             std::optional<JournalPartition> partition) {
   MKEYS_ASSIGN_OR_RETURN(internal::JournalWriter writer, internal::JournalWriter::Create(journal));
   internal::AppendFileHeader(writer.buffer());
   JournalHeader header;
@@ -33,6 +34,7 @@ Result<internal::JournalWriter> WriteJournal(const Plan& plan, const std::filesy
   header.attribute = plan.attribute;
   header.ntfs = plan.ntfs;
   header.planned = plan.steps.size();
+  header.partition = partition;
   internal::AppendHeaderRecord(writer.buffer(), header);
   for (const auto& step : plan.steps) {
     internal::AppendEntryRecord(writer.buffer(), step.relative_path, *step.before_raw,
@@ -178,8 +180,14 @@ Result<ApplyReport> ApplyPlan(keystore::MachineRoot& root, const Plan& plan,
     MKEYS_TRY(CheckBeneath(*root_dir, plan));
     identity = RootIdentity(root_dir->fd());
   }
+  // A disk image: the partition written, so that restore opens that very one.
+  std::optional<JournalPartition> partition;
+  if (const auto* info = root.image_info()) {
+    partition =
+        JournalPartition{info->partition.index, info->partition.offset, info->partition.length};
+  }
   MKEYS_ASSIGN_OR_RETURN(internal::JournalWriter writer,
-                         WriteJournal(plan, journal, std::move(identity)));
+                         WriteJournal(plan, journal, std::move(identity), partition));
   MKEYS_TRY(WriteSteps(root, root_dir ? &*root_dir : nullptr, plan, journal, report));
   internal::AppendCountRecord(writer.buffer(), internal::RecordType::kCompleted, plan.steps.size());
   MKEYS_TRY(writer.Sync());

@@ -119,13 +119,18 @@ void AppendFileHeader(std::vector<std::uint8_t>& out) {
 }
 
 void AppendHeaderRecord(std::vector<std::uint8_t>& out, const JournalHeader& header) {
-  const nlohmann::json doc = {{"root", header.root},
-                              {"machine_guid", header.machine_guid},
-                              {"root_identity", header.root_identity},
-                              {"attribute", header.attribute},
-                              {"ntfs", header.ntfs},
-                              {"planned", header.planned},
-                              {"created", header.created.empty() ? NowUtc() : header.created}};
+  nlohmann::json doc = {{"root", header.root},
+                        {"machine_guid", header.machine_guid},
+                        {"root_identity", header.root_identity},
+                        {"attribute", header.attribute},
+                        {"ntfs", header.ntfs},
+                        {"planned", header.planned},
+                        {"created", header.created.empty() ? NowUtc() : header.created}};
+  if (header.partition) {
+    doc["partition"] = {{"index", header.partition->index},
+                        {"offset", header.partition->offset},
+                        {"length", header.partition->length}};
+  }
   const std::string text = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   AppendRecord(out, RecordType::kHeader,
                [&](std::vector<std::uint8_t>& o) { o.insert(o.end(), text.begin(), text.end()); });
@@ -293,6 +298,17 @@ Result<Journal> DecodeJournal(std::span<const std::uint8_t> bytes) {
           journal.header.ntfs = doc.at("ntfs").get<bool>();
           journal.header.planned = doc.at("planned").get<std::uint64_t>();
           journal.header.created = doc.at("created").get<std::string>();
+          // Journals from before the partition was recorded have none.
+          if (const auto it = doc.find("partition"); it != doc.end()) {
+            JournalPartition part;
+            part.index = it->at("index").get<int>();
+            part.offset = it->at("offset").get<std::uint64_t>();
+            part.length = it->at("length").get<std::uint64_t>();
+            if (part.index < 0) {
+              return Corrupt(off + 8, fmt::format("header record: partition {}", part.index));
+            }
+            journal.header.partition = part;
+          }
         } catch (const nlohmann::json::exception& e) {
           return Corrupt(off + 8, fmt::format("header record: {}", e.what()));
         }

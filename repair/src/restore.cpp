@@ -14,6 +14,7 @@
 #include "mkeys/core/beneath_links.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/text.hpp"
+#include "mkeys/keystore/disk_image.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/repair/journal.hpp"
 
@@ -30,6 +31,31 @@ Error Refused(const std::filesystem::path& journal, std::string why) {
       .On(journal.string());
 }
 
+// 0. A disk image whose journal names the partition: the image's table (read without opening
+// the volume, so nothing is written) must still place that partition at the same bytes.
+Result<void> CheckPartition(const std::filesystem::path& image, const JournalPartition& recorded,
+                            int index, const std::filesystem::path& journal) {
+  auto source = keystore::image::OpenImageFile(image, false);
+  if (!source) return Refused(journal, source.error().ToString());
+  auto layout = keystore::image::ReadPartitionLayout(**source);
+  if (!layout) return Refused(journal, layout.error().ToString());
+  for (const auto& p : layout->partitions) {
+    if (p.index != index) continue;
+    const JournalPartition now{p.index, p.offset, p.length};
+    if (now == recorded) return Ok();
+    return Refused(journal,
+                   fmt::format("the repair wrote partition {} at bytes {}..{} of the image; "
+                               "partition {} of {} now spans bytes {}..{} (the partition table "
+                               "changed, or this is another image)",
+                               recorded.index, recorded.offset, recorded.offset + recorded.length,
+                               index, image.string(), now.offset, now.offset + now.length));
+  }
+  return Refused(journal, fmt::format("the repair wrote partition {} of the image; {} has no "
+                                      "partition {} now (the partition table changed, or this "
+                                      "is another image)",
+                                      recorded.index, image.string(), index));
+}
+
 // 1. The root: a machine root, the journal's machine, and (unless --root names it) the very
 // directory the apply wrote into.
 Result<BoundRoot> BindRoot(const JournalHeader& header, const RestoreOptions& options,
@@ -40,6 +66,11 @@ Result<BoundRoot> BindRoot(const JournalHeader& header, const RestoreOptions& op
   const bool image = std::filesystem::is_regular_file(path, ec);
   keystore::MachineOpenOptions open;
   open.partition = options.partition;
+  // The partition the repair wrote (journals of disk images record it): the same one again.
+  if (!open.partition && image && header.partition) open.partition = header.partition->index;
+  if (image && header.partition) {
+    MKEYS_TRY(CheckPartition(path, *header.partition, *open.partition, journal));
+  }
   open.writable = image && !options.dry_run;
   auto machine = keystore::MachineRoot::Open(path, open);
   if (!machine && !options.root) {
@@ -72,6 +103,19 @@ Result<BoundRoot> BindRoot(const JournalHeader& header, const RestoreOptions& op
                                         "{}, journal {}); name the root with --root if it moved",
                                         path.string(), image ? "image" : "directory", identity,
                                         header.root_identity));
+  }
+  if (const auto* info = machine->image_info(); info && header.partition) {
+    const JournalPartition now{info->partition.index, info->partition.offset,
+                               info->partition.length};
+    if (now != *header.partition) {
+      return Refused(journal,
+                     fmt::format("the repair wrote partition {} (bytes {}..{}) of the image; {} "
+                                 "now opens partition {} at bytes {}..{} (the partition table "
+                                 "changed, or this is another image)",
+                                 header.partition->index, header.partition->offset,
+                                 header.partition->offset + header.partition->length, path.string(),
+                                 now.index, now.offset, now.offset + now.length));
+    }
   }
   const bool ntfs = machine->security().backend() == keystore::SecurityBackend::kNtfs3g;
   if (ntfs != header.ntfs || machine->security().attribute() != header.attribute) {

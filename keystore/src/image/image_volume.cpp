@@ -61,6 +61,34 @@ bool IsDirectory(const ntfs_inode* ni) {
   return (ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) != 0;
 }
 
+// Interix special files, as an ntfs-3g mount shows them (`ln -s`, `mknod` on a mount make
+// these): a system file holding "IntxLNK\1" + UTF-16LE target is a symbolic link,
+// "IntxCHR\0"/"IntxBLK\0" a device, an empty one a FIFO, a one-byte one a socket.
+void InterixSpecial(ntfs_inode* ni, ImageStat& st) {
+  if (st.size == 0 || st.size == 1) {
+    st.special = ImageStat::Special::kOther;
+    return;
+  }
+  if (st.size < 8 || st.size > 8 + 2 * 4096) return;
+  ntfs_attr* na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+  if (na == nullptr) return;
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.size));
+  const s64 n = ntfs_attr_pread(na, 0, static_cast<s64>(bytes.size()), bytes.data());
+  ntfs_attr_close(na);
+  if (n < 8) return;
+  const std::string_view magic(reinterpret_cast<const char*>(bytes.data()), 8);
+  if (magic == std::string_view("IntxCHR\0", 8) || magic == std::string_view("IntxBLK\0", 8)) {
+    st.special = ImageStat::Special::kOther;
+  } else if (magic == std::string_view("IntxLNK\1", 8)) {
+    st.special = ImageStat::Special::kSymlink;
+    for (s64 k = 8; k + 1 < n; k += 2) {  // the target, ASCII only (enough for a message)
+      const unsigned c = bytes[static_cast<std::size_t>(k)] |
+                         (unsigned{bytes[static_cast<std::size_t>(k) + 1]} << 8);
+      st.link_target.push_back(c < 0x80 ? static_cast<char>(c) : '?');
+    }
+  }
+}
+
 std::vector<ntfschar> ToNtfsName(const std::string& utf8) {
   const auto bytes = text::Utf8ToUtf16Le(utf8);
   std::vector<ntfschar> out(bytes.size() / 2);
@@ -134,6 +162,8 @@ int Fill(void* dirent, const ntfschar* name, const int name_len, const int name_
   e.name = std::move(*utf8);
   e.is_directory = dt_type == NTFS_DT_DIR;
   e.is_reparse_point = dt_type == NTFS_DT_LNK || dt_type == NTFS_DT_REPARSE;
+  e.is_special = dt_type == NTFS_DT_FIFO || dt_type == NTFS_DT_CHR || dt_type == NTFS_DT_BLK ||
+                 dt_type == NTFS_DT_SOCK;
   state.entries.push_back(std::move(e));
   return 0;
 }
@@ -235,10 +265,19 @@ Result<ImageStat> ImageVolume::Stat(std::string_view rel) {
   st.attributes = le32_to_cpu(ni->flags);
   st.size = st.is_directory ? 0 : static_cast<std::uint64_t>(ni->data_size);
   st.mft_record = ni->mft_no;
+  st.links = le16_to_cpu(ni->mrec->link_count);
+  st.mtime = static_cast<std::int64_t>(ntfs2timespec(ni->last_data_change_time).tv_sec);
   if (IsReparse(ni.get())) {
     REPARSE_POINT* rp = ntfs_get_reparse_point(ni.get());
     st.reparse_tag = rp ? le32_to_cpu(rp->reparse_tag) : 0;
     free(rp);
+    st.special = ImageStat::Special::kSymlink;
+    if (char* target = ntfs_make_symlink(ni.get(), "")) {
+      st.link_target = target;
+      free(target);
+    }
+  } else if (!st.is_directory && (st.attributes & 0x4u) != 0) {
+    InterixSpecial(ni.get(), st);
   }
   return st;
 }

@@ -27,6 +27,7 @@ extern "C" {
 #include <ntfs-3g/layout.h>
 #include <ntfs-3g/logfile.h>
 #include <ntfs-3g/logging.h>
+#include <ntfs-3g/ntfstime.h>
 #include <ntfs-3g/reparse.h>
 #include <ntfs-3g/security.h>
 #include <ntfs-3g/volume.h>

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // MK030: an object of the store mkeys could not read (permission denied, I/O error). It was not
 // checked, which says nothing about whether it is damaged: never called corrupt (MK010) or
-// missing its descriptor (MK016).
+// missing its descriptor (MK016). On a disk image, read as a file, no per-object permission
+// applies (whoever can read the image reads every object): only I/O errors give MK030 there.
 #include <fmt/format.h>
 
 #include "mkeys/repair/rule_definition.hpp"
@@ -41,7 +42,8 @@ const RuleDefinition& ObjectUnreadable() {
                .description =
                    "Reports every directory of the chain and every key file whose contents or "
                    "security descriptor the auditor could not read (permission denied, I/O "
-                   "error). Such an object was not checked; the audit counts it as unchecked.",
+                   "error). Such an object was not checked; the audit counts it as unchecked. On a "
+                   "disk image there are no per-object permissions: only I/O errors apply.",
                .rationale =
                    "An audit that silently skips what it may not read reports a clean store it "
                    "never saw; calling the object corrupt instead would send someone to delete "

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // MK031: a symbolic link (the Linux form of a junction or other reparse point) in the chain
 // ProgramData ... MachineKeys or inside MachineKeys. No command follows it: audit does not look
-// beneath it, and every command that writes refuses it.
+// beneath it, and every command that writes refuses it. On a disk image (docs/images.md) the
+// volume reports the same objects a mount shows as links: reparse points (junctions, symbolic
+// links) and Interix symlinks (what `ln -s` on an ntfs-3g mount makes).
 #include <fmt/format.h>
 
 #include "mkeys/repair/rule_definition.hpp"
@@ -43,7 +45,8 @@ const RuleDefinition& SymlinkInStore() {
                .title = "Symbolic link or reparse point in the key store",
                .description =
                    "Reports a symbolic link anywhere in ProgramData ... MachineKeys and every "
-                   "symbolic link inside MachineKeys. mkeys never follows one: what lies beneath "
+                   "symbolic link inside MachineKeys (on a disk image: every reparse point, "
+                   "junctions included). mkeys never follows one: what lies beneath "
                    "is not checked, and repair, restore, store and sd commands refuse to write "
                    "through it.",
                .rationale =

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // MK032: a subfolder, a staging file or a special file in MachineKeys. Windows keeps only key
 // files there; `mkeys store create` writes a `.mkeys-staging-*` file and renames it into place,
-// so one still there is the leftover of a crash (and may hold a copy of a key).
+// so one still there is the leftover of a crash (and may hold a copy of a key). On a disk image
+// the same entries are found through its volume (by name; devices, FIFOs and sockets are the
+// Interix special files an ntfs-3g mount shows as such).
 #include <fmt/format.h>
 
 #include "mkeys/repair/rule_definition.hpp"

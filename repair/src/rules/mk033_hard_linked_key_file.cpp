@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // MK033: a key file with more than one hard link: the same key under another name (in
-// MachineKeys or elsewhere on the volume), sharing one descriptor.
+// MachineKeys or elsewhere on the volume), sharing one descriptor. On a disk image the count is
+// the MFT record's link count, which an ntfs-3g mount shows as st_nlink.
 #include <fmt/format.h>
 
 #include "mkeys/repair/rule_definition.hpp"
@@ -26,7 +27,9 @@ const RuleDefinition& HardLinkedKeyFile() {
       .info = {.code = "MK033",
                .severity = Severity::kWarning,
                .title = "Key file with more than one hard link",
-               .description = "Reports every file in MachineKeys whose link count is above one.",
+               .description =
+                   "Reports every file in MachineKeys whose link count is above one (on a disk "
+                   "image: the MFT record's hard-link count).",
                .rationale =
                    "Every name of a hard-linked file shares its contents and its descriptor: "
                    "deleting the container leaves the key behind under the other name, and a "

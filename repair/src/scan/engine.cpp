@@ -162,10 +162,24 @@ std::vector<DirectoryState> Engine::ReadDirectories() const {
     auto raw = r.is_image() ? r.security().ReadRaw(path)
                : root_dir   ? r.security().ReadRawBeneath(*root_dir, d.label)
                             : Result<std::vector<std::uint8_t>>(root_dir.error());
+    if (r.is_image()) {  // a junction or symlink in the chain, as a mount shows it (MK031)
+      if (!dirs.empty() && !dirs.back().link.empty()) {
+        d.link = dirs.back().link;
+        d.link_target = dirs.back().link_target;
+      } else if (auto st = r.volume().Lstat(path); st && st->is_symlink) {
+        d.link = d.label;
+        d.link_target = st->link_target;
+      }
+      if (!d.link.empty()) {  // never read through it (a mount refuses it the same way)
+        d.problem = d.link + " is a symbolic link or junction: not followed";
+        dirs.push_back(std::move(d));
+        continue;
+      }
+    }
     if (!raw) {
       d.problem = raw.error().message();
-      if (root_dir) d.link = root_dir->FirstSymlink(d.label).value_or("");
-      if (!d.link.empty()) d.link_target = LinkTargetBeneath(*root_dir, d.link);
+      if (root_dir && !r.is_image()) d.link = root_dir->FirstSymlink(d.label).value_or("");
+      if (!d.link.empty() && !r.is_image()) d.link_target = LinkTargetBeneath(*root_dir, d.link);
       d.unreadable = d.link.empty() && raw.error().code() == ErrorCode::kIo;
     } else {
       d.raw = std::move(*raw);

@@ -44,7 +44,8 @@ struct ImageInfo {
 struct ImageEntry {
   std::string name;  // long (Win32/POSIX) name, UTF-8; DOS 8.3 aliases are left out
   bool is_directory = false;
-  bool is_reparse_point = false;
+  bool is_reparse_point = false;  // also an Interix symlink (what `ln -s` on a mount makes)
+  bool is_special = false;        // an Interix device, FIFO or socket
 };
 
 struct ImageStat {
@@ -53,6 +54,14 @@ struct ImageStat {
   std::optional<std::uint32_t> reparse_tag;  // set for reparse points
   std::uint64_t size = 0;                    // unnamed $DATA size (0 for directories)
   std::uint64_t mft_record = 0;
+  std::uint32_t links = 1;  // the MFT record's hard-link count (what a mount's st_nlink shows)
+  std::int64_t mtime = 0;   // last data change, seconds since the Unix epoch
+  // What an ntfs-3g mount shows in its place: a symbolic link (a reparse point it translates,
+  // or an Interix "IntxLNK" file as `ln -s` on a mount makes), or a device, FIFO or socket
+  // (Interix special files). Target: the link's text as the mount would show it, if known.
+  enum class Special : std::uint8_t { kNone, kSymlink, kOther };
+  Special special = Special::kNone;
+  std::string link_target;
 };
 
 constexpr std::uint32_t kReparseTagMountPoint = 0xA0000003;  // junction

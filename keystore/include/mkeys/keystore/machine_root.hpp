@@ -105,6 +105,8 @@ class MachineRoot final {
   // The root's files: the directory, or the volume inside a disk image.
   const MachineVolume& volume() const { return *volume_; }
   bool is_image() const { return kind_ == RootKind::kImage; }
+  // A disk image root: its format, partition table and the partition opened (else null).
+  const ImageInfo* image_info() const { return image_info_ ? &*image_info_ : nullptr; }
 
   // The token of `identity` on this machine (MachineTokenFor, machine_identities.hpp): local
   // users and groups from its SAM, "service:NAME" from its SYSTEM hive, the acl catalogue
@@ -135,6 +137,7 @@ class MachineRoot final {
   std::unique_ptr<SecurityStore> security_;
   std::unique_ptr<MachineVolume> volume_;
   std::shared_ptr<const MachinePolicy> policy_;
+  std::optional<ImageInfo> image_info_;
 };
 
 // Parses the text of a facts file (what Open reads from mkeys-machine.json); errors are kParse

@@ -28,6 +28,17 @@ struct VolumeEntry {
   bool is_regular = false;  // a regular file (not a directory, link or reparse point)
 };
 
+// One object as lstat(2) would describe it on a mount of the volume (never following a link).
+struct VolumeObject {
+  bool is_directory = false;
+  bool is_regular = false;
+  bool is_symlink = false;  // a symbolic link, junction or other reparse point
+  bool is_special = false;  // a device, FIFO or socket
+  std::uint64_t links = 1;  // hard links
+  std::int64_t mtime = 0;   // last data change, seconds since the Unix epoch
+  std::string link_target;  // is_symlink: what it points to, if known
+};
+
 class MachineVolume {
  public:
   virtual ~MachineVolume() = default;
@@ -40,6 +51,8 @@ class MachineVolume {
                                                      std::uint64_t max_bytes) const = 0;
   // Whether the object exists (never following a link or reparse point at the end).
   virtual Result<bool> Exists(const std::filesystem::path& path) const = 0;
+  // The object itself (lstat: a link or reparse point at the end is described, not followed).
+  virtual Result<VolumeObject> Lstat(const std::filesystem::path& path) const = 0;
 };
 
 // The POSIX volume of a directory root.

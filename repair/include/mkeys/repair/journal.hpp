@@ -18,6 +18,15 @@ namespace mkeys::repair {
 
 inline constexpr std::uint32_t kJournalVersion = 1;
 
+// The partition of a disk image root a journal was written on (docs/images.md): restore opens
+// the same one and refuses when the image's table no longer puts it at the same bytes.
+struct JournalPartition {
+  int index = 0;             // 1-based as in the table (`--partition N`); 0 for a bare volume
+  std::uint64_t offset = 0;  // byte offset of the partition in the image
+  std::uint64_t length = 0;  // bytes
+  friend bool operator==(const JournalPartition&, const JournalPartition&) = default;
+};
+
 struct JournalHeader {
   std::string root;  // absolute path of the machine root
   std::string machine_guid;
@@ -28,6 +37,8 @@ struct JournalHeader {
   bool ntfs = false;      // raw descriptors (system.ntfs_acl)
   std::uint64_t planned = 0;
   std::string created;  // UTC, ISO 8601
+  // A disk image root: the partition repaired (absent for directories and old journals).
+  std::optional<JournalPartition> partition;
 };
 
 struct JournalEntry {

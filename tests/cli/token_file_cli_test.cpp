@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <set>
 
 #include "support/hives.hpp"
@@ -53,13 +52,25 @@ std::string DomainToken(const std::string& extra = "") {
          R"("}, "logon": "service")" + extra + "}";
 }
 
-// Every SID string in `text`.
+// Every SID string in `text`: "S-1-" then digits and at least one more "-digits" group.
+// (Scanned by hand: std::regex trips GCC 12's -Wmaybe-uninitialized in the ASan build.)
 std::set<std::string> SidsIn(const std::string& text) {
   std::set<std::string> out;
-  const std::regex sid(R"(S-1-[0-9]+(-[0-9]+)+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), sid); it != std::sregex_iterator();
-       ++it) {
-    out.insert(it->str());
+  const auto digit = [&](std::size_t i) {
+    return i < text.size() && text[i] >= '0' && text[i] <= '9';
+  };
+  for (std::size_t at = text.find("S-1-"); at != std::string::npos;
+       at = text.find("S-1-", at + 1)) {
+    std::size_t end = at + 4;
+    if (!digit(end)) continue;
+    while (digit(end)) ++end;
+    int groups = 0;
+    while (end < text.size() && text[end] == '-' && digit(end + 1)) {
+      ++end;
+      while (digit(end)) ++end;
+      ++groups;
+    }
+    if (groups > 0) out.insert(text.substr(at, end - at));
   }
   return out;
 }

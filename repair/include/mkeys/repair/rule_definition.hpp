@@ -78,7 +78,9 @@ struct KeyFileFacts {
   bool corrupt = false;     // empty, too large or does not parse (`problem`)
   std::string problem;
   bool name_hash_mismatch = false;  // the stored name does not hash to the file name
-  std::string_view container_name;  // the name stored in the file ("" when unknown)
+  // The name stored in the file ("" when unknown). Owned: a CNG file's name is decoded from
+  // UTF-16 into the parsed view, which does not outlive the classification.
+  std::string container_name;
   // The descriptor: nullptr when it cannot be read or decoded (`descriptor_problem`).
   const acl::SecurityDescriptor* descriptor = nullptr;
   std::string_view descriptor_problem;

@@ -103,5 +103,16 @@ TEST_CASE("296-byte and 4 KiB descriptors work on ntfs-3g through sd set - sd ge
     auto open = test::Mkeys(
         {"store", "open", root.string(), "BigDescriptorKey", "--as", kNs, "--machine-guid", kGuid});
     CHECK(open.exit_code == 0);
+
+    // audit reads both descriptors in full: neither is missing, malformed or unreadable.
+    auto audit = test::Mkeys({"audit", root.string(), "--format", "json", "--machine-guid", kGuid});
+    INFO(audit.out << audit.err);
+    CHECK((audit.exit_code == 0 || audit.exit_code == 1));
+    const auto report = nlohmann::json::parse(audit.out, nullptr, false);
+    REQUIRE_FALSE(report.is_discarded());
+    const std::string dumped = report.dump();
+    CHECK(dumped.find("MK016") == std::string::npos);
+    CHECK(dumped.find("MK030") == std::string::npos);
+    CHECK(dumped.find("\"unchecked\":0") != std::string::npos);
   }
 }

@@ -65,8 +65,7 @@ bool HasGroupSid(const nlohmann::json& token, const std::string& sid) {
 
 }  // namespace
 
-TEST_CASE("an app pool running as NETWORK SERVICE reads what NETWORK SERVICE reads",
-          "[cli][iis]") {
+TEST_CASE("an app pool running as NETWORK SERVICE reads what NETWORK SERVICE reads", "[cli][iis]") {
   Machine m;
   // Without applicationHost.config every pool is an ApplicationPoolIdentity pool: denied.
   auto before = m.Diagnose("IIS APPPOOL\\Shop");
@@ -124,8 +123,9 @@ TEST_CASE("pool SIDs are named after the machine's pools and unknown pools exit 
 
 TEST_CASE("a malformed applicationHost.config fails only what needs the pools", "[cli][iis]") {
   Machine m;
-  m.WriteConfig("<configuration>\n<system.applicationHost>\n<applicationPools>\n<add name=\"A\">\n"
-                "</applicationPools>\n");
+  m.WriteConfig(
+      "<configuration>\n<system.applicationHost>\n<applicationPools>\n<add name=\"A\">\n"
+      "</applicationPools>\n");
   auto pool = m.Diagnose("IIS APPPOOL\\A");
   CHECK(pool.exit_code == 3);
   CHECK(pool.err.find("applicationHost.config: line 5, column 1") != std::string::npos);

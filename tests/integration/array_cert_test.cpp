@@ -44,8 +44,7 @@ TEST_CASE("after a join the member certificate is in LocalMachine My and diagnos
   INFO(diag.out << diag.err);
   CHECK(diag.exit_code == 0);
   // Another identity still cannot read it: the grant is the service's alone.
-  CHECK(Mkeys({"diagnose", member.string(), "--cert", thumb, "--as",
-               "NT AUTHORITY\\LOCAL SERVICE"})
+  CHECK(Mkeys({"diagnose", member.string(), "--cert", thumb, "--as", "NT AUTHORITY\\LOCAL SERVICE"})
             .exit_code == 1);
   // The audit with the service declared for its certificate finds nothing to say about it.
   auto audit = Mkeys({"audit", member.string(), "--service", std::string(kNs) + "=" + thumb});

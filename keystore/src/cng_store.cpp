@@ -2,6 +2,7 @@
 #include "mkeys/keystore/cng_store.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -9,6 +10,8 @@
 
 #include <algorithm>
 
+#include "mkeys/core/beneath.hpp"
+#include "mkeys/core/beneath_links.hpp"
 #include "mkeys/core/files.hpp"
 #include "mkeys/core/text.hpp"
 #include "mkeys/keystore/cng_key_file.hpp"
@@ -235,15 +238,27 @@ Result<std::vector<StoredKey>> ListKeyDirectory(const MachineRoot& root, KeyDire
 
 Result<fs::path> EnsureKeyDirectory(MachineRoot& root, KeyDirectory dir) {
   const auto chain = KeyDirectoryChain(root, dir);
+  // Nothing is created or written through a symlink: every folder is opened beneath the root
+  // (a link anywhere on the chain is refused, naming it), missing ones are made with mkdirat in
+  // their opened parent, and a store holding a link is not written into at all (MK031).
+  MKEYS_ASSIGN_OR_RETURN(const files::RootDir root_dir, files::RootDir::Open(root.root().string()));
   MKEYS_ASSIGN_OR_RETURN(const auto raw, root.security().ReadRaw(root.machine_keys_dir()));
   for (std::size_t i = 3; i < chain.size(); ++i) {
-    std::error_code ec;
-    if (fs::is_directory(chain[i], ec)) continue;
-    if (::mkdir(chain[i].c_str(), 0755) != 0 && errno != EEXIST) {
+    const std::string rel = root.Relative(chain[i]);
+    auto existing = root_dir.OpenBeneath(rel, O_RDONLY | O_DIRECTORY);
+    if (existing) continue;
+    if (existing.error().code() != ErrorCode::kNotFound) return existing.error();
+    MKEYS_ASSIGN_OR_RETURN(
+        const files::UniqueFd parent,
+        root_dir.OpenBeneath(root.Relative(chain[i - 1]), O_RDONLY | O_DIRECTORY));
+    const std::string name = chain[i].filename().string();
+    if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
       return files::IoError(errno, chain[i], "cannot create the key directory");
     }
+    MKEYS_TRY(root_dir.OpenBeneath(rel, O_RDONLY | O_DIRECTORY));  // made, and not a link
     MKEYS_TRY(root.writable_security().WriteRaw(chain[i], raw));
   }
+  MKEYS_TRY(files::OpenDirWithoutLinks(root_dir, root.Relative(chain.back())));
   return chain.back();
 }
 

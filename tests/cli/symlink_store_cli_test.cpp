@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/repair_cli_support.hpp"
+#include "support/cert_fixtures.hpp"
 #include "support/process.hpp"
 
 namespace fs = std::filesystem;
@@ -210,5 +211,46 @@ TEST_CASE("a folder symlink inside MachineKeys is reported and never written thr
     CHECK(icacls.exit_code == 3);
     CHECK_THAT(icacls.err, Catch::Contains("MachineKeys/evil"));
     CHECK(Tree(outside) == before);
+  }
+}
+
+TEST_CASE(
+    "cert import never writes a key through a Crypto symlink or into a Keys folder with a link",
+    "[cli][safety][symlink][cert]") {
+  mkeys::test::TempDir dir;
+  const std::string root = (dir.path() / "m").string();
+  REQUIRE(Mkeys({"machine", "init", root}).exit_code == 0);
+  const fs::path crypto = fs::path(root) / "ProgramData/Microsoft/Crypto";
+  const fs::path pem = dir.path() / "site.pem";
+  REQUIRE(mkeys::test::WriteSelfSignedPem(pem, "site.example", true));
+  const fs::path outside = dir.path() / "outside";
+
+  SECTION("Crypto is a link to a folder outside the root") {
+    fs::rename(crypto, outside);
+    fs::create_directory_symlink(outside, crypto);
+    const auto before = Tree(outside);
+    for (const char* provider : {"cng", "capi"}) {
+      INFO(provider);
+      auto r = Mkeys({"cert", "import", root, pem.string(), "--provider", provider});
+      CHECK(r.exit_code == 3);
+      CHECK_THAT(r.err, Catch::Contains("ProgramData/Microsoft/Crypto: a symbolic link"));
+      CHECK(Tree(outside) == before);
+    }
+  }
+  SECTION("Crypto/Keys holds a link to a file outside the root") {
+    REQUIRE(Mkeys({"cert", "import", root, pem.string(), "--provider", "cng"}).exit_code == 0);
+    fs::create_directories(outside);
+    { std::ofstream(outside / "victim") << "not a key"; }
+    fs::create_symlink(outside / "victim", crypto / "Keys/evil");
+    const auto before = Tree(outside);
+    const auto keys_before = Tree(crypto / "Keys");
+    const fs::path pem2 = dir.path() / "other.pem";
+    REQUIRE(mkeys::test::WriteSelfSignedPem(pem2, "other.example", false));
+    auto r = Mkeys({"cert", "import", root, pem2.string(), "--provider", "cng"});
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.err,
+               Catch::Contains("Crypto/Keys/evil: a symbolic link") && Catch::Contains("MK031"));
+    CHECK(Tree(outside) == before);
+    CHECK(Tree(crypto / "Keys") == keys_before);
   }
 }

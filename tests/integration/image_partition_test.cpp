@@ -23,6 +23,7 @@
 #include "mkeys/keystore/machine_policy_writer.hpp"
 #include "support/ntfs.hpp"
 #include "support/process.hpp"
+#include "support/reparse.hpp"
 
 using namespace mkeys;
 namespace fs = std::filesystem;
@@ -307,4 +308,69 @@ TEST_CASE("a symbolic link in the store chain is found on an image as on a mount
   const auto on_image = LinkFindings(audit.out);
   CHECK(on_image == LinkFindings(mount_audit));
   CHECK(on_image.count({"MK031", "ProgramData/Microsoft/Crypto/RSA"}) == 1u);
+}
+
+// Real junctions, as `mklink /J` makes them (reparse tag 0xA0000003 with a "\??\C:\..." target),
+// written through ntfs-3g's system.ntfs_reparse_data: one inside MachineKeys pointing at
+// C:\Windows, and one replacing Crypto\RSA pointing at the real folder moved aside. Read from
+// the image without a mount, as nobody, each is MK031 as on the mount; a repair of the image
+// changes nothing under either junction's target.
+TEST_CASE("junctions in MachineKeys and in the store chain are found on an image and not followed",
+          "[integration][image]") {
+  if (const auto why = Why(); !why.empty()) {
+    WARN("SKIPPED: " + why);
+    return;
+  }
+  Disk d;
+  BuildDisk(d);
+  const std::string keys(keystore::kMachineKeysRelative);
+  const bool in_chain = GENERATE(false, true);
+  INFO((in_chain ? "Crypto/RSA is a junction" : "MachineKeys/jdir is a junction"));
+  // Inside MachineKeys, findings name objects from MachineKeys on.
+  const std::string link = in_chain ? "ProgramData/Microsoft/Crypto/RSA" : "MachineKeys/jdir";
+  const std::string path = in_chain ? link : keys + "/jdir";
+  // The descriptors beneath each junction's target, read on the mount before and after.
+  auto targets = [&](const fs::path& mnt) {
+    Descriptors out;
+    const fs::path top = in_chain ? mnt / "ProgramData/Microsoft/Crypto/RSA.real" : mnt / "Windows";
+    out[top.string()] = test::NtfsMount::GetDescriptor(top);
+    for (const auto& e : fs::recursive_directory_iterator(top)) {
+      out[e.path().string()] = test::NtfsMount::GetDescriptor(e.path());
+    }
+    return out;
+  };
+  Descriptors before;
+  WithMount(d, 2, true, [&](const fs::path& mnt) {
+    const fs::path crypto = mnt / "ProgramData/Microsoft/Crypto";
+    std::string target = "C:\\Windows";
+    if (in_chain) {
+      fs::rename(crypto / "RSA", crypto / "RSA.real");
+      fs::create_directory(crypto / "RSA");
+      target = "C:\\ProgramData\\Microsoft\\Crypto\\RSA.real";
+    } else {
+      fs::create_directory(mnt / path);
+    }
+    Sh("setfattr -n system.ntfs_reparse_data -v 0x" + test::JunctionReparseHex(target) + " " +
+       Q(mnt / path));
+    before = targets(mnt);
+  });
+  std::string mount_audit;
+  WithMount(d, 2, false, [&](const fs::path& mnt) {
+    mount_audit = test::Mkeys({"audit", mnt.string(), "--format", "json"}).out;
+  });
+  auto audit = AsNobody({"audit", d.image.string(), "--partition", "2", "--format", "json"});
+  INFO(audit.out << audit.err);
+  CHECK(audit.exit_code == 1);
+  const auto on_image = LinkFindings(audit.out);
+  CHECK(on_image == LinkFindings(mount_audit));
+  CHECK(on_image.count({"MK031", link}) == 1u);
+
+  const fs::path journal = d.dir.path() / "J";
+  auto repair =
+      AsNobody({"repair", d.image.string(), "--partition", "2", "--service",
+                std::string(kNs) + "=" + kName, "--apply", "--journal", journal.string()});
+  INFO(repair.out << repair.err);
+  CHECK(repair.exit_code != 0);  // the junction is left to a person
+  CHECK_THAT(repair.out + repair.err, Catch::Contains(link));
+  WithMount(d, 2, false, [&](const fs::path& mnt) { CHECK(targets(mnt) == before); });
 }

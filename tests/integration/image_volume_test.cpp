@@ -18,6 +18,7 @@
 
 #include "mkeys/keystore/image_volume.hpp"
 #include "support/process.hpp"
+#include "support/reparse.hpp"
 
 namespace fs = std::filesystem;
 using mkeys::keystore::ImageOpenOptions;
@@ -64,39 +65,6 @@ std::string MountedAcl(const fs::path& mnt, const std::string& rel) {
   const auto out = Sh("getfattr -h -e hex -n system.ntfs_acl '" + (mnt / rel).string() +
                       "' | sed -n 's/^system.ntfs_acl=0x//p'");
   return out.substr(0, out.find('\n'));
-}
-
-// A junction reparse point: tag 0xA0000003, substitute and print name.
-std::string JunctionHex() {
-  auto utf16 = [](const std::string& s) {
-    std::vector<std::uint8_t> b;
-    for (char c : s) {
-      b.push_back(static_cast<std::uint8_t>(c));
-      b.push_back(0);
-    }
-    return b;
-  };
-  const auto sub = utf16("\\??\\C:\\Windows"), print = utf16("C:\\Windows");
-  std::vector<std::uint8_t> data;
-  auto put16 = [&data](std::size_t v) {
-    data.push_back(static_cast<std::uint8_t>(v));
-    data.push_back(static_cast<std::uint8_t>(v >> 8));
-  };
-  put16(0);
-  put16(sub.size());
-  put16(sub.size() + 2);
-  put16(print.size());
-  data.insert(data.end(), sub.begin(), sub.end());
-  put16(0);
-  data.insert(data.end(), print.begin(), print.end());
-  put16(0);
-  std::vector<std::uint8_t> rp = {0x03, 0x00, 0x00, 0xA0};
-  rp.push_back(static_cast<std::uint8_t>(data.size()));
-  rp.push_back(static_cast<std::uint8_t>(data.size() >> 8));
-  rp.push_back(0);
-  rp.push_back(0);
-  rp.insert(rp.end(), data.begin(), data.end());
-  return Hex(rp);
 }
 
 constexpr const char* kSystem = "010100000000000512000000";
@@ -158,8 +126,8 @@ void BuildDisk(Disk& d) {
   for (int i = 0; i < 3; ++i)
     Sh("setfattr -n system.ntfs_acl -v 0x" + sds[static_cast<std::size_t>(i)] + " '" + m + "/" +
        kKeys + "/k" + std::to_string(i) + "'");
-  Sh("setfattr -n system.ntfs_reparse_data -v 0x" + JunctionHex() + " '" + m +
-     "/ProgramData/Junction'");
+  Sh("setfattr -n system.ntfs_reparse_data -v 0x" + mkeys::test::JunctionReparseHex("C:\\Windows") +
+     " '" + m + "/ProgramData/Junction'");
   for (int i = 0; i < kKeyFiles; ++i) {
     const std::string rel = std::string(kKeys) + "/k" + std::to_string(i);
     d.acls[rel] = MountedAcl(mnt, rel);

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "mkeys/core/files.hpp"
+#include "mkeys/keystore/reparse_point.hpp"
 
 namespace mkeys::keystore {
 namespace fs = std::filesystem;
@@ -64,10 +65,9 @@ class DirectoryVolume final : public MachineVolume {
     o.links = static_cast<std::uint64_t>(st.st_nlink);
     o.mtime = static_cast<std::int64_t>(st.st_mtime);
     if (o.is_symlink) {
-      std::string target(4096, '\0');
-      const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
-      target.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-      o.link_target = std::move(target);
+      auto link = DescribeLinkPath(path);
+      o.link_target = std::move(link.target);
+      o.link_kind = std::move(link.kind);
     }
     return o;
   }
@@ -137,6 +137,7 @@ class ImageFiles final : public MachineVolume {
     o.links = st->links;
     o.mtime = st->mtime;
     o.link_target = std::move(st->link_target);
+    o.link_kind = std::move(st->link_kind);
     return o;
   }
 

@@ -13,6 +13,7 @@
 #include "mkeys/core/files.hpp"
 #include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
+#include "mkeys/keystore/reparse_point.hpp"
 
 namespace mkeys::keystore {
 namespace fs = std::filesystem;
@@ -50,20 +51,14 @@ Result<std::vector<StoreOddity>> OddVolume(const MachineVolume& volume, const fs
       kind = StoreOddity::Kind::kHardLinked;
     }
     if (!kind) continue;
+    const bool link = *kind == StoreOddity::Kind::kSymlink;
     out.push_back({entry.name, *kind, st->links, static_cast<std::int64_t>(now - st->mtime),
-                   *kind == StoreOddity::Kind::kSymlink ? st->link_target : std::string()});
+                   link ? st->link_target : std::string(), link ? st->link_kind : std::string()});
   }
   return out;
 }
 
 }  // namespace
-
-std::string LinkTarget(int dir_fd, const char* name) {
-  std::string target(4096, '\0');
-  const ssize_t n = ::readlinkat(dir_fd, name, target.data(), target.size());
-  target.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return target;
-}
 
 Result<std::vector<StoreOddity>> FindStoreOddities(const MachineRoot& root) {
   const auto& dir_path = root.machine_keys_dir();
@@ -96,8 +91,13 @@ Result<std::vector<StoreOddity>> FindStoreOddities(const MachineRoot& root) {
                       *kind,
                       static_cast<std::uint64_t>(st.st_nlink),
                       static_cast<std::int64_t>(now - st.st_mtime),
+                      {},
                       {}};
-      if (*kind == StoreOddity::Kind::kSymlink) odd.target = LinkTarget(dfd, entry->d_name);
+      if (*kind == StoreOddity::Kind::kSymlink) {
+        auto link = DescribeLink(dfd, entry->d_name);
+        odd.target = std::move(link.target);
+        odd.link_kind = std::move(link.kind);
+      }
       out.push_back(std::move(odd));
     }
     errno = 0;

@@ -45,7 +45,7 @@ std::vector<internal::DirectoryState> DirectoriesOf(const keystore::OpenPath& pa
   std::vector<internal::DirectoryState> dirs;
   for (std::size_t i = 0; i < path.target.directories.size() && i < path.objects.size(); ++i) {
     const auto& obj = path.objects[i];
-    dirs.push_back({obj.path, obj.label, obj.raw, obj.descriptor, obj.problem, {}, {}, false});
+    dirs.push_back({obj.path, obj.label, obj.raw, obj.descriptor, obj.problem, {}, {}, {}, false});
   }
   return dirs;
 }

@@ -364,6 +364,11 @@ TEST_CASE("junctions in MachineKeys and in the store chain are found on an image
   const auto on_image = LinkFindings(audit.out);
   CHECK(on_image == LinkFindings(mount_audit));
   CHECK(on_image.count({"MK031", link}) == 1u);
+  // Named as Windows names it, on the image and on the mount (JSON doubles the backslashes).
+  const std::string shown =
+      in_chain ? "junction to C:\\\\ProgramData" : "junction to C:\\\\Windows";
+  CHECK_THAT(audit.out, Catch::Contains(shown));
+  CHECK_THAT(mount_audit, Catch::Contains(shown));
 
   const fs::path journal = d.dir.path() / "J";
   auto repair =

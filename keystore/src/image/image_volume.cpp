@@ -270,9 +270,20 @@ Result<ImageStat> ImageVolume::Stat(std::string_view rel) {
   if (IsReparse(ni.get())) {
     REPARSE_POINT* rp = ntfs_get_reparse_point(ni.get());
     st.reparse_tag = rp ? le32_to_cpu(rp->reparse_tag) : 0;
+    std::optional<ReparsePoint> point;
+    if (rp != nullptr) {  // the whole REPARSE_DATA_BUFFER: 8 bytes of header, then the data
+      const std::size_t size = 8 + le16_to_cpu(rp->reparse_data_length);
+      if (auto parsed = ParseReparsePoint(
+              std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(rp), size))) {
+        point = std::move(*parsed);
+      }
+    }
     free(rp);
     st.special = ImageStat::Special::kSymlink;
-    if (char* target = ntfs_make_symlink(ni.get(), "")) {
+    if (point) st.link_kind = point->kind;
+    if (point && !point->target.empty()) {
+      st.link_target = point->target;  // as Windows names it: "C:\Windows"
+    } else if (char* target = ntfs_make_symlink(ni.get(), "")) {
       st.link_target = target;
       free(target);
     }

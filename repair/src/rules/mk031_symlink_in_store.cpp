@@ -11,8 +11,10 @@
 namespace mkeys::repair::rules {
 namespace {
 
-std::string Target(std::string_view target) {
-  return target.empty() ? std::string() : fmt::format(" to {}", target);
+// "junction to C:\Windows", "symbolic link to /elsewhere", "symbolic link".
+std::string Link(std::string_view kind, std::string_view target) {
+  const std::string_view what = kind.empty() ? std::string_view("symbolic link") : kind;
+  return target.empty() ? std::string(what) : fmt::format("{} to {}", what, target);
 }
 
 void CheckDirectory(RuleId self, const RuleContext&, std::span<const DirectoryState> dirs,
@@ -21,9 +23,9 @@ void CheckDirectory(RuleId self, const RuleContext&, std::span<const DirectorySt
   // One finding per link, on the link itself (the directories beneath it share it).
   if (d.link.empty() || (i > 0 && dirs[i - 1].link == d.link)) return;
   out.push_back({self, d.link,
-                 fmt::format("symbolic link{} in the store chain: never followed; nothing "
+                 fmt::format("{} in the store chain: never followed; nothing "
                              "beneath it was checked, and no command writes through it",
-                             Target(d.link_target))});
+                             Link(d.link_kind, d.link_target))});
 }
 
 void CheckStore(RuleId self, const RuleContext& ctx, std::uint64_t, std::string_view,
@@ -31,8 +33,8 @@ void CheckStore(RuleId self, const RuleContext& ctx, std::uint64_t, std::string_
   for (const auto& odd : ctx.store_oddities) {
     if (odd.kind != keystore::StoreOddity::Kind::kSymlink) continue;
     out.push_back({self, keystore::MachineRoot::KeyFileLabel(odd.name),
-                   fmt::format("symbolic link{} in MachineKeys: never followed, not checked",
-                               Target(odd.target))});
+                   fmt::format("{} in MachineKeys: never followed, not checked",
+                               Link(odd.link_kind, odd.target))});
   }
 }
 

@@ -138,12 +138,12 @@ bool DescriptorReadFailed(std::string_view problem) {
 }
 
 // The target of the symlink `link` (relative to the root), read without following it.
-std::string LinkTargetBeneath(const files::RootDir& root, const std::string& link) {
+keystore::LinkDescription LinkBeneath(const files::RootDir& root, const std::string& link) {
   const auto slash = link.rfind('/');
   const std::string parent = slash == std::string::npos ? "" : link.substr(0, slash);
   const std::string name = slash == std::string::npos ? link : link.substr(slash + 1);
   auto dir = root.OpenBeneath(parent, O_RDONLY | O_DIRECTORY);
-  return dir ? keystore::LinkTarget(dir->get(), name.c_str()) : std::string();
+  return dir ? keystore::DescribeLink(dir->get(), name.c_str()) : keystore::LinkDescription{};
 }
 }  // namespace
 
@@ -166,9 +166,11 @@ std::vector<DirectoryState> Engine::ReadDirectories() const {
       if (!dirs.empty() && !dirs.back().link.empty()) {
         d.link = dirs.back().link;
         d.link_target = dirs.back().link_target;
+        d.link_kind = dirs.back().link_kind;
       } else if (auto st = r.volume().Lstat(path); st && st->is_symlink) {
         d.link = d.label;
         d.link_target = st->link_target;
+        d.link_kind = st->link_kind;
       }
       if (!d.link.empty()) {  // never read through it (a mount refuses it the same way)
         d.problem = d.link + " is a symbolic link or junction: not followed";
@@ -179,7 +181,11 @@ std::vector<DirectoryState> Engine::ReadDirectories() const {
     if (!raw) {
       d.problem = raw.error().message();
       if (root_dir && !r.is_image()) d.link = root_dir->FirstSymlink(d.label).value_or("");
-      if (!d.link.empty() && !r.is_image()) d.link_target = LinkTargetBeneath(*root_dir, d.link);
+      if (!d.link.empty() && !r.is_image()) {
+        auto link = LinkBeneath(*root_dir, d.link);
+        d.link_target = std::move(link.target);
+        d.link_kind = std::move(link.kind);
+      }
       d.unreadable = d.link.empty() && raw.error().code() == ErrorCode::kIo;
     } else {
       d.raw = std::move(*raw);

@@ -22,6 +22,7 @@
 
 #include "mkeys/core/result.hpp"
 #include "mkeys/keystore/disk_image.hpp"
+#include "mkeys/keystore/reparse_point.hpp"
 
 namespace mkeys::keystore {
 
@@ -62,10 +63,8 @@ struct ImageStat {
   enum class Special : std::uint8_t { kNone, kSymlink, kOther };
   Special special = Special::kNone;
   std::string link_target;
+  std::string link_kind = "symbolic link";  // or "junction", "reparse point 0x…"
 };
-
-constexpr std::uint32_t kReparseTagMountPoint = 0xA0000003;  // junction
-constexpr std::uint32_t kReparseTagSymlink = 0xA000000C;
 
 class ImageVolume final {
  public:

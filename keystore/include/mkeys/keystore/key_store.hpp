@@ -25,6 +25,7 @@
 #include "mkeys/keystore/keys.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "mkeys/keystore/open_path.hpp"
+#include "mkeys/keystore/reparse_point.hpp"
 #include "mkeys/keystore/security_store.hpp"
 
 namespace mkeys::keystore {
@@ -187,12 +188,10 @@ struct StoreOddity {
   std::uint64_t links = 1;       // st_nlink
   std::int64_t age_seconds = 0;  // since the entry last changed
   std::string target;            // kSymlink: what it points to
+  std::string link_kind;         // kSymlink: "symbolic link", "junction", "reparse point 0x…"
 };
 // Lists the entries ForEachKeyFile skips or cannot vouch for (one readdir, an lstat per entry).
 Result<std::vector<StoreOddity>> FindStoreOddities(const MachineRoot& root);
-// What the symlink `name` in the directory `dir_fd` points to ("" when it cannot be read).
-std::string LinkTarget(int dir_fd, const char* name);
-
 // Reads one key file and its descriptor and judges them with KeyFileChecker; never fails:
 // problems become flags. Pass a per-thread RawDescriptorReader (on the MachineKeys directory)
 // and one checker (it reads the master key once) for a scan.

@@ -37,6 +37,7 @@ struct VolumeObject {
   std::uint64_t links = 1;  // hard links
   std::int64_t mtime = 0;   // last data change, seconds since the Unix epoch
   std::string link_target;  // is_symlink: what it points to, if known
+  std::string link_kind;    // is_symlink: "symbolic link", "junction", "reparse point 0x…"
 };
 
 class MachineVolume {

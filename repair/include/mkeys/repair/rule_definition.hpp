@@ -47,6 +47,7 @@ struct DirectoryState {
   std::string problem;
   std::string link;         // the symlink on the way to it ("ProgramData/Microsoft/Crypto")
   std::string link_target;  // what that link points to (never followed)
+  std::string link_kind;    // "symbolic link", "junction", "reparse point 0x…"
   bool unreadable = false;  // permission or I/O error (not a missing or malformed descriptor)
 };
 

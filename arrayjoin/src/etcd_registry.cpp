@@ -28,21 +28,6 @@ std::string VersionKey(std::uint32_t v) {
   return buf;
 }
 
-Result<nlohmann::json> ParseJson(std::string_view text, std::string_view what) {
-  auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Error(ErrorCode::kCorrupt, "etcd holds a " + std::string(what) + " that is not JSON");
-  }
-  return doc;
-}
-
-Digest DigestFromHex(const std::string& hex) {
-  Digest d{};
-  auto bytes = HexDecode(hex);
-  if (bytes && bytes->size() == d.size()) std::copy(bytes->begin(), bytes->end(), d.begin());
-  return d;
-}
-
 std::string Host() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
@@ -110,22 +95,21 @@ Result<ArrayInfo> EtcdRegistry::Info() {
                                            " (was it created there, or the data lost?)")
         .On(Location());
   }
-  MKEYS_ASSIGN_OR_RETURN(auto doc, ParseJson(info->value, "array"));
+  MKEYS_ASSIGN_OR_RETURN(ArrayInfo out, ArrayInfoFromJson(info->value, info->key));
   MKEYS_ASSIGN_OR_RETURN(auto current, client_.Get(prefix_ + "current"));
-  ArrayInfo out;
-  out.array_id = doc.value("array_id", "");
-  out.name = doc.value("name", "");
-  out.created_at = doc.value("created_at", std::int64_t{0});
-  out.pin = DigestFromHex(doc.value("pin", ""));
-  out.ca_cert_pem = doc.value("ca_cert_pem", "");
-  out.current_version = current ? static_cast<std::uint32_t>(std::stoul("0" + current->value)) : 0;
+  if (current) {
+    MKEYS_ASSIGN_OR_RETURN(out.current_version,
+                           CurrentVersionFromText(current->value, current->key));
+  }
   return out;
 }
 
 Result<bool> EtcdRegistry::AddKeyVersionOps(const KeyVersion& version, std::vector<EtcdOp> ops) {
   MKEYS_ASSIGN_OR_RETURN(auto current, client_.Get(prefix_ + "current"));
-  const std::uint32_t now_current =
-      current ? static_cast<std::uint32_t>(std::stoul("0" + current->value)) : 0;
+  std::uint32_t now_current = 0;
+  if (current) {
+    MKEYS_ASSIGN_OR_RETURN(now_current, CurrentVersionFromText(current->value, current->key));
+  }
   if (version.version != now_current + 1) {
     return Error(ErrorCode::kExists, "key version " + std::to_string(version.version) +
                                          " cannot follow the current version " +
@@ -191,9 +175,8 @@ Result<std::vector<KeyVersion>> EtcdRegistry::KeyVersions() {
   MKEYS_ASSIGN_OR_RETURN(auto list, client_.List(prefix_ + "versions/"));
   std::vector<KeyVersion> out;
   for (const auto& kv : list) {
-    MKEYS_ASSIGN_OR_RETURN(auto doc, ParseJson(kv.value, "key version"));
-    out.push_back({doc.value("version", std::uint32_t{0}), doc.value("created_at", std::int64_t{0}),
-                   doc.value("rsa_container", ""), doc.value("config_container", "")});
+    MKEYS_ASSIGN_OR_RETURN(auto version, KeyVersionFromJson(kv.value, kv.key));
+    out.push_back(std::move(version));
   }
   return out;
 }
@@ -220,7 +203,7 @@ Result<std::vector<TokenRecord>> EtcdRegistry::Tokens() {
             [](const EtcdKv& a, const EtcdKv& b) { return a.create_revision < b.create_revision; });
   std::vector<TokenRecord> out;
   for (const auto& kv : list) {
-    MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv.value));
+    MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv.value, kv.key));
     out.push_back(std::move(t));
   }
   return out;
@@ -229,7 +212,7 @@ Result<std::vector<TokenRecord>> EtcdRegistry::Tokens() {
 Result<std::optional<TokenRecord>> EtcdRegistry::FindToken(std::string_view id) {
   MKEYS_ASSIGN_OR_RETURN(auto kv, GetToken(id));
   if (!kv) return std::optional<TokenRecord>();
-  MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv->value));
+  MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv->value, kv->key));
   return std::optional<TokenRecord>(std::move(t));
 }
 
@@ -241,7 +224,7 @@ Result<void> EtcdRegistry::RevokeToken(std::string_view id, std::int64_t now) {
                    "no token with this id ('mkeys array token ROOT --list' lists them)")
           .On(std::string(id));
     }
-    MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv->value));
+    MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(kv->value, kv->key));
     if (t.revoked_at) return Ok();
     t.revoked_at = now;
     MKEYS_ASSIGN_OR_RETURN(bool done, client_.Txn({{kv->key, "MOD", kv->mod_revision}},
@@ -263,9 +246,9 @@ Result<std::vector<EventRecord>> EtcdRegistry::Events(std::size_t limit) {
   MKEYS_ASSIGN_OR_RETURN(auto list, client_.List(prefix_ + "events/", limit, true));
   std::vector<EventRecord> out;
   for (const auto& kv : list) {
-    MKEYS_ASSIGN_OR_RETURN(auto doc, ParseJson(kv.value, "event"));
-    out.push_back({kv.create_revision, doc.value("at", std::int64_t{0}), doc.value("kind", ""),
-                   doc.value("subject", ""), doc.value("detail", "")});
+    MKEYS_ASSIGN_OR_RETURN(auto event, EventFromJson(kv.value, kv.key));
+    event.id = kv.create_revision;
+    out.push_back(std::move(event));
   }
   return out;
 }
@@ -295,9 +278,8 @@ Result<std::vector<AddressLimit>> EtcdRegistry::AddressLimits() {
   MKEYS_ASSIGN_OR_RETURN(auto list, client_.List(prefix_ + "limits/" + settings_.manager_id + "/"));
   std::vector<AddressLimit> out;
   for (const auto& kv : list) {
-    MKEYS_ASSIGN_OR_RETURN(auto doc, ParseJson(kv.value, "failure limit"));
-    out.push_back({doc.value("address", ""), doc.value("failures", std::int64_t{0}),
-                   doc.value("last_at", std::int64_t{0}), doc.value("retry_at", std::int64_t{0})});
+    MKEYS_ASSIGN_OR_RETURN(auto limit, AddressLimitFromJson(kv.value, kv.key));
+    out.push_back(std::move(limit));
   }
   std::sort(out.begin(), out.end(),
             [](const AddressLimit& a, const AddressLimit& b) { return a.last_at > b.last_at; });
@@ -316,42 +298,21 @@ Result<void> EtcdRegistry::SaveServeRecord(const ServeRecord& record) {
   return Ok();
 }
 
-namespace {
-ServeRecord ServeFromJson(const nlohmann::json& doc) {
-  ServeRecord r;
-  if (doc.contains("endpoints") && doc["endpoints"].is_array()) {
-    for (const auto& e : doc["endpoints"]) {
-      if (e.is_string()) r.endpoints.push_back(e.get<std::string>());
-    }
-  }
-  r.max_failures = doc.value("max_failures", std::int64_t{0});
-  r.failure_window = doc.value("failure_window", std::int64_t{0});
-  r.started_at = doc.value("started_at", std::int64_t{0});
-  r.pid = doc.value("pid", std::int64_t{0});
-  return r;
-}
-}  // namespace
-
 Result<std::optional<ServeRecord>> EtcdRegistry::LoadServeRecord() {
   MKEYS_ASSIGN_OR_RETURN(auto kv, client_.Get(prefix_ + "serve/" + settings_.manager_id));
   if (!kv) return std::optional<ServeRecord>();
-  MKEYS_ASSIGN_OR_RETURN(auto doc, ParseJson(kv->value, "serving state"));
-  return std::optional<ServeRecord>(ServeFromJson(doc));
+  MKEYS_ASSIGN_OR_RETURN(auto record, ServeFromJson(kv->value, kv->key));
+  return std::optional<ServeRecord>(std::move(record));
 }
 
 Result<std::vector<ManagerRecord>> EtcdRegistry::Managers() {
   MKEYS_ASSIGN_OR_RETURN(auto list, client_.List(prefix_ + "managers/"));
   std::vector<ManagerRecord> out;
   for (const auto& kv : list) {
-    MKEYS_ASSIGN_OR_RETURN(auto doc, ParseJson(kv.value, "manager"));
-    ManagerRecord m;
-    m.id = doc.value("id", "");
-    m.host = doc.value("host", "");
-    m.added_at = doc.value("added_at", std::int64_t{0});
+    MKEYS_ASSIGN_OR_RETURN(ManagerRecord m, ManagerFromJson(kv.value, kv.key));
     MKEYS_ASSIGN_OR_RETURN(auto serve, client_.Get(prefix_ + "serve/" + m.id));
     if (serve) {
-      MKEYS_ASSIGN_OR_RETURN(auto sdoc, ParseJson(serve->value, "serving state"));
-      const ServeRecord r = ServeFromJson(sdoc);
+      MKEYS_ASSIGN_OR_RETURN(const ServeRecord r, ServeFromJson(serve->value, serve->key));
       m.endpoints = r.endpoints;
       m.started_at = r.started_at;
       m.pid = r.pid;
@@ -373,9 +334,10 @@ Result<std::string> EtcdRegistry::Health() {
       continue;
     }
     ++healthy;
-    version = status->value("version", "");
-    const std::string lead = status->value("leader", "");
-    if (!lead.empty() && lead != "0") leader = lead;
+    const auto reply = DecodeStatusReply(*status);
+    if (!reply) continue;  // it answers, but not with a status: no version or leader from it
+    version = reply->version;
+    if (!reply->leader.empty() && reply->leader != "0") leader = reply->leader;
   }
   std::string out = std::to_string(healthy) + " of " + std::to_string(settings_.endpoints.size()) +
                     " endpoints answer";

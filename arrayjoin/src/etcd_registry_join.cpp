@@ -11,94 +11,12 @@ namespace {
 
 constexpr int kAttempts = 64;
 
-Digest DigestOf(const nlohmann::json& doc, const char* field) {
-  Digest d{};
-  auto bytes = HexDecode(doc.value(field, ""));
-  if (bytes && bytes->size() == d.size()) std::copy(bytes->begin(), bytes->end(), d.begin());
-  return d;
-}
-
 Error Contended(std::string_view what) {
   return Error(ErrorCode::kNetwork,
                "the registry kept changing under this " + std::string(what) + "; try again");
 }
 
 }  // namespace
-
-std::string MemberStatusKey(MemberStatus status) {
-  switch (status) {
-    case MemberStatus::kDelivered:
-      return "delivered";
-    case MemberStatus::kRevoked:
-      return "revoked";
-    case MemberStatus::kJoined:
-      return "joined";
-  }
-  return "joined";
-}
-
-nlohmann::json TokenToJson(const TokenRecord& t) {
-  return {{"id", t.id},
-          {"verifier", HexEncode(t.verifier)},
-          {"created_at", t.created_at},
-          {"expires_at", t.expires_at},
-          {"uses_total", t.uses_total},
-          {"uses_left", t.uses_left},
-          {"revoked_at", t.revoked_at ? nlohmann::json(*t.revoked_at) : nlohmann::json(nullptr)},
-          {"replace_name", t.replace_name}};
-}
-
-Result<TokenRecord> TokenFromJson(std::string_view text) {
-  auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Error(ErrorCode::kCorrupt, "etcd holds a token that is not JSON");
-  }
-  TokenRecord t;
-  t.id = doc.value("id", "");
-  t.verifier = DigestOf(doc, "verifier");
-  t.created_at = doc.value("created_at", std::int64_t{0});
-  t.expires_at = doc.value("expires_at", std::int64_t{0});
-  t.uses_total = doc.value("uses_total", std::uint32_t{0});
-  t.uses_left = doc.value("uses_left", std::uint32_t{0});
-  if (doc.contains("revoked_at") && doc["revoked_at"].is_number()) {
-    t.revoked_at = doc["revoked_at"].get<std::int64_t>();
-  }
-  t.replace_name = doc.value("replace_name", "");
-  return t;
-}
-
-nlohmann::json MemberToJson(const MemberRecord& m) {
-  return {{"name", m.name},
-          {"status", MemberStatusKey(m.status)},
-          {"delivered_at", m.delivered_at},
-          {"joined_at", m.joined_at},
-          {"key_version", m.key_version},
-          {"address", m.address},
-          {"token_id", m.token_id},
-          {"cert_pem", m.cert_pem},
-          {"cert_pin", HexEncode(m.cert_pin)}};
-}
-
-Result<MemberRecord> MemberFromJson(std::string_view text) {
-  auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Error(ErrorCode::kCorrupt, "etcd holds a member that is not JSON");
-  }
-  MemberRecord m;
-  m.name = doc.value("name", "");
-  const std::string status = doc.value("status", "joined");
-  m.status = status == "delivered" ? MemberStatus::kDelivered
-             : status == "revoked" ? MemberStatus::kRevoked
-                                   : MemberStatus::kJoined;
-  m.delivered_at = doc.value("delivered_at", std::int64_t{0});
-  m.joined_at = doc.value("joined_at", std::int64_t{0});
-  m.key_version = doc.value("key_version", std::uint32_t{0});
-  m.address = doc.value("address", "");
-  m.token_id = doc.value("token_id", "");
-  m.cert_pem = doc.value("cert_pem", "");
-  m.cert_pin = DigestOf(doc, "cert_pin");
-  return m;
-}
 
 std::string EtcdRegistry::RevokedKey(const Digest& pin) const {
   return prefix_ + "revoked/" + HexEncode(pin);
@@ -116,13 +34,13 @@ Result<void> EtcdRegistry::ReserveDelivery(std::string_view token_id, const Dige
     MKEYS_ASSIGN_OR_RETURN(auto token_kv, GetToken(token_id));
     std::optional<TokenRecord> token;
     if (token_kv) {
-      MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(token_kv->value));
+      MKEYS_ASSIGN_OR_RETURN(auto t, TokenFromJson(token_kv->value, token_kv->key));
       token = std::move(t);
     }
     MKEYS_ASSIGN_OR_RETURN(auto member_kv, GetMember(member.name));
     std::optional<MemberRecord> existing;
     if (member_kv) {
-      MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(member_kv->value));
+      MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(member_kv->value, member_kv->key));
       existing = std::move(m);
     }
     // The same member key retrying with the same token (through this or another manager, or
@@ -188,7 +106,7 @@ Result<void> EtcdRegistry::ConfirmJoin(std::string_view name, const Digest& cert
     MKEYS_ASSIGN_OR_RETURN(auto kv, GetMember(name));
     std::optional<MemberRecord> m;
     if (kv) {
-      MKEYS_ASSIGN_OR_RETURN(auto rec, MemberFromJson(kv->value));
+      MKEYS_ASSIGN_OR_RETURN(auto rec, MemberFromJson(kv->value, kv->key));
       m = std::move(rec);
     }
     // A second attempt (a reply lost after etcd applied the first) finds its own confirmation.
@@ -223,7 +141,7 @@ Result<void> EtcdRegistry::RevokeMember(std::string_view name, std::int64_t now)
                    "no such member ('mkeys array members ROOT --all' lists them)")
           .On(std::string(name));
     }
-    MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(kv->value));
+    MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(kv->value, kv->key));
     const std::string was(MemberStatusName(m.status));
     m.status = MemberStatus::kRevoked;
     const nlohmann::json rev = {{"member", name}, {"at", now}};
@@ -248,7 +166,7 @@ Result<std::vector<MemberRecord>> EtcdRegistry::Members() {
   MKEYS_ASSIGN_OR_RETURN(auto list, client_.List(prefix_ + "members/"));
   std::vector<MemberRecord> out;
   for (const auto& kv : list) {
-    MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(kv.value));
+    MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(kv.value, kv.key));
     out.push_back(std::move(m));
   }
   return out;
@@ -257,7 +175,7 @@ Result<std::vector<MemberRecord>> EtcdRegistry::Members() {
 Result<std::optional<MemberRecord>> EtcdRegistry::FindMember(std::string_view name) {
   MKEYS_ASSIGN_OR_RETURN(auto kv, GetMember(name));
   if (!kv) return std::optional<MemberRecord>();
-  MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(kv->value));
+  MKEYS_ASSIGN_OR_RETURN(auto m, MemberFromJson(kv->value, kv->key));
   return std::optional<MemberRecord>(std::move(m));
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/etcd_client.hpp"
+#include "internal/etcd_json.hpp"
 #include "mkeys/arrayjoin/etcd_registry.hpp"
 
 namespace mkeys::arrayjoin::internal {
@@ -19,12 +20,6 @@ namespace mkeys::arrayjoin::internal {
 inline constexpr int kEtcdSchemaVersion = 1;
 
 std::string EtcdPrefix(std::string_view array_id);
-
-nlohmann::json TokenToJson(const TokenRecord& t);
-Result<TokenRecord> TokenFromJson(std::string_view text);
-nlohmann::json MemberToJson(const MemberRecord& m);
-Result<MemberRecord> MemberFromJson(std::string_view text);
-std::string MemberStatusKey(MemberStatus status);  // "delivered", "joined", "revoked"
 
 class EtcdRegistry final : public Registry {
  public:

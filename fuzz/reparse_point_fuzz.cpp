@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Reparse point buffers (junctions and symbolic links read from images and ntfs-3g mounts):
-// parse or fail cleanly with an offset inside the input; a parsed point describes itself.
+// parse or fail cleanly with an offset inside the input; a parsed point names its kind.
 // fuzz-links: mkeys::keystore
 // fuzz-requires: keystore/src/reparse_point.cpp
 #include <cstdint>
@@ -19,6 +19,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   Check(!point->kind.empty(), "a parsed reparse point has no kind");
-  Check(!ks::DescribeReparsePoint(*point).empty(), "an empty description");
   return 0;
 }

@@ -90,10 +90,6 @@ Result<ReparsePoint> ParseReparsePoint(std::span<const std::uint8_t> b) {
   return out;
 }
 
-std::string DescribeReparsePoint(const ReparsePoint& point) {
-  return point.target.empty() ? point.kind : fmt::format("{} to {}", point.kind, point.target);
-}
-
 namespace {
 
 namespace fs = std::filesystem;

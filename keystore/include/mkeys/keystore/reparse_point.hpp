@@ -28,9 +28,6 @@ struct ReparsePoint {
 // UTF-16LE); other tags are described by their number alone. Errors give the byte offset.
 Result<ReparsePoint> ParseReparsePoint(std::span<const std::uint8_t> buffer);
 
-// "junction to C:\Windows", "symbolic link to ..\x", or the kind alone when there is no target.
-std::string DescribeReparsePoint(const ReparsePoint& point);
-
 // What a link is and where it points. On an ntfs-3g mount a junction or a Windows symbolic link
 // shows as a symlink; its reparse data (system.ntfs_reparse_data) names its kind and its Windows
 // target ("junction to C:\Windows"); elsewhere it is a "symbolic link" to readlink's text.

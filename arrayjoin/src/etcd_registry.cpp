@@ -42,11 +42,19 @@ Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings
         .On(Registry::DirFor(root).string());
   }
   ::chmod(Registry::DirFor(root).c_str(), 0700);
-  const nlohmann::json doc = {{"kind", "etcd"},
-                              {"endpoints", s.endpoints},
-                              {"array_id", s.array_id},
-                              {"array", s.array},
-                              {"manager_id", s.manager_id}};
+  nlohmann::json doc = {{"kind", "etcd"},
+                        {"endpoints", s.endpoints},
+                        {"array_id", s.array_id},
+                        {"array", s.array},
+                        {"manager_id", s.manager_id}};
+  // Paths and the user name only: the password stays in its file or the environment.
+  if (s.access.tls) doc["tls"] = {{"ca", s.access.ca_file}};
+  if (!s.access.cert_file.empty()) {
+    doc["client_cert"] = {{"cert", s.access.cert_file}, {"key", s.access.key_file}};
+  }
+  if (!s.access.user.empty()) {
+    doc["auth"] = {{"user", s.access.user}, {"password_file", s.access.password_file}};
+  }
   const std::string text = doc.dump(2) + "\n";
   return files::WriteFileAtomic(
       Registry::ConfigPathFor(root),
@@ -64,7 +72,7 @@ std::string EtcdPrefix(std::string_view array_id) {
 }
 
 std::string EtcdRegistry::Location() const {
-  std::string out = "etcd://";
+  std::string out = settings_.access.tls ? "etcds://" : "etcd://";
   for (std::size_t i = 0; i < settings_.endpoints.size(); ++i) {
     out += (i ? "," : "") + settings_.endpoints[i];
   }
@@ -380,17 +388,20 @@ std::string RegistryKeyContainerName(std::string_view array) {
   return "mkeys-array-" + std::string(array) + "-registry";
 }
 
-Result<std::vector<std::string>> ParseEtcdUrl(std::string_view url) {
+Result<std::vector<std::string>> ParseEtcdUrl(std::string_view url, bool* tls) {
   constexpr std::string_view kScheme = "etcd://";
-  if (url.substr(0, kScheme.size()) != kScheme) {
+  constexpr std::string_view kTlsScheme = "etcds://";
+  const bool with_tls = url.substr(0, kTlsScheme.size()) == kTlsScheme;
+  if (!with_tls && url.substr(0, kScheme.size()) != kScheme) {
     return Error(ErrorCode::kInvalidArgument,
-                 "--registry takes etcd://HOST:PORT[,HOST:PORT...] (https endpoints are not "
-                 "supported yet)")
+                 "--registry takes etcd://HOST:PORT[,HOST:PORT...] (plain HTTP) or "
+                 "etcds://HOST:PORT[,...] (TLS, with --etcd-ca)")
         .At(0)
         .On(std::string(url));
   }
+  if (tls != nullptr) *tls = with_tls;
   std::vector<std::string> out;
-  std::size_t at = kScheme.size();
+  std::size_t at = with_tls ? kTlsScheme.size() : kScheme.size();
   while (at <= url.size()) {
     const std::size_t end = std::min(url.find(',', at), url.size());
     const std::string_view part = url.substr(at, end - at);
@@ -408,6 +419,29 @@ Result<std::vector<std::string>> ParseEtcdUrl(std::string_view url) {
   return out;
 }
 
+Result<void> CheckEtcdAccess(const EtcdAccess& a) {
+  auto bad = [](std::string what) { return Error(ErrorCode::kInvalidArgument, std::move(what)); };
+  if (a.tls && a.ca_file.empty()) {
+    return bad("etcds:// needs --etcd-ca FILE (the CA that signed etcd's certificate)");
+  }
+  if (!a.tls && (!a.ca_file.empty() || !a.cert_file.empty())) {
+    return bad("--etcd-ca and --etcd-cert need TLS: write the registry as etcds://HOST:PORT");
+  }
+  if (a.cert_file.empty() != a.key_file.empty()) {
+    return bad("--etcd-cert and --etcd-key go together");
+  }
+  if (!a.password_file.empty() && a.user.empty()) {
+    return bad("--etcd-password-file needs --etcd-user");
+  }
+  for (const std::string* f : {&a.ca_file, &a.cert_file, &a.key_file, &a.password_file}) {
+    std::error_code ec;
+    if (!f->empty() && !std::filesystem::is_regular_file(*f, ec)) {
+      return Error(ErrorCode::kNotFound, "no such file").On(*f);
+    }
+  }
+  return Ok();
+}
+
 Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
   const auto path = Registry::ConfigPathFor(root);
   MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(path));
@@ -423,6 +457,18 @@ Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
   s.array_id = doc.value("array_id", "");
   s.array = doc.value("array", "");
   s.manager_id = doc.value("manager_id", "");
+  if (doc.contains("tls") && doc["tls"].is_object()) {
+    s.access.tls = true;
+    s.access.ca_file = doc["tls"].value("ca", "");
+  }
+  if (doc.contains("client_cert") && doc["client_cert"].is_object()) {
+    s.access.cert_file = doc["client_cert"].value("cert", "");
+    s.access.key_file = doc["client_cert"].value("key", "");
+  }
+  if (doc.contains("auth") && doc["auth"].is_object()) {
+    s.access.user = doc["auth"].value("user", "");
+    s.access.password_file = doc["auth"].value("password_file", "");
+  }
   if (s.endpoints.empty() || s.array_id.empty() || s.array.empty() || s.manager_id.empty()) {
     return Error(ErrorCode::kCorrupt, "the etcd registry configuration is incomplete")
         .On(path.string());

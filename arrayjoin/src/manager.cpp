@@ -78,7 +78,7 @@ std::string RandomId() {
 // The etcd half of CreateArray: the registry key's container, then the array in etcd.
 Result<void> CreateOnEtcd(keystore::KeyStore& store, const acl::Token& system,
                           const std::filesystem::path& root, const std::vector<std::string>& etcd,
-                          CreatedArray& out, ArraySecrets& secrets,
+                          const EtcdAccess& access, CreatedArray& out, ArraySecrets& secrets,
                           std::vector<std::string>& created) {
   secrets.registry_key = SecretBytes::Random(32);
   keystore::KeyMaterial key_material;
@@ -86,7 +86,7 @@ Result<void> CreateOnEtcd(keystore::KeyStore& store, const acl::Token& system,
   const std::string container = RegistryKeyContainerName(out.info.name);
   MKEYS_TRY(PutContainer(store, system, container, std::move(key_material)));
   created.push_back(container);
-  EtcdSettings settings{etcd, out.info.array_id, out.info.name, RandomId()};
+  EtcdSettings settings{etcd, out.info.array_id, out.info.name, RandomId(), access};
   out.info.current_version = out.version.version;
   MKEYS_ASSIGN_OR_RETURN(auto registry,
                          CreateEtcdRegistry(root, settings, out.info, out.version, secrets));
@@ -114,8 +114,10 @@ Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_
 }
 
 Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name,
-                                 const std::vector<std::string>& etcd_endpoints) {
+                                 const std::vector<std::string>& etcd_endpoints,
+                                 const EtcdAccess& etcd_access) {
   MKEYS_TRY(ValidateArrayName(name));
+  if (!etcd_endpoints.empty()) MKEYS_TRY(CheckEtcdAccess(etcd_access));
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   std::error_code ec;
   if (Registry::ExistsFor(root)) {
@@ -161,7 +163,8 @@ Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_
     if (!etcd_endpoints.empty()) {
       secrets.rsa_pkcs8 = std::move(vs.rsa_pkcs8);
       secrets.config_key = std::move(vs.config_key);
-      MKEYS_TRY(CreateOnEtcd(store, system, root, etcd_endpoints, out, secrets, created));
+      MKEYS_TRY(
+          CreateOnEtcd(store, system, root, etcd_endpoints, etcd_access, out, secrets, created));
       return out;
     }
     MKEYS_ASSIGN_OR_RETURN(auto registry, Registry::Create(root, out.info));

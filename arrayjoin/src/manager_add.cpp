@@ -43,7 +43,8 @@ Result<void> CheckFreeRoot(const std::filesystem::path& root) {
 
 Result<AddedManager> AddManager(const std::filesystem::path& root,
                                 const std::filesystem::path& from_root,
-                                const std::vector<std::string>& etcd_endpoints) {
+                                const std::vector<std::string>& etcd_endpoints,
+                                const EtcdAccess* etcd_access) {
   MKEYS_TRY(CheckFreeRoot(root));
   auto from = LoadEtcdSettings(from_root);
   if (!from) {
@@ -58,6 +59,10 @@ Result<AddedManager> AddManager(const std::filesystem::path& root,
   MKEYS_ASSIGN_OR_RETURN(SecretBytes key, ReadRegistryKey(from_root, from->array));
   EtcdSettings settings = *from;
   if (!etcd_endpoints.empty()) settings.endpoints = etcd_endpoints;
+  if (etcd_access != nullptr) {
+    MKEYS_TRY(CheckEtcdAccess(*etcd_access));
+    settings.access = *etcd_access;
+  }
   std::uint8_t id[8];
   RAND_bytes(id, sizeof id);
   settings.manager_id = HexEncode(id);

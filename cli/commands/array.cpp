@@ -58,7 +58,19 @@ void Register(CLI::App& app, Context& ctx) {
   create->add_option("ROOT", a->root, "Machine root")->required();
   create->add_option("--name", a->name, "Array name")->required();
   create->add_option("--registry", a->registry,
-                     "etcd://HOST:PORT[,HOST:PORT...] for several managers (default: SQLite)");
+                     "etcd://HOST:PORT[,HOST:PORT...] for several managers, etcds://... over "
+                     "TLS (default: SQLite)");
+  auto etcd_options = [a](CLI::App* sub) {
+    sub->add_option("--etcd-ca", a->etcd_ca,
+                    "CA certificate (PEM) that etcd's must verify against");
+    sub->add_option("--etcd-cert", a->etcd_cert, "Client certificate (PEM) for etcd");
+    sub->add_option("--etcd-key", a->etcd_key, "The client certificate's key (PEM)");
+    sub->add_option("--etcd-user", a->etcd_user,
+                    "etcd user (password: --etcd-password-file or $MKEYS_ETCD_PASSWORD)");
+    sub->add_option("--etcd-password-file", a->etcd_password_file,
+                    "File holding the etcd user's password");
+  };
+  etcd_options(create);
   bind(create, Create);
 
   auto* manager = group->add_subcommand("manager", "Several managers of one array (etcd)");
@@ -68,7 +80,9 @@ void Register(CLI::App& app, Context& ctx) {
   manager_add->add_option("--from", a->from, "An existing manager's root on this machine")
       ->required();
   manager_add->add_option("--registry", a->registry,
-                          "etcd://HOST:PORT[,...] (default: the endpoints --from uses)");
+                          "etcd://HOST:PORT[,...] or etcds://... (default: the endpoints, TLS "
+                          "and user --from uses)");
+  etcd_options(manager_add);
   bind(manager_add, ManagerAdd);
   auto* manager_list = manager->add_subcommand("list", "List the array's managers");
   manager_list->add_option("ROOT", a->root, "A manager's machine root")->required();

@@ -49,7 +49,16 @@ struct ArrayArgs {
   int timeout = 30;
   std::string registry;  // etcd://HOST:PORT[,...]; empty: SQLite
   std::string from;      // an existing manager's root (array manager add)
+  // TLS and authentication towards etcd (docs/arrayjoin.md); never a password here.
+  std::string etcd_ca, etcd_cert, etcd_key, etcd_user, etcd_password_file;
+  bool EtcdOptionsGiven() const {
+    return !etcd_ca.empty() || !etcd_cert.empty() || !etcd_key.empty() || !etcd_user.empty() ||
+           !etcd_password_file.empty();
+  }
 };
+
+// --etcd-* as the registry keeps them (absolute paths); `tls` from the etcds:// scheme.
+aj::EtcdAccess EtcdAccessFrom(const ArrayArgs& a, bool tls);
 
 int Fail(Context& ctx, const Error& error);
 std::string Prompt(const std::string& question, bool secret);

@@ -163,12 +163,16 @@ nlohmann::json LimitsJson(aj::Registry& reg) {
 
 int Create(Context& ctx, const ArrayArgs& a) {
   std::vector<std::string> etcd;
+  bool tls = false;
   if (!a.registry.empty() && a.registry != "sqlite") {
-    auto parsed = aj::ParseEtcdUrl(a.registry);
+    auto parsed = aj::ParseEtcdUrl(a.registry, &tls);
     if (!parsed) return Fail(ctx, parsed.error());
     etcd = std::move(*parsed);
+  } else if (a.EtcdOptionsGiven()) {
+    return Fail(ctx, Error(ErrorCode::kInvalidArgument,
+                           "--etcd-* options need --registry etcd://... or etcds://..."));
   }
-  auto created = aj::CreateArray(a.root, a.name, etcd);
+  auto created = aj::CreateArray(a.root, a.name, etcd, EtcdAccessFrom(a, tls));
   if (!created) return Fail(ctx, created.error());
   const std::string where = etcd.empty() ? aj::Registry::PathFor(a.root).string() : a.registry;
   const std::string fp = aj::FormatFingerprint(created->info.pin);

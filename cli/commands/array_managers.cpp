@@ -3,6 +3,9 @@
 // several managers of one array, sharing a registry in etcd (docs/arrayjoin.md).
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <optional>
+
 #include "commands/array_cli.hpp"
 #include "mkeys/arrayjoin/etcd_registry.hpp"
 
@@ -60,14 +63,38 @@ void PrintRegistryStatus(Context& ctx, aj::Registry& reg) {
   }
 }
 
+aj::EtcdAccess EtcdAccessFrom(const ArrayArgs& a, bool tls) {
+  auto absolute = [](const std::string& path) {
+    if (path.empty()) return path;
+    std::error_code ec;
+    auto out = std::filesystem::absolute(path, ec);
+    return ec ? path : out.lexically_normal().string();
+  };
+  aj::EtcdAccess out;
+  out.tls = tls;
+  out.ca_file = absolute(a.etcd_ca);
+  out.cert_file = absolute(a.etcd_cert);
+  out.key_file = absolute(a.etcd_key);
+  out.user = a.etcd_user;
+  out.password_file = absolute(a.etcd_password_file);
+  return out;
+}
+
 int ManagerAdd(Context& ctx, const ArrayArgs& a) {
   std::vector<std::string> etcd;
+  std::optional<aj::EtcdAccess> access;  // none: the TLS and user --from uses
   if (!a.registry.empty()) {
-    auto parsed = aj::ParseEtcdUrl(a.registry);
+    bool tls = false;
+    auto parsed = aj::ParseEtcdUrl(a.registry, &tls);
     if (!parsed) return Fail(ctx, parsed.error());
     etcd = std::move(*parsed);
+    access = EtcdAccessFrom(a, tls);
+  } else if (a.EtcdOptionsGiven()) {
+    return Fail(ctx, Error(ErrorCode::kInvalidArgument,
+                           "--etcd-* options replace those of --from only with --registry "
+                           "etcd://... or etcds://... given too"));
   }
-  auto added = aj::AddManager(a.root, a.from, etcd);
+  auto added = aj::AddManager(a.root, a.from, etcd, access ? &*access : nullptr);
   if (!added) return Fail(ctx, added.error());
   if (ctx.out.json()) {
     ctx.out.Json({{"array", added->info.name},

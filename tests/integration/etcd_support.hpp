@@ -14,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -220,6 +221,189 @@ class EtcdCluster {
 
   std::filesystem::path dir_;
   std::array<std::string, kSize> names_;
+  std::array<int, kSize> client_{};
+  std::array<int, kSize> peer_{};
+  std::array<pid_t, kSize> pid_{-1, -1, -1};
+};
+
+// ---- TLS and authentication (array_etcd_tls_test.cpp) ----
+
+// A CA, a server certificate for 127.0.0.1 (IP SAN) and a client certificate (CN root), made
+// with the openssl command-line tool in `dir`; `other_ca` is a CA that signed none of them.
+struct EtcdTlsFiles {
+  std::filesystem::path ca, server_cert, server_key, client_cert, client_key, other_ca;
+
+  explicit EtcdTlsFiles(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    auto f = [&](const char* name) { return (dir / name).string(); };
+    ca = f("ca.pem");
+    other_ca = f("other-ca.pem");
+    server_cert = f("server.pem");
+    server_key = f("server.key");
+    client_cert = f("client.pem");
+    client_key = f("client.key");
+    MakeCa(f("ca.key"), ca.string(), "mkeys test etcd CA");
+    MakeCa(f("other-ca.key"), other_ca.string(), "mkeys test other CA");
+    {
+      std::FILE* ext = std::fopen(f("server.ext").c_str(), "w");
+      std::fputs("subjectAltName=IP:127.0.0.1\n", ext);
+      std::fclose(ext);
+      ext = std::fopen(f("client.ext").c_str(), "w");
+      std::fputs("extendedKeyUsage=clientAuth\n", ext);
+      std::fclose(ext);
+    }
+    Issue(dir, "server", "127.0.0.1", f("server.ext"));
+    Issue(dir, "client", "root", f("client.ext"));
+  }
+
+ private:
+  static void Ok(const RunResult& r) {
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  static void MakeCa(const std::string& key, const std::string& cert, const std::string& cn) {
+    Ok(Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn}));
+  }
+  void Issue(const std::filesystem::path& dir, const std::string& name, const std::string& cn,
+             const std::string& ext) const {
+    const std::string key = (dir / (name + ".key")).string();
+    const std::string csr = (dir / (name + ".csr")).string();
+    Ok(Run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/CN=" + cn}));
+    Ok(Run({"openssl", "x509", "-req", "-in", csr, "-CA", ca.string(), "-CAkey",
+            (dir / "ca.key").string(), "-CAcreateserial", "-out", (dir / (name + ".pem")).string(),
+            "-days", "2", "-extfile", ext}));
+  }
+};
+
+// A 3-member etcd whose client URLs are https (peers stay http on loopback), optionally asking
+// clients for a certificate, optionally with authentication enabled (user root).
+class EtcdTlsCluster {
+ public:
+  static constexpr int kSize = 3;
+
+  EtcdTlsCluster(const std::filesystem::path& dir, const EtcdTlsFiles& files, bool client_cert_auth)
+      : dir_(dir), files_(files), client_cert_auth_(client_cert_auth) {
+    for (int i = 0; i < kSize; ++i) {
+      client_[i] = FreeLoopbackPort();
+      peer_[i] = FreeLoopbackPort();
+    }
+    for (int i = 0; i < kSize; ++i) Start(i);
+    REQUIRE(WaitHealthy(60));
+  }
+  ~EtcdTlsCluster() {
+    for (pid_t pid : pid_) {
+      if (pid <= 0) continue;
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+
+  // "etcds://127.0.0.1:P1,..." (`scheme` etcd:// for the plain-HTTP refusal test).
+  std::string Url(const std::string& scheme = "etcds://") const {
+    std::string out = scheme;
+    for (int i = 0; i < kSize; ++i)
+      out += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(client_[i]);
+    return out;
+  }
+
+  // etcdctl over TLS (the client certificate when etcd asks for one); `input` on stdin.
+  RunResult Ctl(std::vector<std::string> args, const std::string& input = "") const {
+    std::vector<std::string> argv = {"etcdctl", "--endpoints", HttpsEndpoints(), "--cacert",
+                                     files_.ca.string()};
+    if (client_cert_auth_) {
+      argv.insert(argv.end(),
+                  {"--cert", files_.client_cert.string(), "--key", files_.client_key.string()});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Run(argv, input);
+  }
+
+  // User root with `password` (given on stdin, never in argv), then `auth enable`.
+  void EnableAuth(const std::string& password) {
+    auto added = Ctl({"user", "add", "root", "--interactive=false"}, password + "\n");
+    INFO(added.out << added.err);
+    REQUIRE(added.exit_code == 0);
+    auto enabled = Ctl({"auth", "enable"});
+    INFO(enabled.out << enabled.err);
+    REQUIRE(enabled.exit_code == 0);
+  }
+
+  bool WaitHealthy(int seconds) const {
+    for (int t = 0; t < seconds * 4; ++t) {
+      if (Ctl({"--command-timeout=2s", "endpoint", "health"}).exit_code == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return false;
+  }
+
+ private:
+  std::string HttpsEndpoints() const {
+    std::string out;
+    for (int i = 0; i < kSize; ++i) {
+      out += (i ? ",https://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(client_[i]);
+    }
+    return out;
+  }
+  std::string PeerUrl(int i) const { return "http://127.0.0.1:" + std::to_string(peer_[i]); }
+  void Start(int i) {
+    const std::string name = "t" + std::to_string(i);
+    const std::string client = "https://127.0.0.1:" + std::to_string(client_[i]);
+    std::string cluster;
+    for (int j = 0; j < kSize; ++j)
+      cluster += (j ? ",t" : "t") + std::to_string(j) + "=" + PeerUrl(j);
+    std::vector<std::string> argv = {"etcd",
+                                     "--name",
+                                     name,
+                                     "--data-dir",
+                                     (dir_ / name).string(),
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     PeerUrl(i),
+                                     "--initial-advertise-peer-urls",
+                                     PeerUrl(i),
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-state",
+                                     "new",
+                                     "--initial-cluster-token",
+                                     "mkeys-tls-test",
+                                     "--heartbeat-interval",
+                                     "50",
+                                     "--election-timeout",
+                                     "500",
+                                     "--cert-file",
+                                     files_.server_cert.string(),
+                                     "--key-file",
+                                     files_.server_key.string()};
+    // etcd 3.4 asks every client for a certificate once it has a trusted CA, so the CA is
+    // given only when client certificates are the point.
+    if (client_cert_auth_) {
+      argv.insert(argv.end(), {"--trusted-ca-file", files_.ca.string(), "--client-cert-auth"});
+    }
+    std::filesystem::create_directories(dir_);
+    const auto log = dir_ / (name + ".log");
+    pid_[i] = fork();
+    if (pid_[i] == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+  }
+
+  std::filesystem::path dir_;
+  const EtcdTlsFiles& files_;
+  bool client_cert_auth_;
   std::array<int, kSize> client_{};
   std::array<int, kSize> peer_{};
   std::array<pid_t, kSize> pid_{-1, -1, -1};

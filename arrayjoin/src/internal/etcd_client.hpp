@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // A small etcd v3 client over the gRPC gateway's JSON API (POST /v3/kv/range, /v3/kv/txn,
-// /v3/maintenance/status), HTTP/1.1 with Boost.Beast. Keys and values are bytes (base64 on the
-// wire). Each call tries the endpoints in turn: a refused connection, a timeout or an etcd
-// without a leader moves on to the next one.
+// /v3/maintenance/status), HTTP/1.1 with Boost.Beast, over TLS 1.2+ when the access says so
+// (etcd's certificate checked against the given CA and the endpoint's host name or IP; an
+// optional client certificate), with etcd v3 authentication when it names a user (a token from
+// /v3/auth/authenticate in the Authorization header, fetched again once when etcd calls it
+// invalid). Keys and values are bytes (base64 on the wire). Each call tries the endpoints in
+// turn: a refused connection, a timeout or an etcd without a leader moves on to the next one; a
+// certificate that does not verify or a refused password stops at once.
 
 #include <chrono>
 #include <cstdint>
@@ -14,7 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mkeys/arrayjoin/etcd_registry.hpp"
 #include "mkeys/core/result.hpp"
+#include "mkeys/core/secret_bytes.hpp"
 
 namespace mkeys::arrayjoin::internal {
 
@@ -50,9 +56,9 @@ Result<std::string> Base64Decode(std::string_view text);
 
 class EtcdClient final {
  public:
-  explicit EtcdClient(std::vector<std::string> endpoints,
+  explicit EtcdClient(std::vector<std::string> endpoints, EtcdAccess access = {},
                       std::chrono::milliseconds timeout = std::chrono::milliseconds(3000))
-      : endpoints_(std::move(endpoints)), timeout_(timeout) {}
+      : endpoints_(std::move(endpoints)), access_(std::move(access)), timeout_(timeout) {}
 
   Result<std::optional<EtcdKv>> Get(std::string_view key);
   // Every key under `prefix`, sorted by key (or by creation, newest first, with `newest_first`),
@@ -69,8 +75,20 @@ class EtcdClient final {
   const std::vector<std::string>& endpoints() const { return endpoints_; }
 
  private:
+  struct Reply {
+    unsigned status = 0;
+    std::string body;
+  };
+  // One HTTP exchange (TLS when configured); kCrypto when etcd's certificate does not verify.
+  Result<Reply> Exchange(const std::string& endpoint, std::string_view path,
+                         const std::string& body, const std::string& token);
+  Result<void> Authenticate(const std::string& endpoint);
+  Result<SecretBytes> Password() const;
+
   std::vector<std::string> endpoints_;
+  EtcdAccess access_;
   std::chrono::milliseconds timeout_;
+  std::string token_;  // etcd auth token (with a user), empty before the first authentication
   std::size_t preferred_ = 0;  // the endpoint that answered last
 };
 

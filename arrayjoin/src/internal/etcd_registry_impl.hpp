@@ -26,7 +26,7 @@ class EtcdRegistry final : public Registry {
   EtcdRegistry(std::filesystem::path root, EtcdSettings settings)
       : root_(std::move(root)),
         settings_(std::move(settings)),
-        client_(settings_.endpoints),
+        client_(settings_.endpoints, settings_.access),
         prefix_(EtcdPrefix(settings_.array_id)) {}
 
   std::string_view Kind() const override { return "etcd"; }

@@ -19,15 +19,32 @@
 
 namespace mkeys::arrayjoin {
 
+// How a manager reaches etcd beyond its endpoints (docs/arrayjoin.md, "TLS and authentication
+// towards etcd"). Kept in registry.json: file paths and the user name, never a password.
+struct EtcdAccess {
+  bool tls = false;           // etcds://: TLS 1.2+, etcd's certificate checked against ca_file
+  std::string ca_file;        // --etcd-ca (required with tls)
+  std::string cert_file;      // --etcd-cert (client certificate), with key_file
+  std::string key_file;       // --etcd-key
+  std::string user;           // --etcd-user: etcd v3 auth
+  std::string password_file;  // --etcd-password-file; empty: $MKEYS_ETCD_PASSWORD at each start
+  bool empty() const { return !tls && ca_file.empty() && cert_file.empty() && user.empty(); }
+};
+// Checks the combination of options (etcds:// needs --etcd-ca, --etcd-cert needs --etcd-key, a
+// password file needs a user, the files exist). kInvalidArgument names the option.
+Result<void> CheckEtcdAccess(const EtcdAccess& access);
+
 struct EtcdSettings {
-  std::vector<std::string> endpoints;  // HOST:PORT of etcd members (client URLs, http)
+  std::vector<std::string> endpoints;  // HOST:PORT of etcd members (client URLs)
   std::string array_id;
   std::string array;       // the array's name
   std::string manager_id;  // this manager
+  EtcdAccess access;
 };
 
-// "etcd://HOST:PORT[,HOST:PORT...]" -> the endpoints. kInvalidArgument names the offset.
-Result<std::vector<std::string>> ParseEtcdUrl(std::string_view url);
+// "etcd://HOST:PORT[,HOST:PORT...]" -> the endpoints; "etcds://..." the same over TLS (sets
+// *tls when given). kInvalidArgument names the offset.
+Result<std::vector<std::string>> ParseEtcdUrl(std::string_view url, bool* tls = nullptr);
 std::string RegistryKeyContainerName(std::string_view array);  // mkeys-array-NAME-registry
 
 Result<std::unique_ptr<Registry>> OpenEtcdRegistry(const std::filesystem::path& root);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mkeys/arrayjoin/etcd_registry.hpp"
 #include "mkeys/arrayjoin/join_token.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 #include "mkeys/core/result.hpp"
@@ -38,7 +39,8 @@ Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_
 // The same with the registry in etcd (`--registry etcd://...`): the array's secrets are also
 // sealed into etcd under a new registry key, kept in the container mkeys-array-NAME-registry.
 Result<CreatedArray> CreateArray(const std::filesystem::path& root, std::string_view name,
-                                 const std::vector<std::string>& etcd_endpoints);
+                                 const std::vector<std::string>& etcd_endpoints,
+                                 const EtcdAccess& etcd_access = {});
 
 struct AddedManager {
   ArrayInfo info;
@@ -48,10 +50,12 @@ struct AddedManager {
 // Makes `root` another manager of the array whose etcd registry `from_root` (an existing
 // manager's root on this machine) uses: the registry key is copied store to store (it never
 // passes through etcd or a file), the CA key is unsealed from etcd into the new store, and the
-// manager is registered in etcd. `etcd_endpoints` empty: those of `from_root`.
+// manager is registered in etcd. `etcd_endpoints` empty: those of `from_root`; `etcd_access`
+// null: that of `from_root` too (TLS, client certificate, user).
 Result<AddedManager> AddManager(const std::filesystem::path& root,
                                 const std::filesystem::path& from_root,
-                                const std::vector<std::string>& etcd_endpoints);
+                                const std::vector<std::string>& etcd_endpoints,
+                                const EtcdAccess* etcd_access = nullptr);
 
 struct IssuedToken {
   JoinToken token;

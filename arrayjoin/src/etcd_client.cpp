@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 
+#include "internal/etcd_json.hpp"
 #include "mkeys/core/files.hpp"
 
 // Asio first, as asio_includes.hpp configures it; then Beast.
@@ -40,29 +41,6 @@ std::string PrefixEnd(std::string prefix) {
   return std::string(1, '\0');
 }
 
-std::int64_t Int(const nlohmann::json& j, const char* field) {
-  if (!j.contains(field)) return 0;
-  const auto& v = j[field];
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  if (v.is_string()) {
-    try {
-      return std::stoll(v.get<std::string>());
-    } catch (...) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
-Result<EtcdKv> ReadKv(const nlohmann::json& j) {
-  EtcdKv kv;
-  MKEYS_ASSIGN_OR_RETURN(kv.key, Base64Decode(j.value("key", "")));
-  MKEYS_ASSIGN_OR_RETURN(kv.value, Base64Decode(j.value("value", "")));
-  kv.create_revision = Int(j, "create_revision");
-  kv.mod_revision = Int(j, "mod_revision");
-  return kv;
-}
-
 // Runs one asynchronous step on `io` to completion (the stream's expiry cancels it).
 template <typename Start>
 boost::system::error_code RunStep(asio::io_context& io, Start&& start) {
@@ -81,23 +59,6 @@ std::string Base64Encode(std::string_view bytes) {
                                 reinterpret_cast<const unsigned char*>(bytes.data()),
                                 static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-Result<std::string> Base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) {
-    return Error(ErrorCode::kCorrupt, "etcd sent base64 of a length that is not a multiple of 4");
-  }
-  std::string out(3 * (text.size() / 4) + 1, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) return Error(ErrorCode::kCorrupt, "etcd sent invalid base64");
-  std::size_t size = static_cast<std::size_t>(n);
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  if (!text.empty() && text.back() == '=') --size;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') --size;
-  out.resize(size);
   return out;
 }
 
@@ -249,7 +210,7 @@ Result<void> EtcdClient::Authenticate(const std::string& endpoint) {
     token_ = doc["token"].get<std::string>();
     return Ok();
   }
-  std::string message = doc.is_object() ? doc.value("message", doc.value("error", "")) : "";
+  const std::string message = doc.is_object() ? EtcdErrorText(doc) : std::string();
   if (message.find("authentication failed") != std::string::npos) {
     return Error(ErrorCode::kPeerRefused,
                  "etcd refused the user " + access_.user +
@@ -277,10 +238,7 @@ Result<nlohmann::json> EtcdClient::CallOne(const std::string& endpoint, std::str
   if (!access_.user.empty() && token_.empty()) MKEYS_TRY(Authenticate(endpoint));
   MKEYS_ASSIGN_OR_RETURN(Reply res, Exchange(endpoint, path, text, token_));
   auto doc = nlohmann::json::parse(res.body, nullptr, false);
-  auto message = [&] {
-    return doc.is_object() ? doc.value("message", doc.value("error", std::string("error")))
-                           : std::string();
-  };
+  auto message = [&] { return doc.is_object() ? EtcdErrorText(doc) : std::string(); };
   // A token that expired, or that another etcd member does not know (simple tokens are per
   // member): authenticate again, once.
   if (!access_.user.empty() && res.status != 200 &&
@@ -339,11 +297,9 @@ Result<nlohmann::json> EtcdClient::Call(std::string_view path, const nlohmann::j
 
 Result<std::optional<EtcdKv>> EtcdClient::Get(std::string_view key) {
   MKEYS_ASSIGN_OR_RETURN(auto doc, Call("/v3/kv/range", {{"key", Base64Encode(key)}}));
-  if (!doc.contains("kvs") || !doc["kvs"].is_array() || doc["kvs"].empty()) {
-    return std::optional<EtcdKv>();
-  }
-  MKEYS_ASSIGN_OR_RETURN(auto kv, ReadKv(doc["kvs"][0]));
-  return std::optional<EtcdKv>(std::move(kv));
+  MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeRangeReply(doc));
+  if (reply.kvs.empty()) return std::optional<EtcdKv>();
+  return std::optional<EtcdKv>(std::move(reply.kvs.front()));
 }
 
 Result<std::vector<EtcdKv>> EtcdClient::List(std::string_view prefix, std::size_t limit,
@@ -356,14 +312,8 @@ Result<std::vector<EtcdKv>> EtcdClient::List(std::string_view prefix, std::size_
     body["sort_target"] = "CREATE";
   }
   MKEYS_ASSIGN_OR_RETURN(auto doc, Call("/v3/kv/range", body));
-  std::vector<EtcdKv> out;
-  if (doc.contains("kvs") && doc["kvs"].is_array()) {
-    for (const auto& j : doc["kvs"]) {
-      MKEYS_ASSIGN_OR_RETURN(auto kv, ReadKv(j));
-      out.push_back(std::move(kv));
-    }
-  }
-  return out;
+  MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeRangeReply(doc));
+  return std::move(reply.kvs);
 }
 
 Result<bool> EtcdClient::Txn(const std::vector<EtcdCompare>& compares,
@@ -385,7 +335,8 @@ Result<bool> EtcdClient::Txn(const std::vector<EtcdCompare>& compares,
   }
   MKEYS_ASSIGN_OR_RETURN(auto doc,
                          Call("/v3/kv/txn", {{"compare", compare}, {"success", success}}));
-  return doc.value("succeeded", false);
+  MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeTxnReply(doc));
+  return reply.succeeded;
 }
 
 }  // namespace mkeys::arrayjoin::internal

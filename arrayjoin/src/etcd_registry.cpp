@@ -446,7 +446,12 @@ Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
   const auto path = Registry::ConfigPathFor(root);
   MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(path));
   auto doc = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || doc.value("kind", "") != "etcd" ||
+  // A field of the wrong type reads as missing (json::value would throw).
+  const auto str = [](const nlohmann::json& obj, const char* name) {
+    const auto it = obj.find(name);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (doc.is_discarded() || !doc.is_object() || str(doc, "kind") != "etcd" ||
       !doc.contains("endpoints") || !doc["endpoints"].is_array()) {
     return Error(ErrorCode::kCorrupt, "not an etcd registry configuration").On(path.string());
   }
@@ -454,22 +459,25 @@ Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
   for (const auto& e : doc["endpoints"]) {
     if (e.is_string()) s.endpoints.push_back(e.get<std::string>());
   }
-  s.array_id = doc.value("array_id", "");
-  s.array = doc.value("array", "");
-  s.manager_id = doc.value("manager_id", "");
+  s.array_id = str(doc, "array_id");
+  s.array = str(doc, "array");
+  s.manager_id = str(doc, "manager_id");
   if (doc.contains("tls") && doc["tls"].is_object()) {
     s.access.tls = true;
-    s.access.ca_file = doc["tls"].value("ca", "");
+    s.access.ca_file = str(doc["tls"], "ca");
   }
   if (doc.contains("client_cert") && doc["client_cert"].is_object()) {
-    s.access.cert_file = doc["client_cert"].value("cert", "");
-    s.access.key_file = doc["client_cert"].value("key", "");
+    s.access.cert_file = str(doc["client_cert"], "cert");
+    s.access.key_file = str(doc["client_cert"], "key");
   }
   if (doc.contains("auth") && doc["auth"].is_object()) {
-    s.access.user = doc["auth"].value("user", "");
-    s.access.password_file = doc["auth"].value("password_file", "");
+    s.access.user = str(doc["auth"], "user");
+    s.access.password_file = str(doc["auth"], "password_file");
   }
-  if (s.endpoints.empty() || s.array_id.empty() || s.array.empty() || s.manager_id.empty()) {
+  const bool cert_pair_broken = s.access.cert_file.empty() != s.access.key_file.empty();
+  if (s.endpoints.empty() || s.array_id.empty() || s.array.empty() || s.manager_id.empty() ||
+      (s.access.tls && s.access.ca_file.empty()) || cert_pair_broken ||
+      (doc.contains("auth") && s.access.user.empty())) {
     return Error(ErrorCode::kCorrupt, "the etcd registry configuration is incomplete")
         .On(path.string());
   }

@@ -241,3 +241,29 @@ INSERT INTO members VALUES ('old-node', 1500, 1, '127.0.0.1', 't', 'pem', x'01')
   CHECK((*members)[0].status == MemberStatus::kJoined);
   CHECK((*reg)->AddressLimits()->empty());
 }
+
+TEST_CASE("a damaged etcd registry configuration is refused with its path",
+          "[arrayjoin][registry]") {
+  // Fields of the wrong type, not JSON, a missing endpoint list: an error naming registry.json,
+  // never an exception or an etcd call to nowhere.
+  const char* damaged[] = {
+      R"({"kind": 5})",
+      R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": 7, "array": "web",
+          "manager_id": "m"})",
+      R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": "a", "array": "web",
+          "manager_id": "m", "tls": {"ca": ["x"]}, "auth": {"user": false}})",
+      R"({"kind": "etcd", "endpoints": "127.0.0.1:1"})",
+      "{\"kind\": \"etcd\", ",
+  };
+  for (const char* text : damaged) {
+    TempDir dir;
+    const auto path = Registry::ConfigPathFor(dir.path());
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+    INFO(text);
+    auto reg = Registry::Open(dir.path());
+    REQUIRE_FALSE(reg);
+    CHECK(reg.error().code() == ErrorCode::kCorrupt);
+    CHECK(reg.error().ToString().find("registry.json") != std::string::npos);
+  }
+}

@@ -52,7 +52,6 @@ inline EtcdOp Delete(std::string key) {
 }
 
 std::string Base64Encode(std::string_view bytes);
-Result<std::string> Base64Decode(std::string_view text);
 
 class EtcdClient final {
  public:

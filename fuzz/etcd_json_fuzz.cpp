@@ -72,6 +72,9 @@ void DecodeAll(std::string_view text) {
   }
   (void)in::ParseStatusReply(text);
   auto doc = json::parse(text, nullptr, false);
+  if (auto lease = in::DecodeLeaseReply(doc)) {
+    Check(lease->id > 0 && lease->ttl >= 0, "a lease without an id or with a negative TTL");
+  }
   (void)in::EtcdErrorText(doc);
   (void)in::ArrayInfoFromJson(text, "/mkeys/arrays/x/info");
   (void)in::CurrentVersionFromText(text, "/mkeys/arrays/x/current");

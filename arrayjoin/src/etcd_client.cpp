@@ -327,8 +327,9 @@ Result<bool> EtcdClient::Txn(const std::vector<EtcdCompare>& compares,
   nlohmann::json success = nlohmann::json::array();
   for (const auto& op : ops) {
     if (op.kind == EtcdOp::Kind::kPut) {
-      success.push_back(
-          {{"request_put", {{"key", Base64Encode(op.key)}, {"value", Base64Encode(op.value)}}}});
+      nlohmann::json put = {{"key", Base64Encode(op.key)}, {"value", Base64Encode(op.value)}};
+      if (op.lease != 0) put["lease"] = std::to_string(op.lease);
+      success.push_back({{"request_put", std::move(put)}});
     } else {
       success.push_back({{"request_delete_range", {{"key", Base64Encode(op.key)}}}});
     }
@@ -337,6 +338,20 @@ Result<bool> EtcdClient::Txn(const std::vector<EtcdCompare>& compares,
                          Call("/v3/kv/txn", {{"compare", compare}, {"success", success}}));
   MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeTxnReply(doc));
   return reply.succeeded;
+}
+
+Result<std::int64_t> EtcdClient::GrantLease(std::int64_t ttl_seconds) {
+  MKEYS_ASSIGN_OR_RETURN(auto doc, Call("/v3/lease/grant", {{"TTL", std::to_string(ttl_seconds)}}));
+  MKEYS_ASSIGN_OR_RETURN(auto reply, DecodeLeaseReply(doc));
+  return reply.id;
+}
+
+Result<void> EtcdClient::RevokeLease(std::int64_t id) {
+  auto r = Call("/v3/lease/revoke", {{"ID", std::to_string(id)}});
+  if (!r && r.error().ToString().find("requested lease not found") == std::string::npos) {
+    return std::move(r).error();
+  }
+  return Ok();
 }
 
 }  // namespace mkeys::arrayjoin::internal

@@ -324,6 +324,17 @@ Result<EtcdTxnReply> ParseTxnReply(std::string_view text) {
   return DecodeTxnReply(doc);
 }
 
+Result<EtcdLeaseReply> DecodeLeaseReply(const json& doc) {
+  if (!doc.is_object()) return Bad(kReply, {}, "is not a JSON object");
+  const Fields f(doc, kReply);
+  EtcdLeaseReply out;
+  MKEYS_ASSIGN_OR_RETURN(out.revision, HeaderRevision(f, kReply));
+  MKEYS_ASSIGN_OR_RETURN(out.id, f.Decimal("ID"));
+  MKEYS_ASSIGN_OR_RETURN(out.ttl, f.Decimal("TTL"));
+  if (out.id == 0) return f.Problem("ID", "is missing (etcd granted no lease)");
+  return out;
+}
+
 Result<EtcdStatusReply> DecodeStatusReply(const json& doc) {
   if (!doc.is_object()) return Bad(kReply, {}, "is not a JSON object");
   const Fields f(doc, kReply);

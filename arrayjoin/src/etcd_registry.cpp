@@ -140,12 +140,16 @@ Result<bool> EtcdRegistry::AddKeyVersionOps(const KeyVersion& version, std::vect
   std::vector<EtcdCompare> compares = {{vkey, "CREATE", 0}};
   compares.push_back(current ? EtcdCompare{prefix_ + "current", "MOD", current->mod_revision}
                              : EtcdCompare{prefix_ + "current", "CREATE", 0});
+  // And only while this manager still holds the rotation lock it took (the lock's revision).
+  if (lock_revision_ != 0) compares.push_back({RotationLockKey(), "CREATE", lock_revision_});
   MKEYS_ASSIGN_OR_RETURN(bool done, client_.Txn(compares, ops));
   if (done) return true;
   // A reply lost after etcd applied the transaction, and the retry on another endpoint found
   // `current` moved: if the version there is this very one, the rotation did happen.
   MKEYS_ASSIGN_OR_RETURN(auto there, client_.Get(vkey));
-  return there && there->value == doc.dump();
+  if (there && there->value == doc.dump()) return true;
+  if (auto lost = LostRotationLock()) return *lost;
+  return false;
 }
 
 Result<void> EtcdRegistry::AddKeyVersion(const KeyVersion& version) {

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include "mkeys/arrayjoin/etcd_registry.hpp"
+#include "mkeys/arrayjoin/fault.hpp"
 #include "mkeys/arrayjoin/protocol.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/log.hpp"
@@ -222,8 +223,14 @@ Result<IssuedToken> IssueToken(const std::filesystem::path& root, const TokenOpt
   return IssuedToken{std::move(token), record};
 }
 
-Result<KeyVersion> RotateKeys(const std::filesystem::path& root) {
+Result<KeyVersion> RotateKeys(const std::filesystem::path& root, std::chrono::seconds lease) {
   MKEYS_ASSIGN_OR_RETURN(auto registry, Registry::Open(root));
+  // One manager rotates at a time; the lock goes when this function returns, however it does.
+  MKEYS_TRY(registry->LeadRotation(lease));
+  struct LetGo {
+    Registry& registry;
+    ~LetGo() { registry.EndRotation(); }
+  } let_go{*registry};
   MKEYS_ASSIGN_OR_RETURN(ArrayInfo info, registry->Info());
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   MKEYS_ASSIGN_OR_RETURN(auto system, machine.TokenFor(kInstallerIdentity));
@@ -236,8 +243,10 @@ Result<KeyVersion> RotateKeys(const std::filesystem::path& root) {
     RemoveContainers(store, system, created);
     return kv;
   }
-  // With etcd this is one transaction that checks no other manager rotated meanwhile (fencing):
-  // the new version, its sealed secrets and the event are all written, or nothing is.
+  FaultPoint("manager", "rotate-before-write");
+  // With etcd this is one transaction that checks no other manager rotated meanwhile and that
+  // this one still holds the rotation lock (fencing): the new version, its sealed secrets and
+  // the event are all written, or nothing is.
   auto added = registry->HoldsSecrets()
                    ? registry->AddKeyVersionWithSecrets(*kv, secrets.rsa_pkcs8, secrets.config_key)
                    : registry->AddKeyVersion(*kv);

@@ -139,6 +139,12 @@ void Register(CLI::App& app, Context& ctx) {
 
   auto* rotate = group->add_subcommand("rotate", "Create a new key version");
   rotate->add_option("ROOT", a->root, "Manager's machine root")->required();
+  rotate
+      ->add_option("--lease", a->rotation_lease,
+                   "With several managers (etcd): seconds the rotation lock lives if this "
+                   "manager stops mid-rotation (default 30; a rotation taking longer writes "
+                   "nothing)")
+      ->check(CLI::Range(2, 3600));
   bind(rotate, Rotate);
 
   auto* join = group->add_subcommand(

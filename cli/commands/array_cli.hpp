@@ -47,8 +47,9 @@ struct ArrayArgs {
   bool yes = false;
   bool force = false;
   int timeout = 30;
-  std::string registry;  // etcd://HOST:PORT[,...]; empty: SQLite
-  std::string from;      // an existing manager's root (array manager add)
+  int rotation_lease = 30;  // array rotate --lease (seconds)
+  std::string registry;     // etcd://HOST:PORT[,...]; empty: SQLite
+  std::string from;         // an existing manager's root (array manager add)
   // TLS and authentication towards etcd (docs/arrayjoin.md); never a password here.
   std::string etcd_ca, etcd_cert, etcd_key, etcd_user, etcd_password_file;
   bool EtcdOptionsGiven() const {

@@ -359,7 +359,7 @@ int Revoke(Context& ctx, const ArrayArgs& a) {
 }
 
 int Rotate(Context& ctx, const ArrayArgs& a) {
-  auto kv = aj::RotateKeys(a.root);
+  auto kv = aj::RotateKeys(a.root, std::chrono::seconds(a.rotation_lease));
   if (!kv) return Fail(ctx, kv.error());
   if (ctx.out.json()) {
     ctx.out.Json(

@@ -112,6 +112,19 @@ TEST_CASE("etcd status reply decodes version and leader", "[arrayjoin][etcd]") {
   CHECK(EtcdErrorText(nlohmann::json::parse(R"({"error":{"a":1},"message":7})")) == "error");
 }
 
+TEST_CASE("etcd lease grant reply decodes its id and TTL", "[arrayjoin][etcd]") {
+  auto lease = DecodeLeaseReply(nlohmann::json::parse(
+      R"({"header":{"revision":"12"},"ID":"7587862311712455430","TTL":"30"})"));
+  REQUIRE(lease.ok());
+  CHECK(lease->id == 7587862311712455430);
+  CHECK(lease->ttl == 30);
+  CHECK(lease->revision == 12);
+  CHECK(DecodeLeaseReply(nlohmann::json::parse(R"({"TTL":"30"})")).error().message() ==
+        "etcd reply: ID is missing (etcd granted no lease)");
+  CHECK(DecodeLeaseReply(nlohmann::json::parse(R"({"ID":"-4","TTL":"30"})")).error().message() ==
+        "etcd reply: ID is not a decimal number");
+}
+
 TEST_CASE("etcd token record with a field of the wrong type names the field and key",
           "[arrayjoin][etcd]") {
   auto token = TokenFromJson(TokenText("9"), "/mkeys/arrays/x/tokens/ab");

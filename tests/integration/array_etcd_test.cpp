@@ -4,6 +4,7 @@
 // manager after one was killed, a rotation while the etcd leader is killed, an etcd member wiped
 // and re-added. Outside CI these skip (with a warning) only when etcd is not installed.
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "array_support.hpp"
@@ -209,4 +210,97 @@ TEST_CASE("an etcd member wiped and re-added loses nothing the managers wrote",
     CHECK(JsonOf(Mkeys({"--json", "array", "status", root.string()}))["key_version"] == 2);
   }
   REQUIRE(SyncMember(member).exit_code == 0);
+}
+
+namespace {
+
+// `mkeys array rotate ROOT --lease N` in a thread, held at the step before its write until
+// Release() (MKEYS_PAUSE; the process says it waits by creating GO.waiting).
+class HeldRotation {
+ public:
+  HeldRotation(const std::filesystem::path& root, const std::filesystem::path& go, int lease)
+      : go_(go) {
+    thread_ = std::thread([this, root, lease] {
+      result_ =
+          Run({MKEYS_BINARY, "array", "rotate", root.string(), "--lease", std::to_string(lease)},
+              "", {"MKEYS_PAUSE=manager:rotate-before-write=" + go_.string()});
+    });
+    const auto waiting = go_.string() + ".waiting";
+    for (int i = 0; i < 600 && !std::filesystem::exists(waiting); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    held_ = std::filesystem::exists(waiting);
+  }
+  ~HeldRotation() {
+    if (thread_.joinable()) Release();
+  }
+  bool held() const { return held_; }
+  RunResult Release() {
+    std::ofstream(go_) << "go";
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  std::filesystem::path go_;
+  std::thread thread_;
+  RunResult result_;
+  bool held_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("one manager rotates at a time and a leader whose lease ran out writes nothing",
+          "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  TwoManagers s;
+  // a takes the rotation lock on a 2 s lease and stops just before its write.
+  HeldRotation held_a(s.a, s.work.path() / "go-a", 2);
+  REQUIRE(held_a.held());
+  // Meanwhile b's rotation is refused, naming the leader; nothing is written.
+  auto refused = Mkeys({"array", "rotate", s.b.string()});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("another manager leads a rotation of this array") != std::string::npos);
+  CHECK(JsonOf(Mkeys({"--json", "array", "status", s.a.string()}))["key_version"] == 1);
+  // a's lease runs out while it is stopped; b takes the lock and stops before its write too.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  HeldRotation held_b(s.b, s.work.path() / "go-b", 30);
+  REQUIRE(held_b.held());
+  // a wakes up: `current` has not moved, yet its write is fenced off by the lock it lost.
+  auto late = held_a.Release();
+  INFO(late.out << late.err);
+  CHECK(late.exit_code != 0);
+  CHECK(late.err.find("rotation lock ended before the rotation was written") != std::string::npos);
+  CHECK(JsonOf(Mkeys({"--json", "array", "status", s.b.string()}))["key_version"] == 1);
+  auto led = held_b.Release();
+  INFO(led.out << led.err);
+  REQUIRE(led.exit_code == 0);
+  // Exactly one version 2, written by b; both managers see it; the lock is gone.
+  for (const auto& root : {s.a, s.b}) {
+    CHECK(JsonOf(Mkeys({"--json", "array", "status", root.string()}))["key_version"] == 2);
+  }
+  CHECK(CountEvents(Events(s.a), "key-version") == 1);
+  auto again = Mkeys({"array", "rotate", s.a.string()});
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+}
+
+TEST_CASE("a rotation leader that dies holding the lock lets it go when its lease runs out",
+          "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  TwoManagers s;
+  auto died = Run({MKEYS_BINARY, "array", "rotate", s.a.string(), "--lease", "2"}, "",
+                  {"MKEYS_FAULT=manager:rotate-before-write"});
+  REQUIRE(died.exit_code == 86);
+  auto refused = Mkeys({"array", "rotate", s.b.string()});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("another manager leads a rotation") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  auto rotated = Mkeys({"--json", "array", "rotate", s.b.string()});
+  INFO(rotated.out << rotated.err);
+  REQUIRE(rotated.exit_code == 0);
+  CHECK(JsonOf(rotated)["key_version"] == 2);
+  CHECK(JsonOf(Mkeys({"--json", "array", "status", s.a.string()}))["key_version"] == 2);
 }

@@ -43,9 +43,10 @@ struct EtcdOp {
   enum class Kind : std::uint8_t { kPut, kDelete } kind = Kind::kPut;
   std::string key;
   std::string value;
+  std::int64_t lease = 0;  // a put attached to this lease (deleted when it ends); 0: none
 };
-inline EtcdOp Put(std::string key, std::string value) {
-  return {EtcdOp::Kind::kPut, std::move(key), std::move(value)};
+inline EtcdOp Put(std::string key, std::string value, std::int64_t lease = 0) {
+  return {EtcdOp::Kind::kPut, std::move(key), std::move(value), lease};
 }
 inline EtcdOp Delete(std::string key) {
   return {EtcdOp::Kind::kDelete, std::move(key), {}};
@@ -66,6 +67,10 @@ class EtcdClient final {
                                    bool newest_first = false);
   // All compares hold -> all ops applied atomically, true; else nothing applied, false.
   Result<bool> Txn(const std::vector<EtcdCompare>& compares, const std::vector<EtcdOp>& ops);
+  // A lease of `ttl_seconds` (its id), and its end (its keys are deleted with it). Revoking a
+  // lease etcd no longer knows is not an error.
+  Result<std::int64_t> GrantLease(std::int64_t ttl_seconds);
+  Result<void> RevokeLease(std::int64_t id);
   // One POST to one endpoint (tests of health): the parsed reply.
   Result<nlohmann::json> CallOne(const std::string& endpoint, std::string_view path,
                                  const nlohmann::json& body);

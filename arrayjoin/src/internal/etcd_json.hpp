@@ -44,6 +44,13 @@ struct EtcdStatusReply {
   std::int64_t revision = 0;
 };
 
+// /v3/lease/grant.
+struct EtcdLeaseReply {
+  std::int64_t id = 0;
+  std::int64_t ttl = 0;
+  std::int64_t revision = 0;
+};
+
 // Canonical base64 with padding (what etcd writes): anything else is an error.
 Result<std::string> DecodeEtcdBase64(std::string_view text);
 
@@ -53,6 +60,7 @@ Result<EtcdTxnReply> ParseTxnReply(std::string_view text);
 Result<EtcdTxnReply> DecodeTxnReply(const nlohmann::json& doc);
 Result<EtcdStatusReply> ParseStatusReply(std::string_view text);
 Result<EtcdStatusReply> DecodeStatusReply(const nlohmann::json& doc);
+Result<EtcdLeaseReply> DecodeLeaseReply(const nlohmann::json& doc);
 // What an error reply ({"error": ..., "code": N, "message": ...}) says; "error" when it says
 // nothing readable. Never fails.
 std::string EtcdErrorText(const nlohmann::json& doc);

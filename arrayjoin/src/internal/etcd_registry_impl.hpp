@@ -3,7 +3,7 @@
 // The etcd registry's class (private to etcd_registry*.cpp). Keys under
 // /mkeys/arrays/ARRAY_ID/: info, current, versions/N, tokens/ID, members/NAME, revoked/PIN,
 // events/TIME-RANDOM, managers/ID, serve/ID, limits/ID/ADDRESS, secrets/ca, secrets/vN/rsa,
-// secrets/vN/config. Values are JSON, secrets sealed bytes.
+// secrets/vN/config, rotation/lock (on a lease). Values are JSON, secrets sealed bytes.
 
 #include <filesystem>
 #include <mutex>
@@ -65,6 +65,8 @@ class EtcdRegistry final : public Registry {
   Result<SecretBytes> LoadSecret(std::string_view name) override;
   Result<void> AddKeyVersionWithSecrets(const KeyVersion& version, const SecretBytes& rsa_pkcs8,
                                         const SecretBytes& config_key) override;
+  Result<void> LeadRotation(std::chrono::seconds lease) override;
+  void EndRotation() override;
 
   // For creation: the registry key given rather than read from the store.
   void SetRegistryKey(SecretBytes key) { registry_key_ = std::move(key); }
@@ -85,6 +87,10 @@ class EtcdRegistry final : public Registry {
   std::string TokenKey(std::string_view id) const { return prefix_ + "tokens/" + std::string(id); }
   std::string RevokedKey(const Digest& pin) const;
   Result<bool> AddKeyVersionOps(const KeyVersion& version, std::vector<EtcdOp> extra);
+  std::string RotationLockKey() const { return prefix_ + "rotation/lock"; }
+  // After a rotation write failed its compares: an error when the rotation lock this manager
+  // took is no longer its own, nothing when it still is (or none was taken).
+  std::optional<Error> LostRotationLock();
 
   std::filesystem::path root_;
   EtcdSettings settings_;
@@ -92,6 +98,9 @@ class EtcdRegistry final : public Registry {
   EtcdClient client_;
   std::string prefix_;
   std::optional<SecretBytes> registry_key_;
+  std::int64_t lock_revision_ = 0;  // the rotation lock's create_revision while held, else 0
+  std::int64_t lock_lease_ = 0;
+  std::chrono::seconds lock_ttl_{0};
 };
 
 }  // namespace mkeys::arrayjoin::internal

@@ -10,7 +10,8 @@ namespace mkeys::arrayjoin {
 
 inline constexpr int kFaultExitCode = 86;
 
-// Ends the process if MKEYS_FAULT names `side:step`. Costs one getenv when it does not.
+// Waits at `side:step` if MKEYS_PAUSE names it (see fault.cpp), then
+// ends the process if MKEYS_FAULT names `side:step`. Costs two getenv calls when neither is set.
 void FaultPoint(std::string_view side, std::string_view step);
 
 }  // namespace mkeys::arrayjoin

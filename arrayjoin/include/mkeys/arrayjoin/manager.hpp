@@ -76,7 +76,11 @@ Result<IssuedToken> IssueToken(const std::filesystem::path& root, std::chrono::s
                                std::uint32_t uses);
 
 // A new key version (RSA + config key), made current. Members fetch it with `array sync`.
-Result<KeyVersion> RotateKeys(const std::filesystem::path& root);
+// With several managers (etcd) the rotation first takes the array's rotation lock on a lease of
+// `lease` (see Registry::LeadRotation); another manager's rotation meanwhile is refused.
+inline constexpr std::chrono::seconds kDefaultRotationLease{30};
+Result<KeyVersion> RotateKeys(const std::filesystem::path& root,
+                              std::chrono::seconds lease = kDefaultRotationLease);
 
 // The port a manager listens on unless told otherwise, and a member dials when --manager names
 // a host without a port. (Unassigned by IANA and below Linux's ephemeral range.)

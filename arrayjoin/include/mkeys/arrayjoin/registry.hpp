@@ -8,6 +8,7 @@
 // recreated behind the user's back. Thread-safe: one connection guarded by a mutex; several
 // processes may use one registry at once (WAL, busy timeout).
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -202,6 +203,16 @@ class Registry {
   virtual bool HoldsSecrets() const { return false; }
   // One sealed secret by name ("ca", "v3/rsa", "v3/config"); kNotFound when absent.
   virtual Result<SecretBytes> LoadSecret(std::string_view name);
+  // Rotation leadership. With several managers (etcd) one rotates at a time: LeadRotation takes
+  // the array's rotation lock on a lease of `lease` (a leader that dies lets it go when the lease
+  // runs out), or fails naming the manager that holds it; while it is held, every rotation write
+  // also checks that the lock is still this one (fencing: a leader whose lease ran out writes
+  // nothing). EndRotation lets it go. SQLite has one manager: there is nothing to take.
+  virtual Result<void> LeadRotation(std::chrono::seconds lease) {
+    (void)lease;
+    return Ok();
+  }
+  virtual void EndRotation() {}
   // AddKeyVersion, together with the version's secrets in the same transaction (a rotation is
   // all there or not at all). Without HoldsSecrets(), AddKeyVersion.
   virtual Result<void> AddKeyVersionWithSecrets(const KeyVersion& version,

@@ -4,13 +4,13 @@
 # figure and its ratio to the peers measured in the same run on the same tree (medians of
 # BENCH_RUNS runs). See docs/benchmarks.md.
 #
-#   bench/run.sh [--full] [--only B1,B2,B3,B4,B5,B6] [--runs R]
+#   bench/run.sh [--full] [--only B1,B2,B3,B4,B5,B6,B7] [--runs R]
 #
 # Environment: BENCH_N (containers for B1/B2, default 100000; --full: 1000000), BENCH_RUNS
 # (default 3), BENCH_NTFS_N (B5, default 20000; --full: 100000), BENCH_IMAGE_N (B6, default
 # 100000), BENCH_SHELL_N (files the
 # setfattr shell loop of B2 runs over, default 2000), BENCH_SEQ_JOINS (200), BENCH_CONC_JOINS
-# (50), BENCH_TREES (where trees go, default build/bench/trees), BENCH_KEEP=1 keeps the trees.
+# (50), BENCH_ARRAY_JOINS (B7, 200), BENCH_TREES (where trees go, default build/bench/trees), BENCH_KEEP=1 keeps the trees.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ SRC=$(pwd)
 BUILD=$SRC/build/bench
 
 FULL=0
-ONLY="B1,B2,B3,B4,B5,B6"
+ONLY="B1,B2,B3,B4,B5,B6,B7"
 RUNS=${BENCH_RUNS:-3}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,6 +41,7 @@ SHELL_N=${BENCH_SHELL_N:-2000}
 IMAGE_N=${BENCH_IMAGE_N:-100000}
 SEQ_JOINS=${BENCH_SEQ_JOINS:-200}
 CONC_JOINS=${BENCH_CONC_JOINS:-50}
+B7_JOINS=${BENCH_ARRAY_JOINS:-200}
 TREES=${BENCH_TREES:-$BUILD/trees}
 WORK=$TREES/run.$$
 RESULTS=$WORK/results.tsv   # kind<TAB>fields... read by the table printer at the end
@@ -426,6 +427,9 @@ want B3 && run_b3
 want B4 && run_b4
 want B5 && run_b5
 want B6 && run_b6
+# shellcheck source=bench/b7_arrays.sh
+source "$SRC/bench/b7_arrays.sh"
+want B7 && run_b7
 
 # ---- the table ---------------------------------------------------------------------------
 TOTAL=$(( $(date +%s) - T_START ))
@@ -552,6 +556,21 @@ for r in rows:
                 f"mkeys audit IMAGE: {rate(n, im)}, RSS {im_rss / 1024:.0f} MiB", peer,
                 ratio(im, gf) + " time", "≥ 2× getfattr, RSS < 256 MiB",
                 holds(im * 2 <= gf and im_rss < 256 * 1024))
+    elif kind == "b7":
+        n = int(r[1]); sq, sq50, sq99, et, et50, et99 = (f(x) for x in (r[2:8] + [""] * 6)[:6])
+        fails = int(r[8]) if len(r) > 8 and r[8] else 0
+        why = r[9] if len(r) > 9 else ""
+        def jr(secs, p50, p99):
+            ms = lambda x: f"{x:.0f} ms" if x is not None else "—"
+            return f"{n / secs:,.1f} joins/s, p50 {ms(p50)}, p99 {ms(p99)}"
+        if not et or not sq:
+            add("B7", f"{n} joins, 2 managers on etcd", f"not available ({why})",
+                f"1 manager on SQLite: {jr(sq, sq50, sq99)}" if sq else "—", "", "reported", "—")
+        else:
+            add("B7", f"{n} joins, 2 managers on a 3-member etcd", jr(et, et50, et99),
+                f"1 manager on SQLite: {jr(sq, sq50, sq99)}", ratio(et, sq) + " time", "reported", "—")
+        if fails:
+            add("B7", "failed joins", f"{fails} of {2 * n}: {why}", "", "", "0", "NO")
 
 head = ("bench", "case", "mkeys", "peer (same run, same tree)", "ratio", "goal", "holds")
 widths = [max(len(str(x[i])) for x in out + [head]) for i in range(len(head))]

@@ -26,7 +26,7 @@ Result<std::optional<EtcdKv>> EtcdRegistry::GetMember(std::string_view name) {
   return client_.Get(MemberKey(name));
 }
 
-Result<void> EtcdRegistry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
+Result<bool> EtcdRegistry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
                                            const MemberRecord& member,
                                            const std::optional<Digest>& proven_pin,
                                            std::int64_t now) {
@@ -44,16 +44,12 @@ Result<void> EtcdRegistry::ReserveDelivery(std::string_view token_id, const Dige
       existing = std::move(m);
     }
     // The same member key retrying with the same token (through this or another manager, or
-    // after a lost reply) resumes its delivery: no second use.
-    const bool resume = existing && existing->status == MemberStatus::kDelivered &&
-                        existing->token_id == token_id &&
-                        ConstantTimeEquals(existing->cert_pin, member.cert_pin) && token &&
-                        ConstantTimeEquals(token->verifier, verifier);
-    if (!resume) {
-      if (auto refusal = CheckToken(token, verifier, now)) {
-        return Error(ErrorCode::kPeerRefused, std::string(TokenRefusalText(*refusal)))
-            .On("token " + std::string(token_id));
-      }
+    // after a lost reply) resumes its delivery: no second use. The token must still be valid.
+    const bool resume = ResumesDelivery(existing, token, token_id, verifier, member);
+    if (auto refusal = CheckToken(token, verifier, now);
+        refusal && !(resume && *refusal == TokenRefusal::kUsedUp)) {
+      return Error(ErrorCode::kPeerRefused, std::string(TokenRefusalText(*refusal)))
+          .On("token " + std::string(token_id));
     }
     std::vector<EtcdCompare> compares = {
         {TokenKey(token_id), "MOD", token_kv ? token_kv->mod_revision : 0},
@@ -93,9 +89,9 @@ Result<void> EtcdRegistry::ReserveDelivery(std::string_view token_id, const Dige
       ops.push_back(Put(TokenKey(token_id), TokenToJson(spent).dump()));
       detail += "; use spent, " + std::to_string(spent.uses_left) + " left; not confirmed yet)";
     }
-    ops.push_back(EventOp("delivered", member.name, detail, now));
+    ops.push_back(EventOp(resume ? "delivery-resumed" : "delivered", member.name, detail, now));
     MKEYS_ASSIGN_OR_RETURN(bool done, client_.Txn(compares, ops));
-    if (done) return Ok();
+    if (done) return resume;
   }
   return Contended("join");
 }

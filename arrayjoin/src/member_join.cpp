@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The member's join, step by step: preflight, connect and verify the pin, prove the token,
 // receive and unwrap, install and verify as the service identity, confirm. Any failure after
-// the preflight removes every trace on the member.
+// the preflight removes every trace on the member, except the member key kept for a retry
+// with the same token (mkeys-array-pending-TOKEN_ID), which resumes the delivery.
 #include <unistd.h>
 
 #include "internal/member_internal.hpp"
 #include "mkeys/arrayjoin/fault.hpp"
 #include "mkeys/arrayjoin/manager.hpp"
 #include "mkeys/core/hex.hpp"
+#include "mkeys/core/log.hpp"
 
 namespace mkeys::arrayjoin {
 namespace {
@@ -64,6 +66,9 @@ class JoinRun final {
   MemberState NewState() const;
   JoinResult ResultFor(const MemberState& state) const;
   Result<JoinResult> SettleUnanswered(const MemberState& state, const Error& why);
+  Result<std::optional<PkeyPtr>> LoadPendingKey() const;
+  Result<void> KeepPendingKey();
+  void DropPendingKey();
 
   const JoinOptions& o_;
   const JoinToken& token_;
@@ -74,6 +79,9 @@ class JoinRun final {
   acl::Token service_;
   std::optional<MemberState> previous_;  // --rejoin: this root's membership
   PkeyPtr member_key_;
+  std::string pending_name_;  // "" for --rejoin (this member's own key)
+  bool pending_kept_ = false;
+  bool pending_reused_ = false;
   X509Ptr previous_cert_;
   std::string member_;
   std::unique_ptr<internal::TlsClient> client_;
@@ -91,7 +99,57 @@ Error JoinRun::Fail(JoinStep step, Error e) {
     (void)client_->Send(EncodeError({"member-failed", e.message(), ""}));
   }
   internal::RollBack(store_, installer_, journal_);
+  // The manager refused for good: a retry cannot resume anything. After a retryable refusal or
+  // a failure on the way (a manager or connection lost), the key stays for the retry.
+  if (client_ && !client_->refusal_code().empty() &&
+      !AdviceFor(client_->refusal_code()).retryable) {
+    DropPendingKey();
+  }
   return e;
+}
+
+// The member key an earlier attempt with this token left, if any.
+Result<std::optional<PkeyPtr>> JoinRun::LoadPendingKey() const {
+  std::error_code ec;
+  if (!fs::exists(store_.PathFor(pending_name_), ec)) return std::optional<PkeyPtr>();
+  auto opened = store_.Open(pending_name_, installer_);
+  if (!opened || !opened->signature) {
+    return Error(
+               ErrorCode::kCorrupt,
+               "the member key kept from an earlier join with token " + token_.id() +
+                   " cannot be read (" +
+                   (opened ? std::string("it holds no signature key") : opened.error().message()) +
+                   "); to join with a new key, which takes a new token use, remove it: mkeys "
+                   "store delete " +
+                   o_.root.string() + " " + pending_name_ + " --as SYSTEM")
+        .On(pending_name_);
+  }
+  MKEYS_ASSIGN_OR_RETURN(SecretBytes der, opened->signature->ToPkcs8());
+  MKEYS_ASSIGN_OR_RETURN(PkeyPtr key, PrivateKeyFromPkcs8(der));
+  return std::optional<PkeyPtr>(std::move(key));
+}
+
+// Before the hello can reach a manager: the member key into its own container, readable by
+// SYSTEM only (the CSP's descriptor, no grant). Not in the journal: a rollback keeps it.
+Result<void> JoinRun::KeepPendingKey() {
+  if (pending_name_.empty() || pending_kept_) return Ok();
+  MKEYS_ASSIGN_OR_RETURN(SecretBytes der, PrivateKeyToPkcs8(member_key_.get()));
+  MKEYS_ASSIGN_OR_RETURN(auto key, keystore::PrivateKey::FromPkcs8(der));
+  keystore::CreateOptions options;
+  options.material.emplace();
+  options.material->signature = std::move(key);
+  MKEYS_ASSIGN_OR_RETURN(auto created, store_.Create(pending_name_, installer_, options));
+  (void)created;
+  pending_kept_ = true;
+  journal_.pending_key = pending_name_;
+  return Ok();
+}
+
+void JoinRun::DropPendingKey() {
+  if (!pending_kept_) return;
+  internal::DropPendingKey(store_, installer_, pending_name_);
+  pending_kept_ = false;
+  journal_.pending_key.clear();
 }
 
 Result<void> JoinRun::CheckRoot() {
@@ -135,7 +193,16 @@ Result<void> JoinRun::PrepareIdentity() {
     MKEYS_ASSIGN_OR_RETURN(previous_cert_, CertFromPem(previous_->member_cert_pem));
     member_ = o_.member_name.empty() ? previous_->member : o_.member_name;
   } else {
-    MKEYS_ASSIGN_OR_RETURN(member_key_, GenerateEcP256());
+    // A retry with the same token presents the same key (and so the same default name).
+    pending_name_ = PendingKeyContainerName(token_);
+    MKEYS_ASSIGN_OR_RETURN(auto kept, LoadPendingKey());
+    if (kept) {
+      member_key_ = std::move(*kept);
+      pending_kept_ = pending_reused_ = true;
+      journal_.pending_key = pending_name_;
+    } else {
+      MKEYS_ASSIGN_OR_RETURN(member_key_, GenerateEcP256());
+    }
     if (o_.member_name.empty()) {
       MKEYS_ASSIGN_OR_RETURN(member_, DefaultMemberName(member_key_.get()));
     } else {
@@ -198,10 +265,15 @@ Result<void> JoinRun::ProveToken() {
   MKEYS_ASSIGN_OR_RETURN(hello.member_key_der, PublicKeyToDer(member_key_.get()));
   hello.proof = JoinProof(token_.secret(), client_->ekm(), member_, hello.wrap_key);
   FaultPoint("member", "before-hello");
+  MKEYS_TRY(KeepPendingKey());
   MKEYS_ASSIGN_OR_RETURN(auto frame,
                          internal::Exchange(*client_, EncodeHello(hello), o_.timeout_seconds));
   MKEYS_ASSIGN_OR_RETURN(offer_, DecodeOffer(frame));
-  Report(JoinStep::kProveToken, true, "token " + token_.id() + " accepted");
+  Report(JoinStep::kProveToken, true,
+         "token " + token_.id() + " accepted" +
+             (pending_reused_ ? std::string(", with the member key of an earlier attempt (" +
+                                            pending_name_ + ")")
+                              : std::string()));
   return Ok();
 }
 
@@ -327,8 +399,9 @@ Result<JoinResult> JoinRun::SettleUnanswered(const MemberState& state, const Err
     Report(JoinStep::kConfirm, false, "the manager did not record the join; rolled back");
     return Error(ErrorCode::kNetwork,
                  "the manager did not record the join (" + why.message() +
-                     "); everything was rolled back here, and the token use stays spent on "
-                     "the manager (keys were delivered): ask for a new token")
+                     "); everything was rolled back here except the member key: joining again "
+                     "with the same token presents that key and resumes the delivery if the "
+                     "manager still holds it (no new use)")
         .On(o_.manager);
   }
   Report(JoinStep::kConfirm, true, "the manager recorded " + member_);
@@ -360,6 +433,7 @@ Result<JoinResult> JoinRun::Confirm() {
     return Fail(JoinStep::kConfirm, r.error());
   }
   FaultPoint("member", "after-state");
+  DropPendingKey();
   std::error_code ec;
   fs::remove(journal_.path, ec);
   Report(JoinStep::kConfirm, true, "the manager recorded " + member_);
@@ -367,6 +441,10 @@ Result<JoinResult> JoinRun::Confirm() {
 }
 
 }  // namespace
+
+std::string PendingKeyContainerName(const JoinToken& token) {
+  return "mkeys-array-pending-" + token.id();
+}
 
 Result<void> Preflight(const fs::path& root, std::string_view service_identity) {
   MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));

@@ -30,8 +30,11 @@ Result<nlohmann::json> ReadJsonFile(const fs::path& path) {
 }
 
 Result<void> Journal::Save() const {
-  nlohmann::json doc = {
-      {"state", state}, {"containers", containers}, {"staging", staging}, {"pending", pending}};
+  nlohmann::json doc = {{"state", state},
+                        {"containers", containers},
+                        {"staging", staging},
+                        {"pending", pending},
+                        {"pending_key", pending_key}};
   return WriteTextAtomic(path, doc.dump(2));
 }
 
@@ -81,6 +84,15 @@ Result<void> WriteMemberState(const fs::path& root, const MemberState& s) {
   return WriteTextAtomic(MemberStatePath(root), FormatMemberState(s));
 }
 
+void DropPendingKey(keystore::KeyStore& store, const acl::Token& installer,
+                    const std::string& name) {
+  std::error_code ec;
+  if (name.empty() || !fs::exists(store.PathFor(name), ec)) return;
+  if (auto r = store.Delete(name, installer); !r) {
+    Logger("arrayjoin")->warn("cannot remove {}: {}", name, r.error().ToString());
+  }
+}
+
 Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeout_seconds,
                     const std::string& override_manager) {
   MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
@@ -121,6 +133,7 @@ Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeou
   journal.state = "done";
   MKEYS_TRY(journal.Save());
   MKEYS_TRY(WriteMemberState(machine.root(), *state));
+  DropPendingKey(store, installer, journal.pending_key);
   std::error_code ec;
   fs::remove(journal.path, ec);
   return true;
@@ -176,17 +189,22 @@ Result<bool> RecoverInterruptedJoin(const fs::path& root, const std::string& man
     journal.containers = doc.at("containers").get<std::vector<std::string>>();
     journal.staging = doc.at("staging").get<std::vector<std::string>>();
     journal.pending = doc.value("pending", std::string());
+    journal.pending_key = doc.value("pending_key", std::string());
   } catch (const std::exception& e) {
     return Error(ErrorCode::kCorrupt, std::string("join journal is damaged: ") + e.what())
         .On(path.string());
   }
   MKEYS_ASSIGN_OR_RETURN(auto state, ReadMemberState(root));
+  MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   if (state && journal.state == "done") {
-    // The join finished; only the journal's removal was interrupted.
+    // The join finished; only the removal of the kept member key and the journal was
+    // interrupted.
+    MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
+    keystore::KeyStore store(machine);
+    internal::DropPendingKey(store, installer, journal.pending_key);
     fs::remove(path, ec);
     return false;
   }
-  MKEYS_ASSIGN_OR_RETURN(auto machine, keystore::MachineRoot::Open(root));
   if (journal.state == "confirming" && !journal.pending.empty()) {
     MKEYS_ASSIGN_OR_RETURN(bool joined, internal::Settle(machine, journal, 10, manager));
     Logger("arrayjoin")

@@ -98,6 +98,15 @@ std::optional<TokenRefusal> Registry::CheckToken(const std::optional<TokenRecord
   return std::nullopt;
 }
 
+bool Registry::ResumesDelivery(const std::optional<MemberRecord>& existing,
+                               const std::optional<TokenRecord>& token, std::string_view token_id,
+                               const Digest& verifier, const MemberRecord& member) {
+  return existing && existing->status == MemberStatus::kDelivered &&
+         existing->token_id == token_id &&
+         ConstantTimeEquals(existing->cert_pin, member.cert_pin) && token &&
+         ConstantTimeEquals(token->verifier, verifier);
+}
+
 Result<void> SqliteRegistry::CheckNameFree(const MemberRecord& member, const TokenRecord& token,
                                            const std::optional<Digest>& proven_pin) {
   MKEYS_ASSIGN_OR_RETURN(auto existing, FindMemberLocked(member.name));
@@ -123,43 +132,54 @@ Result<void> SqliteRegistry::CheckNameFree(const MemberRecord& member, const Tok
       .On(member.name);
 }
 
-Result<void> SqliteRegistry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
+Result<bool> SqliteRegistry::ReserveDelivery(std::string_view token_id, const Digest& verifier,
                                              const MemberRecord& member,
                                              const std::optional<Digest>& proven_pin,
                                              std::int64_t now) {
   std::lock_guard lock(mutex_);
   MKEYS_TRY(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](Error e) -> Result<void> {
+  auto fail = [&](Error e) -> Result<bool> {
     (void)Exec("ROLLBACK");
     return e;
   };
   auto token = FindTokenLocked(token_id);
   if (!token) return fail(std::move(token).error());
-  if (auto refusal = CheckToken(*token, verifier, now)) {
+  auto existing = FindMemberLocked(member.name);
+  if (!existing) return fail(std::move(existing).error());
+  const bool resume = ResumesDelivery(*existing, *token, token_id, verifier, member);
+  if (auto refusal = CheckToken(*token, verifier, now);
+      refusal && !(resume && *refusal == TokenRefusal::kUsedUp)) {
     return fail(Error(ErrorCode::kPeerRefused, std::string(TokenRefusalText(*refusal)))
                     .On("token " + std::string(token_id)));
   }
-  if (auto r = CheckNameFree(member, **token, proven_pin); !r) return fail(std::move(r).error());
-  Stmt use(db_, "UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0");
+  if (!resume) {
+    if (auto r = CheckNameFree(member, **token, proven_pin); !r) return fail(std::move(r).error());
+    Stmt use(db_, "UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0");
+    if (!use.ok()) return fail(DbError("cannot reserve the token use"));
+    use.Bind(1, token_id);
+    if (use.Step() != SQLITE_DONE || sqlite3_changes(db_) != 1) {
+      return fail(DbError("cannot reserve the token use"));
+    }
+  }
   Stmt put(db_, "INSERT OR REPLACE INTO members(" + std::string(internal::kMemberColumns) +
                     ") VALUES (?,?,?,?,?,?,?,'delivered',?)");
-  if (!use.ok() || !put.ok()) return fail(DbError("cannot reserve the token use"));
-  use.Bind(1, token_id);
+  if (!put.ok()) return fail(DbError("cannot record the delivery"));
   put.Bind(1, member.name).Bind(2, std::int64_t{0});
   put.Bind(3, static_cast<std::int64_t>(member.key_version)).Bind(4, member.address);
   put.Bind(5, member.token_id).Bind(6, member.cert_pem).BindBlob(7, member.cert_pin);
   put.Bind(8, now);
-  if (use.Step() != SQLITE_DONE || sqlite3_changes(db_) != 1 || put.Step() != SQLITE_DONE) {
-    return fail(DbError("cannot reserve the token use"));
-  }
-  const std::string detail = "keys for key version " + std::to_string(member.key_version) +
-                             " to certificate " + FormatFingerprint(member.cert_pin) + " at " +
-                             member.address + " with token " + member.token_id +
-                             " (use spent; not confirmed yet)";
-  if (auto r = LogEventLocked("delivered", member.name, detail, now); !r) {
+  if (put.Step() != SQLITE_DONE) return fail(DbError("cannot record the delivery"));
+  std::string detail = "keys for key version " + std::to_string(member.key_version) +
+                       " to certificate " + FormatFingerprint(member.cert_pin) + " at " +
+                       member.address + " with token " + member.token_id;
+  detail += resume ? " (the same member key again: its delivery resumed, no new use)"
+                   : " (use spent; not confirmed yet)";
+  if (auto r = LogEventLocked(resume ? "delivery-resumed" : "delivered", member.name, detail, now);
+      !r) {
     return fail(std::move(r).error());
   }
-  return Exec("COMMIT");
+  MKEYS_TRY(Exec("COMMIT"));
+  return resume;
 }
 
 Result<void> SqliteRegistry::ConfirmJoin(std::string_view name, const Digest& cert_pin,
@@ -192,7 +212,9 @@ Result<void> SqliteRegistry::ConfirmJoin(std::string_view name, const Digest& ce
 
 Result<void> Registry::RecordJoin(std::string_view token_id, const Digest& verifier,
                                   const MemberRecord& member, std::int64_t now) {
-  MKEYS_TRY(ReserveDelivery(token_id, verifier, member, std::nullopt, now));
+  MKEYS_ASSIGN_OR_RETURN(bool resumed,
+                         ReserveDelivery(token_id, verifier, member, std::nullopt, now));
+  (void)resumed;
   return ConfirmJoin(member.name, member.cert_pin, now);
 }
 

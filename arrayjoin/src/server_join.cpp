@@ -101,20 +101,27 @@ std::optional<PeerError> CheckHello(ManagerState& st, const JoinHello& hello, co
   }
   auto token = st.registry->FindToken(hello.token_id);
   if (!token) return Internal("", token.error());
-  if (auto refusal = Registry::CheckToken(*token, JoinToken::VerifierOf(hello.token_secret), now)) {
+  // A used-up token is still good for resuming its own delivery (the same member key retrying):
+  // the reservation decides.
+  if (auto refusal = Registry::CheckToken(*token, JoinToken::VerifierOf(hello.token_secret), now);
+      refusal && *refusal != TokenRefusal::kUsedUp) {
     return RefusalFor(*refusal, *token, hello.token_id, now);
   }
   return std::nullopt;
 }
 
-// The reservation: one transaction spends the use and records the delivery, or refuses.
+// The reservation: one transaction spends the use and records the delivery (or resumes this
+// member key's own delivery: `resumed`), or refuses.
 std::optional<PeerError> Reserve(ManagerState& st, const JoinHello& hello, const PreparedOffer& p,
-                                 const PeerMember& peer, std::int64_t now) {
+                                 const PeerMember& peer, std::int64_t now, bool& resumed) {
   const Digest verifier = JoinToken::VerifierOf(hello.token_secret);
   std::optional<Digest> proven;
   if (peer.presented) proven = peer.pin;
   auto r = st.registry->ReserveDelivery(hello.token_id, verifier, p.member, proven, now);
-  if (r) return std::nullopt;
+  if (r) {
+    resumed = *r;
+    return std::nullopt;
+  }
   switch (r.error().code()) {
     case ErrorCode::kPeerRefused: {
       auto again = st.registry->FindToken(hello.token_id);
@@ -156,9 +163,11 @@ asio::awaitable<std::optional<PeerError>> HandleJoin(ManagerState& st, Connectio
   }
   auto prepared = PrepareOffer(st, *hello, member_key->get(), c.peer);
   if (!prepared) co_return Internal("cannot prepare the keys: ", prepared.error());
-  if (auto refusal = Reserve(st, *hello, *prepared, peer, now)) co_return refusal;
+  bool resumed = false;
+  if (auto refusal = Reserve(st, *hello, *prepared, peer, now, resumed)) co_return refusal;
   st.Event("delivering to " + hello->member + " at " + c.peer + " (token " + hello->token_id +
-           ", certificate " + FormatFingerprint(prepared->member.cert_pin) + "): use spent");
+           ", certificate " + FormatFingerprint(prepared->member.cert_pin) +
+           "): " + (resumed ? "its earlier delivery resumed, no new use" : "use spent"));
   FaultPoint("manager", "before-offer");
   // GCC 12 mishandles temporaries inside co_await expressions: build every frame first.
   const Frame offer_frame = EncodeOffer(prepared->offer);

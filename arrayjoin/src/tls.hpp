@@ -53,6 +53,9 @@ class TlsClient final {
   Result<void> Send(const Frame& frame);
   // The next frame; an Error frame from the peer becomes kPeerRefused with its message and hint.
   Result<Frame> Receive(int timeout_seconds);
+  // The code of the last Error frame the peer sent ("" if none): AdviceFor(code) tells whether
+  // the refusal is final.
+  const std::string& refusal_code() const { return refusal_code_; }
 
  private:
   TlsClient() = default;
@@ -63,6 +66,7 @@ class TlsClient final {
   Digest peer_pin_{};
   Ekm ekm_{};
   std::string peer_;
+  std::string refusal_code_;
 };
 
 // "host:port" -> parts; IPv6 as "[addr]:port".

@@ -227,6 +227,7 @@ Result<Frame> TlsClient::Receive(int timeout_seconds) {
   MKEYS_ASSIGN_OR_RETURN(Frame frame, ParseFrameBody(h, body));
   if (frame.type == MessageType::kError) {
     MKEYS_ASSIGN_OR_RETURN(PeerError e, DecodeError(frame));
+    refusal_code_ = e.code;
     std::string text = e.message;
     if (!e.hint.empty()) text += " (hint: " + e.hint + ")";
     const RefusalAdvice advice = AdviceFor(e.code);

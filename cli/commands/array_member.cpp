@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "commands/array_cli.hpp"
+#include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
 #include "output/audit_render.hpp"
 
@@ -27,10 +28,16 @@ Result<SecretBytes> ReadAll(std::istream& in, const std::string& what) {
 
 // What a failed join leaves and whether trying again can help (the manager's refusals say
 // "retryable" or "final" themselves).
-std::string AfterFailure(const Error& e, bool preflight_failed) {
+std::string AfterFailure(const Error& e, bool preflight_failed, const std::string& kept_key) {
   if (preflight_failed) {
     return "Nothing was sent to the manager and the token was not used; run the fix above, then "
            "join again with the same token.";
+  }
+  if (!kept_key.empty()) {
+    return "Only this join's member key stays on this machine (container " + kept_key +
+           ", readable by SYSTEM only): join again with the same token, through this or another "
+           "manager, and a delivery the manager recorded resumes with the same name and no new "
+           "token use. The key goes once the join succeeds or is refused for good.";
   }
   if (e.code() == ErrorCode::kPeerRefused) {
     return "Nothing was left behind on this machine.";
@@ -115,7 +122,14 @@ int Join(Context& ctx, const ArrayArgs& a) {
   if (!result) {
     // Also on stderr when a [FAILED] step line showed it on stdout: scripts read stderr.
     ctx.out.PrintError(result.error());
-    if (!ctx.out.json()) ctx.out.Note(AfterFailure(result.error(), preflight_failed));
+    std::string kept_key;
+    if (auto machine = keystore::MachineRoot::Open(a.root); machine) {
+      keystore::KeyStore store(*machine);
+      std::error_code ec;
+      const std::string name = aj::PendingKeyContainerName(*token);
+      if (std::filesystem::exists(store.PathFor(name), ec)) kept_key = name;
+    }
+    if (!ctx.out.json()) ctx.out.Note(AfterFailure(result.error(), preflight_failed, kept_key));
     return result.error().ToExitCode();
   }
   if (ctx.out.json()) {

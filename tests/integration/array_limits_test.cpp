@@ -127,7 +127,8 @@ TEST_CASE("plain connects count nothing and bad tokens block joins but never a m
   CHECK(early.exit_code == 4);
   CHECK(early.err.find("refused until") != std::string::npos);
   CHECK(early.err.find("retryable") != std::string::npos);
-  RequireNoTrace(other);
+  CHECK(KeptKeys(other).size() == 1);  // a retryable refusal: the key stays for the retry
+  RequireNoTrace(other, true);
   const auto limits = ManagerLimits(s.manager);
   REQUIRE(limits["addresses"].size() == 1);
   CHECK(limits["addresses"][0]["address"] == "127.0.0.1");

@@ -204,5 +204,6 @@ TEST_CASE("too many failed authentications from one address are refused for a wh
   CHECK(r.exit_code == 4);
   CHECK(r.err.find("too many failed authentications from 127.0.0.1") != std::string::npos);
   CHECK(r.err.find("retryable") != std::string::npos);
-  RequireNoTrace(s.member);
+  CHECK(KeptKeys(s.member).size() == 1);  // a retryable refusal: the key stays for the retry
+  RequireNoTrace(s.member, true);
 }

@@ -33,6 +33,9 @@ struct Journal {
   std::vector<std::string> staging;     // staging files written
   std::string state = "installing";
   std::string pending;  // the member state to write once the manager acknowledged ("confirming")
+  // The container keeping this join's member key for a retry (mkeys-array-pending-TOKEN_ID):
+  // never rolled back, removed once the manager recorded the member.
+  std::string pending_key;
   Result<void> Save() const;
 };
 
@@ -40,7 +43,13 @@ std::string FormatMemberState(const MemberState& s);
 Result<MemberState> ParseMemberState(const nlohmann::json& doc, const std::string& where);
 Result<void> WriteMemberState(const std::filesystem::path& root, const MemberState& s);
 
-// Removes every container and staging file a journal names, then the journal.
+// Removes the container keeping a join's member key for a retry, if there is one (a failure is
+// logged: the join's outcome does not depend on it).
+void DropPendingKey(keystore::KeyStore& store, const acl::Token& installer,
+                    const std::string& name);
+
+// Removes every container and staging file a journal names, then the journal (never the
+// journal's pending_key).
 void RollBack(keystore::KeyStore& store, const acl::Token& installer, const Journal& journal);
 
 // Fails with the diagnosis' reason and a runnable fix; `on_diagnosis` gets the whole diagnosis.

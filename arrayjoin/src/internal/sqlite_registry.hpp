@@ -28,7 +28,7 @@ class SqliteRegistry final : public Registry {
   Result<std::vector<TokenRecord>> Tokens() override;
   Result<std::optional<TokenRecord>> FindToken(std::string_view id) override;
   Result<void> RevokeToken(std::string_view id, std::int64_t now) override;
-  Result<void> ReserveDelivery(std::string_view token_id, const Digest& verifier,
+  Result<bool> ReserveDelivery(std::string_view token_id, const Digest& verifier,
                                const MemberRecord& member, const std::optional<Digest>& proven_pin,
                                std::int64_t now) override;
   Result<void> ConfirmJoin(std::string_view name, const Digest& cert_pin,

@@ -2,7 +2,8 @@
 #pragma once
 // The member side: preflight, join (connect, verify the pin, prove the token, receive, install
 // under staging names, verify as the service identity, rename, confirm), status, leave, sync.
-// Any failure after the preflight removes every trace on the member (see docs/arrayjoin.md).
+// Any failure after the preflight removes every trace on the member but one: the member key,
+// kept for a retry with the same token (see docs/arrayjoin.md).
 
 #include <cstdint>
 #include <filesystem>
@@ -62,6 +63,13 @@ struct JoinResult {
   std::vector<std::string> containers;
   std::string fingerprint;
 };
+
+// The container that keeps the member key of a join with `token` (mkeys-array-pending-ID, by
+// the token's public id; readable by SYSTEM only) from just before the join-hello is sent until
+// the manager recorded the member or refused the join for good. A retry with the same token
+// presents that key again, and so resumes a delivery the manager recorded (the same name, no
+// new token use) instead of taking a new use.
+std::string PendingKeyContainerName(const JoinToken& token);
 
 // Joins. Reads the member state first: a root that is already a member (or a manager) is an
 // error; a join interrupted earlier (a journal left by a killed process) is rolled back first.

@@ -154,13 +154,23 @@ class Registry {
   static std::optional<TokenRefusal> CheckToken(const std::optional<TokenRecord>& token,
                                                 const Digest& verifier, std::int64_t now);
 
+  // A reservation for a name already kDelivered to the same member key (cert_pin) with this
+  // token: the member retrying (through this or another manager, or after a lost reply). It
+  // resumes that delivery and takes no new use; the token must still be valid apart from its
+  // uses (not revoked, not expired).
+  static bool ResumesDelivery(const std::optional<MemberRecord>& existing,
+                              const std::optional<TokenRecord>& token, std::string_view token_id,
+                              const Digest& verifier, const MemberRecord& member);
+
   // At most once: in one transaction, before any key byte is sent, checks the token again,
   // takes one use, checks the member name and records the member as kDelivered with a
   // "delivered" event (certificate fingerprint, address). A name already in the registry is
   // taken over only when `proven_pin` (the key the client proved over mutual TLS) is that
-  // member's, or the token was issued with --replace for this name. Changes nothing on failure:
-  // kPeerRefused (the token), kExists (the name) or kAccessDenied (a revoked certificate).
-  virtual Result<void> ReserveDelivery(std::string_view token_id, const Digest& verifier,
+  // member's, or the token was issued with --replace for this name. A resumed delivery
+  // (ResumesDelivery) takes no use and records a "delivery-resumed" event instead; the result
+  // is true then. Changes nothing on failure: kPeerRefused (the token), kExists (the name) or
+  // kAccessDenied (a revoked certificate).
+  virtual Result<bool> ReserveDelivery(std::string_view token_id, const Digest& verifier,
                                        const MemberRecord& member,
                                        const std::optional<Digest>& proven_pin,
                                        std::int64_t now) = 0;

@@ -297,6 +297,28 @@ Result<X25519Key> X25519Key::Generate() {
   return X25519Key(std::move(key), pub);
 }
 
+Result<X25519Key> X25519Key::FromPrivate(const SecretBytes& raw) {
+  if (raw.size() != 32) return CryptoError("an X25519 private key is 32 bytes");
+  PkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, raw.RevealSecret().data(),
+                                           raw.size()));
+  std::array<std::uint8_t, 32> pub{};
+  std::size_t len = pub.size();
+  if (!key || EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &len) != 1 || len != 32) {
+    return CryptoError("not an X25519 private key");
+  }
+  return X25519Key(std::move(key), pub);
+}
+
+Result<SecretBytes> X25519Key::PrivateRaw() const {
+  SecretBytes out(32);
+  std::size_t len = out.size();
+  if (EVP_PKEY_get_raw_private_key(key_.get(), out.MutableSecret().data(), &len) != 1 ||
+      len != 32) {
+    return CryptoError("cannot read an X25519 private key");
+  }
+  return out;
+}
+
 std::string WrapAad(std::string_view array_id, std::string_view member_name,
                     std::string_view container, std::uint32_t version) {
   std::string aad(kWrapInfo);

@@ -65,6 +65,9 @@ bool VerifyIssuedBy(X509* cert, X509* ca_cert);
 class X25519Key final {
  public:
   static Result<X25519Key> Generate();
+  // A key kept as its 32 raw private bytes (a manager's request key, kept in its store).
+  static Result<X25519Key> FromPrivate(const SecretBytes& raw);
+  Result<SecretBytes> PrivateRaw() const;
   const std::array<std::uint8_t, 32>& public_key() const { return public_key_; }
   EVP_PKEY* get() const { return key_.get(); }
 

@@ -28,6 +28,8 @@ std::string VersionKey(std::uint32_t v) {
   return buf;
 }
 
+}  // namespace
+
 std::string Host() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
@@ -55,6 +57,7 @@ Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings
   if (!s.access.user.empty()) {
     doc["auth"] = {{"user", s.access.user}, {"password_file", s.access.password_file}};
   }
+  if (!s.pending_request.empty()) doc["pending_request"] = s.pending_request;
   const std::string text = doc.dump(2) + "\n";
   return files::WriteFileAtomic(
       Registry::ConfigPathFor(root),
@@ -64,8 +67,6 @@ Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings
 std::string ManagerJson(const EtcdSettings& s, std::int64_t now) {
   return nlohmann::json({{"id", s.manager_id}, {"host", Host()}, {"added_at", now}}).dump();
 }
-
-}  // namespace
 
 std::string EtcdPrefix(std::string_view array_id) {
   return "/mkeys/arrays/" + std::string(array_id) + "/";
@@ -478,6 +479,7 @@ Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
     s.access.user = str(doc["auth"], "user");
     s.access.password_file = str(doc["auth"], "password_file");
   }
+  s.pending_request = str(doc, "pending_request");
   const bool cert_pair_broken = s.access.cert_file.empty() != s.access.key_file.empty();
   if (s.endpoints.empty() || s.array_id.empty() || s.array.empty() || s.manager_id.empty() ||
       (s.access.tls && s.access.ca_file.empty()) || cert_pair_broken ||
@@ -490,6 +492,16 @@ Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
 
 Result<std::unique_ptr<Registry>> OpenEtcdRegistry(const std::filesystem::path& root) {
   MKEYS_ASSIGN_OR_RETURN(auto settings, LoadEtcdSettings(root));
+  if (!settings.pending_request.empty()) {
+    return Error(ErrorCode::kNotFound,
+                 "this root's request " + settings.pending_request +
+                     " to become a manager waits for approval: run 'mkeys array manager approve "
+                     "MANAGER_ROOT " +
+                     settings.pending_request +
+                     " --fingerprint FP' on an existing manager, then 'mkeys array manager add " +
+                     root.string() + " --complete' here")
+        .On(Registry::ConfigPathFor(root).string());
+  }
   return std::unique_ptr<Registry>(std::make_unique<EtcdRegistry>(root, std::move(settings)));
 }
 

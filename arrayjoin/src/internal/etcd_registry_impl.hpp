@@ -20,6 +20,11 @@ namespace mkeys::arrayjoin::internal {
 inline constexpr int kEtcdSchemaVersion = 1;
 
 std::string EtcdPrefix(std::string_view array_id);
+std::string Host();  // this machine's host name ("localhost" when it has none)
+// ROOT/mkeys-array/registry.json (no secret; 0600).
+Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings& s);
+// A managers/ID value for `s.manager_id` on this host.
+std::string ManagerJson(const EtcdSettings& s, std::int64_t now);
 
 class EtcdRegistry final : public Registry {
  public:

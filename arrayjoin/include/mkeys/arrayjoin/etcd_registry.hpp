@@ -40,6 +40,9 @@ struct EtcdSettings {
   std::string array;       // the array's name
   std::string manager_id;  // this manager
   EtcdAccess access;
+  // Set while this root's request to become a manager waits for approval (the request id is the
+  // manager id): the registry does not open until `array manager add ROOT --complete` finishes.
+  std::string pending_request;
 };
 
 // "etcd://HOST:PORT[,HOST:PORT...]" -> the endpoints; "etcds://..." the same over TLS (sets

@@ -2,6 +2,7 @@
 // `mkeys array manager add`: another manager of an array whose registry is in etcd.
 #include <openssl/rand.h>
 
+#include "internal/etcd_managers.hpp"
 #include "internal/etcd_registry_impl.hpp"
 #include "mkeys/arrayjoin/manager.hpp"
 #include "mkeys/core/hex.hpp"
@@ -10,7 +11,7 @@
 #include "mkeys/keystore/machine_root.hpp"
 
 namespace mkeys::arrayjoin {
-namespace {
+namespace internal {
 
 // The registry key from an existing manager's store.
 Result<SecretBytes> ReadRegistryKey(const std::filesystem::path& from_root,
@@ -27,6 +28,14 @@ Result<SecretBytes> ReadRegistryKey(const std::filesystem::path& from_root,
 }
 
 Result<void> CheckFreeRoot(const std::filesystem::path& root) {
+  if (auto pending = LoadEtcdSettings(root); pending && !pending->pending_request.empty()) {
+    return Error(ErrorCode::kExists, "this root's request " + pending->pending_request +
+                                         " to become a manager of array " + pending->array +
+                                         " waits for approval; after it, run 'mkeys array "
+                                         "manager add " +
+                                         root.string() + " --complete'")
+        .On(Registry::ConfigPathFor(root).string());
+  }
   if (Registry::ExistsFor(root)) {
     return Error(ErrorCode::kExists, "this root already manages an array ('mkeys array status')")
         .On(Registry::DirFor(root).string());
@@ -39,7 +48,10 @@ Result<void> CheckFreeRoot(const std::filesystem::path& root) {
   return Ok();
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::CheckFreeRoot;
+using internal::ReadRegistryKey;
 
 Result<AddedManager> AddManager(const std::filesystem::path& root,
                                 const std::filesystem::path& from_root,
@@ -55,6 +67,11 @@ Result<AddedManager> AddManager(const std::filesystem::path& root,
           .On(from_root.string());
     }
     return std::move(from).error();
+  }
+  if (!from->pending_request.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--from names a root whose own request to become a manager waits for approval")
+        .On(from_root.string());
   }
   MKEYS_ASSIGN_OR_RETURN(SecretBytes key, ReadRegistryKey(from_root, from->array));
   EtcdSettings settings = *from;

@@ -29,6 +29,7 @@ constexpr const char* kFooter = R"(Exit codes:
   2  usage error
   3  input or environment error: missing file, corrupt data, I/O
   4  peer or network error
+  5  waiting: a request another manager has not approved yet
 
 Environment: NO_COLOR disables colour. Run 'mkeys COMMAND --help' for each command.)";
 

@@ -77,16 +77,34 @@ void Register(CLI::App& app, Context& ctx) {
   manager->require_subcommand(1);
   auto* manager_add = manager->add_subcommand("add", "Make this root another manager");
   manager_add->add_option("ROOT", a->root, "The new manager's machine root")->required();
-  manager_add->add_option("--from", a->from, "An existing manager's root on this machine")
-      ->required();
+  manager_add->add_option("--from", a->from, "An existing manager's root on this machine");
+  manager_add->add_option("--array", a->array_ref,
+                          "Ask to manage this array (name or id; with --registry, on another "
+                          "machine than any manager): an existing manager approves");
+  manager_add->add_flag("--complete", a->complete,
+                        "Finish a request made with --array once a manager approved it");
   manager_add->add_option("--registry", a->registry,
                           "etcd://HOST:PORT[,...] or etcds://... (default: the endpoints, TLS "
                           "and user --from uses)");
   etcd_options(manager_add);
   bind(manager_add, ManagerAdd);
-  auto* manager_list = manager->add_subcommand("list", "List the array's managers");
+  auto* manager_list =
+      manager->add_subcommand("list", "List the array's managers and pending requests");
   manager_list->add_option("ROOT", a->root, "A manager's machine root")->required();
   bind(manager_list, ManagerList);
+  auto* manager_approve =
+      manager->add_subcommand("approve", "Approve another machine's request to be a manager");
+  manager_approve->add_option("ROOT", a->root, "An existing manager's machine root")->required();
+  manager_approve->add_option("ID", a->request_id, "The request id")->required();
+  manager_approve
+      ->add_option("--fingerprint", a->fingerprint,
+                   "The fingerprint 'array manager add' printed on the new manager's machine")
+      ->required();
+  bind(manager_approve, ManagerApprove);
+  auto* manager_deny = manager->add_subcommand("deny", "Refuse a request to be a manager");
+  manager_deny->add_option("ROOT", a->root, "An existing manager's machine root")->required();
+  manager_deny->add_option("ID", a->request_id, "The request id")->required();
+  bind(manager_deny, ManagerDeny);
 
   auto* token = group->add_subcommand("token", "Issue, list or revoke join tokens");
   token->add_option("ROOT", a->root, "Manager's machine root")->required();

@@ -17,6 +17,9 @@ namespace mkeys::cli::array_cmd {
 
 namespace aj = arrayjoin;
 
+// `array manager add ROOT --complete` before a manager approved the request (docs/exit-codes.md).
+inline constexpr int kExitWaiting = 5;
+
 struct ArrayArgs {
   std::string root;
   std::string name;
@@ -50,6 +53,10 @@ struct ArrayArgs {
   int rotation_lease = 30;  // array rotate --lease (seconds)
   std::string registry;     // etcd://HOST:PORT[,...]; empty: SQLite
   std::string from;         // an existing manager's root (array manager add)
+  std::string array_ref;    // --array NAME_OR_ID: request to manage it (array manager add)
+  bool complete = false;    // --complete: finish an approved request (array manager add)
+  std::string request_id;   // array manager approve|deny
+  std::string fingerprint;  // array manager approve --fingerprint
   // TLS and authentication towards etcd (docs/arrayjoin.md); never a password here.
   std::string etcd_ca, etcd_cert, etcd_key, etcd_user, etcd_password_file;
   bool EtcdOptionsGiven() const {
@@ -78,6 +85,14 @@ int ManagerStatus(Context& ctx, const ArrayArgs& a);
 // Several managers (array_managers.cpp).
 int ManagerAdd(Context& ctx, const ArrayArgs& a);
 int ManagerList(Context& ctx, const ArrayArgs& a);
+// By approval, across machines (array_manager_approval.cpp).
+int ManagerRequest(Context& ctx, const ArrayArgs& a);
+int ManagerComplete(Context& ctx, const ArrayArgs& a);
+int ManagerApprove(Context& ctx, const ArrayArgs& a);
+int ManagerDeny(Context& ctx, const ArrayArgs& a);
+// The pending requests after the managers (`array manager list`).
+void PrintManagerRequests(Context& ctx, const ArrayArgs& a);
+nlohmann::json ManagerRequestsJson(const ArrayArgs& a);
 // The registry's kind and place, the other managers and the store's health, for `array status`.
 void PrintRegistryStatus(Context& ctx, aj::Registry& reg);
 nlohmann::json RegistryStatusJson(aj::Registry& reg);

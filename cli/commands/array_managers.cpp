@@ -81,6 +81,27 @@ aj::EtcdAccess EtcdAccessFrom(const ArrayArgs& a, bool tls) {
 }
 
 int ManagerAdd(Context& ctx, const ArrayArgs& a) {
+  auto usage = [&](const char* text) {
+    return Fail(ctx, Error(ErrorCode::kInvalidArgument, text));
+  };
+  if (a.complete) {
+    if (!a.from.empty() || !a.array_ref.empty() || !a.registry.empty() || a.EtcdOptionsGiven()) {
+      return usage(
+          "--complete takes only ROOT: the request's etcd settings are in "
+          "ROOT/mkeys-array/registry.json");
+    }
+    return ManagerComplete(ctx, a);
+  }
+  if (!a.array_ref.empty()) {
+    if (!a.from.empty()) return usage("--array and --from exclude each other");
+    return ManagerRequest(ctx, a);
+  }
+  if (a.from.empty()) {
+    return usage(
+        "give --from MANAGER_ROOT (an existing manager on this machine), or --registry "
+        "etcd://... --array NAME to ask an existing manager's approval, or --complete once it "
+        "approved");
+  }
   std::vector<std::string> etcd;
   std::optional<aj::EtcdAccess> access;  // none: the TLS and user --from uses
   if (!a.registry.empty()) {
@@ -122,7 +143,12 @@ int ManagerList(Context& ctx, const ArrayArgs& a) {
   auto managers = (*reg)->Managers();
   if (!managers) return Fail(ctx, managers.error());
   if (ctx.out.json()) {
-    ctx.out.Json(ManagersJson(*managers, (*reg)->ManagerId()));
+    auto list = ManagersJson(*managers, (*reg)->ManagerId());
+    if ((*reg)->Kind() != "sqlite") {
+      for (auto& m : list) m["pending"] = false;
+      for (auto& r : ManagerRequestsJson(a)) list.push_back(std::move(r));
+    }
+    ctx.out.Json(list);
     return kExitOk;
   }
   if ((*reg)->Kind() == "sqlite") {
@@ -135,6 +161,7 @@ int ManagerList(Context& ctx, const ArrayArgs& a) {
                              m.id == (*reg)->ManagerId() ? "yes" : "", m.host,
                              Joined(m.endpoints)));
   }
+  PrintManagerRequests(ctx, a);
   return kExitOk;
 }
 

@@ -17,6 +17,12 @@ print("\n".join(str(s.getsockname()[1]) for s in socks))
 PY
 }
 
+# b7_pct P: the P-th percentile, in ms, of the microsecond latencies on stdin (one line).
+b7_pct() {
+  tr ' ' '\n' | grep -v '^$' | sort -n |
+    awk -v p="$1" '{a[NR]=$1} END{if(NR){i=int((NR*p+99)/100); if(i>NR)i=NR; printf "%.1f", a[i]/1000}}'
+}
+
 # b7_joins DIR LABEL ADDRESS... : B7_JOINS joins, the i-th through ADDRESS[i % count]; prints
 # "seconds p50_ms p99_ms fails".
 b7_joins() {
@@ -36,19 +42,21 @@ b7_joins() {
   done
   t1=$(date +%s%N)
   local p50 p99
-  p50=$(tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{if(NR) printf "%.1f", a[int((NR*50+99)/100)]/1000}' <<<"$lat")
-  p99=$(tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{if(NR) printf "%.1f", a[int((NR*99+99)/100)]/1000}' <<<"$lat")
+  p50=$(b7_pct 50 <<<"$lat")
+  p99=$(b7_pct 99 <<<"$lat")
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}') ${p50:-nan} ${p99:-nan} $fails"
 }
 
-# b7_serve ROOT DIR LABEL: starts `array serve` on ROOT, prints its address.
+# b7_serve ROOT DIR LABEL: starts `array serve` on ROOT (in this shell, so that PIDS keeps
+# it); sets B7_ADDR to its address, or to "" if it did not start.
 b7_serve() {
   local root=$1 d=$2 label=$3
   "$MKEYS" array serve "$root" --listen 127.0.0.1:0 --port-file "$d/$label.port" \
     >"$d/$label.serve.log" 2>&1 &
   PIDS+=("$!")
   for _ in $(seq 100); do [ -s "$d/$label.port" ] && break; sleep 0.1; done
-  [ -s "$d/$label.port" ] && echo "127.0.0.1:$(tr -dc 0-9 <"$d/$label.port")"
+  B7_ADDR=""
+  [ -s "$d/$label.port" ] && B7_ADDR="127.0.0.1:$(tr -dc 0-9 <"$d/$label.port")"
 }
 
 b7_token() {  # b7_token ROOT FILE
@@ -70,7 +78,8 @@ run_b7() {
   "$MKEYS" array create "$d/sqlite-mgr" --name b7 >/dev/null 2>"$d/create.err" &&
     b7_token "$d/sqlite-mgr" "$d/sqlite.token" || {
     row b7 "$B7_JOINS" "" "" "" "" "" "" "" "SQLite array create failed: $(head -c 160 "$d/create.err")"; return; }
-  local sq_addr; sq_addr=$(b7_serve "$d/sqlite-mgr" "$d" sqlite)
+  b7_serve "$d/sqlite-mgr" "$d" sqlite
+  local sq_addr=$B7_ADDR
   [ -n "$sq_addr" ] || { row b7 "$B7_JOINS" "" "" "" "" "" "" "" "array serve (SQLite) did not start"; return; }
   local sq; sq=$(b7_joins "$d" sqlite "$sq_addr")
 
@@ -105,8 +114,10 @@ run_b7() {
     b7_token "$d/etcd-a" "$d/etcd.token" || {
     row b7 "$B7_JOINS" ${sq% *} "" "" "" "" "etcd array create/manager add failed: $(head -c 160 "$d/create-etcd.err")"; return; }
   local a_addr b_addr
-  a_addr=$(b7_serve "$d/etcd-a" "$d" etcd-a)
-  b_addr=$(b7_serve "$d/etcd-b" "$d" etcd-b)
+  b7_serve "$d/etcd-a" "$d" etcd-a
+  a_addr=$B7_ADDR
+  b7_serve "$d/etcd-b" "$d" etcd-b
+  b_addr=$B7_ADDR
   [ -n "$a_addr" ] && [ -n "$b_addr" ] ||
     { row b7 "$B7_JOINS" ${sq% *} "" "" "" "" "array serve (etcd) did not start"; return; }
   local et; et=$(b7_joins "$d" etcd "$a_addr" "$b_addr")

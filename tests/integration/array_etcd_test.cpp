@@ -99,6 +99,24 @@ TEST_CASE("15 joins over two managers on etcd with a token of 10 uses deliver ex
     CHECK(CountEvents(events, "joined") == 10);
   }
   WARN("joins through manager b: " << through_b << " of 10");
+  // `array status` on a manager: the registry kind, etcd's health, and both managers with the
+  // endpoints they serve.
+  const auto status = JsonOf(Mkeys({"--json", "array", "status", s.a.string()}))["registry"];
+  CHECK(status["kind"] == "etcd");
+  CHECK(status["health"].get<std::string>().find("3 of 3 endpoints answer") != std::string::npos);
+  CHECK(status["health"].get<std::string>().find("leader ") != std::string::npos);
+  REQUIRE(status["managers"].size() == 2);
+  const std::string served = status["managers"].dump();
+  CHECK(served.find(server_a.Address()) != std::string::npos);
+  CHECK(served.find(server_b.Address()) != std::string::npos);
+  s.etcd.Kill(s.etcd.Leader());
+  auto text = Mkeys({"array", "status", s.b.string()});
+  INFO(text.out << text.err);
+  CHECK(text.exit_code == 0);
+  CHECK(text.out.find("registry     etcd") != std::string::npos);
+  CHECK(text.out.find("2 of 3 endpoints answer") != std::string::npos);
+  CHECK(text.out.find("not answering: 127.0.0.1:") != std::string::npos);
+  CHECK(text.out.find("managers     2") != std::string::npos);
 }
 
 TEST_CASE("a join whose manager is killed mid-join succeeds when retried through the other",

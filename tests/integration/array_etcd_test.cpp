@@ -14,13 +14,6 @@ using namespace mkeys::test;
 
 namespace {
 
-bool EtcdOrSkip() {
-  if (HaveEtcd()) return true;
-  if (InCi()) FAIL("etcd is not installed (scripts/install-deps.sh installs etcd-server)");
-  WARN("SKIPPED: etcd/etcdctl not installed (apt-get install etcd-server etcd-client)");
-  return false;
-}
-
 // Two managers of one array, their registry on a fresh etcd cluster.
 struct TwoManagers {
   TempDir work;
@@ -44,11 +37,6 @@ struct TwoManagers {
     return root;
   }
 };
-
-int CountEvents(const nlohmann::json& events, const std::string& kind) {
-  return static_cast<int>(std::count_if(events.begin(), events.end(),
-                                        [&](const auto& e) { return e["kind"] == kind; }));
-}
 
 }  // namespace
 

@@ -13,13 +13,6 @@ using namespace mkeys::test;
 
 namespace {
 
-bool EtcdOrSkip() {
-  if (HaveEtcd()) return true;
-  if (InCi()) FAIL("etcd is not installed (scripts/install-deps.sh installs etcd-server)");
-  WARN("SKIPPED: etcd/etcdctl not installed (apt-get install etcd-server etcd-client)");
-  return false;
-}
-
 std::string ReadText(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});

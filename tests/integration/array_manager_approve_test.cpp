@@ -17,13 +17,6 @@ using namespace mkeys::test;
 
 namespace {
 
-bool EtcdOrSkip() {
-  if (HaveEtcd()) return true;
-  if (InCi()) FAIL("etcd is not installed (scripts/install-deps.sh installs etcd-server)");
-  WARN("SKIPPED: etcd/etcdctl not installed (apt-get install etcd-server etcd-client)");
-  return false;
-}
-
 // The 32 bytes of the array's registry key, read from a manager's store.
 std::string RegistryKeyBytes(const std::filesystem::path& root) {
   auto machine = mkeys::keystore::MachineRoot::Open(root);
@@ -123,11 +116,6 @@ struct Setup {
     return nlohmann::json::parse(r.out);
   }
 };
-
-int CountEvents(const nlohmann::json& events, const std::string& kind) {
-  return static_cast<int>(std::count_if(events.begin(), events.end(),
-                                        [&](const auto& e) { return e["kind"] == kind; }));
-}
 
 }  // namespace
 

@@ -34,12 +34,6 @@ std::string PendingName(const IssuedToken& t) {
   return "mkeys-array-pending-" + t.id;
 }
 
-int CountEvents(const nlohmann::json& events, const std::string& kind, const std::string& name) {
-  return static_cast<int>(std::count_if(events.begin(), events.end(), [&](const auto& e) {
-    return e["kind"] == kind && e["subject"] == name;
-  }));
-}
-
 RunResult JoinDefaultName(const std::filesystem::path& member, const std::string& manager,
                           const std::string& token) {
   return Run({MKEYS_BINARY, "array", "join", member.string(), "--manager", manager, "--token", "-"},

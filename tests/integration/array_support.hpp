@@ -214,6 +214,16 @@ inline nlohmann::json Events(const std::filesystem::path& manager_root) {
   return JsonOf(Mkeys({"--json", "array", "events", manager_root.string(), "--limit", "1000"}));
 }
 
+// Events of `kind` in an `array events --json` list (about `subject` only, when given).
+inline int CountEvents(const nlohmann::json& events, const std::string& kind,
+                       const std::string& subject = {}) {
+  int n = 0;
+  for (const auto& e : events) {
+    if (e["kind"] == kind && (subject.empty() || e["subject"] == subject)) ++n;
+  }
+  return n;
+}
+
 inline nlohmann::json MembersWith(const std::filesystem::path& manager_root,
                                   const std::string& flag) {
   return JsonOf(Mkeys({"--json", "array", "members", manager_root.string(), flag}));

@@ -36,6 +36,17 @@ inline bool HaveEtcd() {
   return Run({"sh", "-c", "command -v etcd && command -v etcdctl"}).exit_code == 0;
 }
 
+// True when etcd can be run; otherwise a failure in CI or as root (where nothing may skip), and
+// elsewhere a warning that says why the test did nothing.
+inline bool EtcdOrSkip() {
+  if (HaveEtcd()) return true;
+  if (InCi() || ::geteuid() == 0) {
+    FAIL("etcd is not installed (scripts/install-deps.sh installs etcd-server)");
+  }
+  WARN("SKIPPED: etcd/etcdctl not installed (apt-get install etcd-server etcd-client)");
+  return false;
+}
+
 // A loopback port nothing listens on now (the kernel's choice), not 2379/2380.
 inline int FreeLoopbackPort() {
   for (;;) {

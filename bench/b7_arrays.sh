@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# B7, sourced by bench/run.sh (uses its MKEYS, WORK, PIDS, log, row): B7_JOINS (default 200)
+# B7, sourced by bench/run.sh (uses its MKEYS, WORK, PIDS, log, row, pct): B7_JOINS (default 200)
 # sequential joins through two managers whose registry is a 3-member etcd on loopback, against
 # the same joins through one manager on SQLite, in the same run. Row:
 #   b7 N sqlite_s sqlite_p50_ms sqlite_p99_ms etcd_s etcd_p50_ms etcd_p99_ms fails why
@@ -15,12 +15,6 @@ for _ in range(int(sys.argv[1])):
     socks.append(s)
 print("\n".join(str(s.getsockname()[1]) for s in socks))
 PY
-}
-
-# b7_pct P: the P-th percentile, in ms, of the microsecond latencies on stdin (one line).
-b7_pct() {
-  tr ' ' '\n' | grep -v '^$' | sort -n |
-    awk -v p="$1" '{a[NR]=$1} END{if(NR){i=int((NR*p+99)/100); if(i>NR)i=NR; printf "%.1f", a[i]/1000}}'
 }
 
 # b7_joins DIR LABEL ADDRESS... : B7_JOINS joins, the i-th through ADDRESS[i % count]; prints
@@ -42,8 +36,8 @@ b7_joins() {
   done
   t1=$(date +%s%N)
   local p50 p99
-  p50=$(b7_pct 50 <<<"$lat")
-  p99=$(b7_pct 99 <<<"$lat")
+  p50=$(pct 50 <<<"$lat")
+  p99=$(pct 99 <<<"$lat")
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}') ${p50:-nan} ${p99:-nan} $fails"
 }
 

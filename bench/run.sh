@@ -118,6 +118,8 @@ measure() {
     "${rss:-0}" "$rc"
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if(NR==0){print "nan"}else if(NR%2){print a[(NR+1)/2]}else{printf "%.4f\n",(a[NR/2]+a[NR/2+1])/2}}'; }
+# pct P: the P-th percentile, in ms, of the microsecond latencies on stdin ("" when none).
+pct() { tr ' ' '\n' | grep -v '^$' | sort -n | awk -v p="$1" '{a[NR]=$1} END{if(NR==0){print ""; exit} i=int((NR*p+99)/100); if(i<1)i=1; if(i>NR)i=NR; printf "%.1f", a[i]/1000}'; }
 maxof() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 
 # ---- the model machine of B1 and B2 ----------------------------------------------------
@@ -330,7 +332,6 @@ run_b4() {
     firstfail=$(cat "$d"/j*.err 2>/dev/null | grep -v '^$' | head -1 | head -c 160)
     [ -n "$mgr_state" ] && firstfail="$mgr_state; first failure: $firstfail"
   fi
-  pct() { tr ' ' '\n' | grep -v '^$' | sort -n | awk -v p="$1" '{a[NR]=$1} END{if(NR==0){print ""; exit} i=int((NR*p+99)/100); if(i<1)i=1; if(i>NR)i=NR; printf "%.1f", a[i]/1000}'; }
   row b4 "$SEQ_JOINS" "$CONC_JOINS" "$hs_rate" "$seq_secs" "$(pct 50 <<<"$seq_lat")" "$(pct 99 <<<"$seq_lat")" \
     "$conc_secs" "$(pct 50 <<<"$conc_lat")" "$(pct 99 <<<"$conc_lat")" "" "$fails" "$firstfail" \
     "$(wc -w <<<"$seq_lat")" "$(wc -w <<<"$conc_lat")"

@@ -47,6 +47,22 @@ inline bool EtcdOrSkip() {
   return false;
 }
 
+// Starts `argv` (found on PATH) with stdout and stderr appended to `log`; its pid.
+inline pid_t SpawnLogged(std::vector<std::string> argv, const std::filesystem::path& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // A loopback port nothing listens on now (the kernel's choice), not 2379/2380.
 inline int FreeLoopbackPort() {
   for (;;) {
@@ -216,18 +232,7 @@ class EtcdCluster {
                                      "50",
                                      "--election-timeout",
                                      "500"};
-    const auto log = dir_ / (names_[i] + ".log");
-    pid_[i] = fork();
-    if (pid_[i] == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
+    pid_[i] = SpawnLogged(argv, dir_ / (names_[i] + ".log"));
   }
 
   std::filesystem::path dir_;
@@ -398,18 +403,7 @@ class EtcdTlsCluster {
       argv.insert(argv.end(), {"--trusted-ca-file", files_.ca.string(), "--client-cert-auth"});
     }
     std::filesystem::create_directories(dir_);
-    const auto log = dir_ / (name + ".log");
-    pid_[i] = fork();
-    if (pid_[i] == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
+    pid_[i] = SpawnLogged(argv, dir_ / (name + ".log"));
   }
 
   std::filesystem::path dir_;

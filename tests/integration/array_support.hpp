@@ -108,18 +108,7 @@ class ServerProcess {
       argv.push_back(a);
     }
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      for (const auto& kv : extra_env) putenv(const_cast<char*>(kv.c_str()));
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
+    pid_ = SpawnToLog(argv, log_, /*append=*/false, extra_env);
     for (int i = 0; i < 200 && !std::filesystem::exists(port_file_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

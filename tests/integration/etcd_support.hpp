@@ -48,19 +48,8 @@ inline bool EtcdOrSkip() {
 }
 
 // Starts `argv` (found on PATH) with stdout and stderr appended to `log`; its pid.
-inline pid_t SpawnLogged(std::vector<std::string> argv, const std::filesystem::path& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
+inline pid_t SpawnLogged(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  return SpawnToLog(argv, log, /*append=*/true);
 }
 
 // A loopback port nothing listens on now (the kernel's choice), not 2379/2380.

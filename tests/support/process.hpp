@@ -9,10 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mkeys::test {
@@ -23,22 +27,70 @@ struct RunResult {
   std::string err;
 };
 
-inline RunResult Run(const std::vector<std::string>& argv, const std::string& input = "",
-                     const std::vector<std::string>& extra_env = {}) {
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
+// This process's environment with `extra_env` ("NAME=value") added or replacing, for execvpe;
+// the pointers stay valid while `extra_env` and the environment do.
+inline std::vector<char*> EnvironmentWith(const std::vector<std::string>& extra_env) {
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (const auto& kv : extra_env) replaced = replaced || kv.rfind(name, 0) == 0;
+    if (!replaced) envp.push_back(*e);
+  }
+  for (const auto& kv : extra_env) envp.push_back(const_cast<char*>(kv.c_str()));
+  envp.push_back(nullptr);
+  return envp;
+}
+
+// Starts `argv` (found on PATH) in the background with stdout and stderr going to `log` (appended
+// to, or truncated first), and `extra_env` added; its pid. Safe to call while other threads run:
+// the child only dups and execs.
+inline pid_t SpawnToLog(const std::vector<std::string>& argv, const std::filesystem::path& log,
+                        bool append, const std::vector<std::string>& extra_env = {}) {
+  const int fd =
+      ::open(log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+  if (fd < 0) std::abort();
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp = EnvironmentWith(extra_env);
   const pid_t pid = fork();
   if (pid == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execvpe(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  ::close(fd);
+  return pid;
+}
+
+// The longest any one command run by a test may take (ctest gives a whole test case 600 s).
+constexpr int kRunTimeoutSeconds = 300;
+
+inline RunResult Run(const std::vector<std::string>& argv, const std::string& input = "",
+                     const std::vector<std::string>& extra_env = {}) {
+  // Tests call this from many threads at once. The pipes are close-on-exec so that a child forked
+  // by another thread never inherits them (a sibling holding this child's stdin open would keep it
+  // from ever seeing end of input), and everything the child needs is built before fork: after
+  // fork in a threaded process the child may only call async-signal-safe functions.
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      pipe2(err_pipe, O_CLOEXEC) != 0) {
+    std::abort();
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp = EnvironmentWith(extra_env);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // dup2 clears close-on-exec on the new descriptor; the originals close at exec.
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
-      close(fd);
-    for (const auto& kv : extra_env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
+    execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(in_pipe[0]);
@@ -53,8 +105,21 @@ inline RunResult Run(const std::vector<std::string>& argv, const std::string& in
   RunResult result;
   pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}, {in_pipe[1], POLLOUT, 0}};
   int open_count = 2;
+  // A child that hangs fails its test with what it printed, rather than the whole test binary
+  // running into ctest's timeout with nothing to show.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kRunTimeoutSeconds);
+  bool killed = false;
   while (open_count > 0 || fds[2].fd >= 0) {
-    if (poll(fds, 3, -1) < 0) break;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    const int ready = poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {
         char buf[65536];
@@ -77,9 +142,16 @@ inline RunResult Run(const std::vector<std::string>& argv, const std::string& in
       }
     }
   }
+  for (auto& p : fds) {
+    if (p.fd >= 0) close(p.fd);
+  }
   int status = 0;
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (killed) {
+    result.err += "\n[test harness: " + argv.front() + " killed after " +
+                  std::to_string(kRunTimeoutSeconds) + " s without ending]\n";
+  }
   return result;
 }
 

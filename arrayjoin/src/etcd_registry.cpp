@@ -58,6 +58,7 @@ Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings
     doc["auth"] = {{"user", s.access.user}, {"password_file", s.access.password_file}};
   }
   if (!s.pending_request.empty()) doc["pending_request"] = s.pending_request;
+  if (!s.expected_pin.empty()) doc["expected_pin"] = s.expected_pin;
   const std::string text = doc.dump(2) + "\n";
   return files::WriteFileAtomic(
       Registry::ConfigPathFor(root),
@@ -480,10 +481,14 @@ Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
     s.access.password_file = str(doc["auth"], "password_file");
   }
   s.pending_request = str(doc, "pending_request");
+  s.expected_pin = str(doc, "expected_pin");
   const bool cert_pair_broken = s.access.cert_file.empty() != s.access.key_file.empty();
   if (s.endpoints.empty() || s.array_id.empty() || s.array.empty() || s.manager_id.empty() ||
       (s.access.tls && s.access.ca_file.empty()) || cert_pair_broken ||
-      (doc.contains("auth") && s.access.user.empty())) {
+      (doc.contains("auth") && s.access.user.empty()) ||
+      (doc.contains("expected_pin") &&
+       (s.expected_pin.size() != 64 ||
+        s.expected_pin.find_first_not_of("0123456789abcdef") != std::string::npos))) {
     return Error(ErrorCode::kCorrupt, "the etcd registry configuration is incomplete")
         .On(path.string());
   }

@@ -87,7 +87,7 @@ Result<void> CreateOnEtcd(keystore::KeyStore& store, const acl::Token& system,
   const std::string container = RegistryKeyContainerName(out.info.name);
   MKEYS_TRY(PutContainer(store, system, container, std::move(key_material)));
   created.push_back(container);
-  EtcdSettings settings{etcd, out.info.array_id, out.info.name, RandomId(), access, {}};
+  EtcdSettings settings{etcd, out.info.array_id, out.info.name, RandomId(), access, {}, {}};
   out.info.current_version = out.version.version;
   MKEYS_ASSIGN_OR_RETURN(auto registry,
                          CreateEtcdRegistry(root, settings, out.info, out.version, secrets));

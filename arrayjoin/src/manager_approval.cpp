@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "internal/etcd_managers.hpp"
+#include "mkeys/arrayjoin/fault.hpp"
 #include "mkeys/arrayjoin/manager_approval.hpp"
 #include "mkeys/core/hex.hpp"
 #include "mkeys/core/log.hpp"
@@ -53,7 +54,12 @@ Result<void> CreateSecretContainer(Store& s, const std::string& name, const Secr
 }
 
 // "sha256:ab12-..." in any case, with or without the prefix and separators -> 64 hex digits.
-Result<std::string> NormalizeFingerprint(std::string_view text) {
+Result<std::string> NormalizeFingerprint(std::string_view text,
+                                         std::string_view option = "--fingerprint",
+                                         std::string_view what =
+                                             "the request's fingerprint as "
+                                             "'mkeys array manager add' "
+                                             "printed it") {
   std::string out;
   std::string_view rest = text;
   if (rest.size() >= 7) {
@@ -65,17 +71,17 @@ Result<std::string> NormalizeFingerprint(std::string_view text) {
     if (c == '-' || c == ':' || c == ' ') continue;
     const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!std::isxdigit(static_cast<unsigned char>(l))) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "--fingerprint takes the request's fingerprint as 'mkeys array manager add' "
-                   "printed it (sha256: and 64 hex digits)")
+      return Error(ErrorCode::kInvalidArgument, std::string(option) + " takes " +
+                                                    std::string(what) +
+                                                    " (sha256: and 64 hex digits)")
           .On(std::string(text));
     }
     out += l;
   }
   if (out.size() != 64) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "--fingerprint must have 64 hex digits (SHA-256); it has " +
-                     std::to_string(out.size()))
+    return Error(ErrorCode::kInvalidArgument, std::string(option) +
+                                                  " must have 64 hex digits (SHA-256); it has " +
+                                                  std::to_string(out.size()))
         .On(std::string(text));
   }
   return out;
@@ -170,12 +176,29 @@ std::string RequestFingerprint(const std::array<std::uint8_t, 32>& public_key) {
 
 Result<RequestedManager> RequestManager(const std::filesystem::path& root,
                                         const std::vector<std::string>& etcd_endpoints,
-                                        const EtcdAccess& etcd_access, std::string_view array) {
+                                        const EtcdAccess& etcd_access, std::string_view array,
+                                        std::string_view array_fingerprint) {
   MKEYS_TRY(internal::CheckFreeRoot(root));
   MKEYS_TRY(CheckEtcdAccess(etcd_access));
+  std::string expected_pin;
+  if (!array_fingerprint.empty()) {
+    MKEYS_ASSIGN_OR_RETURN(expected_pin,
+                           NormalizeFingerprint(array_fingerprint, "--array-fingerprint",
+                                                "the array key fingerprint as 'mkeys array "
+                                                "status' prints it on a manager"));
+  }
   internal::EtcdClient client(etcd_endpoints, etcd_access);
   RequestedManager out;
   MKEYS_ASSIGN_OR_RETURN(out.info, internal::FindArrayInEtcd(client, array));
+  if (!expected_pin.empty() && expected_pin != HexEncode(out.info.pin)) {
+    return Error(ErrorCode::kAccessDenied,
+                 "the array etcd holds as " + out.info.name + " has the key fingerprint " +
+                     FormatFingerprint(out.info.pin) +
+                     ", not the one given with --array-fingerprint: it is another array, or its "
+                     "record in etcd was changed; nothing was written")
+        .On(std::string(array));
+  }
+  out.pin_checked = !expected_pin.empty();
 
   std::uint8_t id[8];
   if (RAND_bytes(id, sizeof id) != 1) return Error(ErrorCode::kCrypto, "no random bytes");
@@ -186,6 +209,7 @@ Result<RequestedManager> RequestManager(const std::filesystem::path& root,
   settings.manager_id = HexEncode(id);
   settings.access = etcd_access;
   settings.pending_request = settings.manager_id;
+  settings.expected_pin = expected_pin;
   EtcdRegistry reg(root, settings);
 
   MKEYS_ASSIGN_OR_RETURN(auto store, OpenStore(root));
@@ -271,6 +295,41 @@ Result<ManagerRequestInfo> DenyManager(const std::filesystem::path& root, std::s
   return InfoOf(request);
 }
 
+// etcd lists this root's request id as a manager: the registry key and CA containers must be
+// here and open the array's sealed CA key; then registry.json is finished. Anything else is an
+// error that says what is missing, and nothing is changed.
+Result<void> FinishRegistered(const std::filesystem::path& root, EtcdRegistry& reg, Store& store,
+                              EtcdSettings& settings, CompletedManager& out) {
+  const ArrayInfo& info = out.requested.info;
+  const std::string id = settings.pending_request;
+  const std::string key_container = RegistryKeyContainerName(info.name);
+  const std::string ca_container = CaContainerName(info.name);
+  auto missing = [&](const Error& why) {
+    return Error(ErrorCode::kCorrupt,
+                 "etcd lists this root as manager " + id +
+                     " (an earlier --complete registered it and stopped before finishing), but "
+                     "this root cannot act as it: " +
+                     why.ToString() +
+                     ". Remove the manager on another manager and ask again, or restore the "
+                     "containers " +
+                     key_container + " and " + ca_container)
+        .On(root.string());
+  };
+  auto registry_key = internal::ReadRegistryKey(root, info.name);
+  if (!registry_key) return missing(registry_key.error());
+  auto ca_key = OpenCaKey(reg, *registry_key, info);
+  if (!ca_key) return missing(ca_key.error());
+  auto ca_local = store.store->Open(ca_container, store.system);
+  if (!ca_local) return missing(ca_local.error());
+  settings.pending_request.clear();
+  MKEYS_TRY(internal::WriteSettings(root, settings));
+  out.added.info = info;
+  out.added.manager_id = id;
+  out.added.containers = {key_container, ca_container};
+  out.finished_interrupted = true;
+  return Ok();
+}
+
 Result<CompletedManager> CompleteManager(const std::filesystem::path& root) {
   auto loaded = LoadEtcdSettings(root);
   if (!loaded) {
@@ -299,6 +358,18 @@ Result<CompletedManager> CompleteManager(const std::filesystem::path& root) {
 
   CompletedManager out;
   MKEYS_ASSIGN_OR_RETURN(out.requested.info, reg.Info());
+  // The array as it was pinned when asking: a forged array (another CA, sealed under a key the
+  // forger made) is refused here, whatever wrapped/ID holds.
+  if (!settings.expected_pin.empty() &&
+      settings.expected_pin != HexEncode(out.requested.info.pin)) {
+    return Error(ErrorCode::kAccessDenied,
+                 "the array in etcd now has the key fingerprint " +
+                     FormatFingerprint(out.requested.info.pin) +
+                     ", not sha256:" + settings.expected_pin +
+                     " given with --array-fingerprint when asking: its record in etcd was "
+                     "changed; nothing was kept (check etcd before trusting it)")
+        .On(internal::RequestKey(reg, id));
+  }
   out.requested.request = {id, internal::Host(), 0, RequestFingerprint(key.public_key())};
   MKEYS_ASSIGN_OR_RETURN(auto wrapped, internal::GetWrapped(reg, id));
   if (!wrapped) {
@@ -313,6 +384,14 @@ Result<CompletedManager> CompleteManager(const std::filesystem::path& root) {
       out.waiting = true;
       out.requested.request.requested_at = request->requested_at;
       out.requested.request.host = request->host;
+      return out;
+    }
+    // Registered already: an earlier --complete ended after its etcd transaction (which deletes
+    // wrapped/ID) and before registry.json was rewritten. Finish from the containers it made.
+    MKEYS_ASSIGN_OR_RETURN(auto registered, reg.client().Get(reg.prefix() + "managers/" + id));
+    if (registered) {
+      MKEYS_TRY(FinishRegistered(root, reg, *store, settings, out));
+      DeleteContainers(*store, {wrap_container});
       return out;
     }
     // Neither a request nor an approval: denied (or removed). The root is free again.
@@ -341,6 +420,16 @@ Result<CompletedManager> CompleteManager(const std::filesystem::path& root) {
 
   out.added.info = info;
   out.added.manager_id = id;
+  // Containers left by an earlier --complete that stopped before its etcd transaction: this root
+  // is no manager yet (its request is pending), so they hold nothing else.
+  for (const auto& name : {RegistryKeyContainerName(info.name), CaContainerName(info.name)}) {
+    auto removed = store->store->Delete(name, store->system);
+    if (removed) {
+      Logger("arrayjoin")->info("removed {}, left by an interrupted --complete", name);
+    } else if (removed.error().code() != ErrorCode::kNotFound) {
+      return std::move(removed).error();
+    }
+  }
   auto result = [&]() -> Result<void> {
     MKEYS_TRY(CreateSecretContainer(*store, RegistryKeyContainerName(info.name), registry_key));
     out.added.containers.push_back(RegistryKeyContainerName(info.name));
@@ -353,9 +442,11 @@ Result<CompletedManager> CompleteManager(const std::filesystem::path& root) {
         auto created, store->store->Create(CaContainerName(info.name), store->system, ca_options));
     (void)created;
     out.added.containers.push_back(CaContainerName(info.name));
+    FaultPoint("complete", "before-register");
     settings.pending_request.clear();
     MKEYS_ASSIGN_OR_RETURN(bool done,
                            internal::RegisterApproved(reg, settings, *wrapped, NowSeconds()));
+    if (done) FaultPoint("complete", "after-register");
     if (!done) {
       return Error(ErrorCode::kExists,
                    "the approval changed while this root completed (or a manager with this id "

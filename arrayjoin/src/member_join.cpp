@@ -138,8 +138,12 @@ Result<void> JoinRun::KeepPendingKey() {
   keystore::CreateOptions options;
   options.material.emplace();
   options.material->signature = std::move(key);
-  MKEYS_ASSIGN_OR_RETURN(auto created, store_.Create(pending_name_, installer_, options));
-  (void)created;
+  // Noted first: a key that exists is always noted, so a later successful join removes it.
+  MKEYS_TRY(internal::NotePendingKey(o_.root, pending_name_));
+  if (auto created = store_.Create(pending_name_, installer_, options); !created) {
+    internal::DropNotedPendingKey(o_.root, store_, installer_, pending_name_);
+    return std::move(created).error();
+  }
   pending_kept_ = true;
   journal_.pending_key = pending_name_;
   return Ok();
@@ -147,7 +151,7 @@ Result<void> JoinRun::KeepPendingKey() {
 
 void JoinRun::DropPendingKey() {
   if (!pending_kept_) return;
-  internal::DropPendingKey(store_, installer_, pending_name_);
+  internal::DropNotedPendingKey(o_.root, store_, installer_, pending_name_);
   pending_kept_ = false;
   journal_.pending_key.clear();
 }
@@ -433,7 +437,9 @@ Result<JoinResult> JoinRun::Confirm() {
     return Fail(JoinStep::kConfirm, r.error());
   }
   FaultPoint("member", "after-state");
-  DropPendingKey();
+  internal::DropPendingKeysAfterJoin(o_.root, store_, installer_, pending_name_);
+  pending_kept_ = false;
+  journal_.pending_key.clear();
   std::error_code ec;
   fs::remove(journal_.path, ec);
   Report(JoinStep::kConfirm, true, "the manager recorded " + member_);

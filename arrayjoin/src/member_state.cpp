@@ -93,6 +93,45 @@ void DropPendingKey(keystore::KeyStore& store, const acl::Token& installer,
   }
 }
 
+fs::path PendingKeyNotesDir(const fs::path& root) {
+  return Registry::DirFor(root) / "pending-keys";
+}
+
+Result<void> NotePendingKey(const fs::path& root, const std::string& name) {
+  return WriteTextAtomic(PendingKeyNotesDir(root) / name, "");
+}
+
+void DropNotedPendingKey(const fs::path& root, keystore::KeyStore& store,
+                         const acl::Token& installer, const std::string& name) {
+  if (name.empty()) return;
+  DropPendingKey(store, installer, name);
+  std::error_code ec;
+  if (!fs::exists(store.PathFor(name), ec)) fs::remove(PendingKeyNotesDir(root) / name, ec);
+  fs::remove(PendingKeyNotesDir(root), ec);  // only when empty
+}
+
+void DropPendingKeysAfterJoin(const fs::path& root, keystore::KeyStore& store,
+                              const acl::Token& installer, const std::string& current) {
+  DropNotedPendingKey(root, store, installer, current);
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(PendingKeyNotesDir(root), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  constexpr std::string_view kPrefix = "mkeys-array-pending-";
+  for (const auto& name : names) {
+    // Only notes this code writes: anything else in the folder is left alone.
+    if (name.rfind(kPrefix, 0) != 0 || name.size() == kPrefix.size() ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+                               kPrefix.size()) != std::string::npos) {
+      continue;
+    }
+    Logger("arrayjoin")->info("removing {}, the member key of an earlier join attempt", name);
+    DropNotedPendingKey(root, store, installer, name);
+  }
+}
+
 Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeout_seconds,
                     const std::string& override_manager) {
   MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
@@ -133,7 +172,7 @@ Result<bool> Settle(keystore::MachineRoot& machine, Journal& journal, int timeou
   journal.state = "done";
   MKEYS_TRY(journal.Save());
   MKEYS_TRY(WriteMemberState(machine.root(), *state));
-  DropPendingKey(store, installer, journal.pending_key);
+  DropPendingKeysAfterJoin(machine.root(), store, installer, journal.pending_key);
   std::error_code ec;
   fs::remove(journal.path, ec);
   return true;
@@ -201,7 +240,7 @@ Result<bool> RecoverInterruptedJoin(const fs::path& root, const std::string& man
     // interrupted.
     MKEYS_ASSIGN_OR_RETURN(auto installer, machine.TokenFor(kInstallerIdentity));
     keystore::KeyStore store(machine);
-    internal::DropPendingKey(store, installer, journal.pending_key);
+    internal::DropPendingKeysAfterJoin(root, store, installer, journal.pending_key);
     fs::remove(path, ec);
     return false;
   }

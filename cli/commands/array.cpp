@@ -81,6 +81,10 @@ void Register(CLI::App& app, Context& ctx) {
   manager_add->add_option("--array", a->array_ref,
                           "Ask to manage this array (name or id; with --registry, on another "
                           "machine than any manager): an existing manager approves");
+  manager_add->add_option("--array-fingerprint", a->array_fingerprint,
+                          "With --array: the array key fingerprint as 'mkeys array status' prints "
+                          "it on a manager you trust; the array in etcd must have it, now and at "
+                          "--complete");
   manager_add->add_flag("--complete", a->complete,
                         "Finish a request made with --array once a manager approved it");
   manager_add->add_option("--registry", a->registry,

@@ -50,13 +50,14 @@ struct ArrayArgs {
   bool yes = false;
   bool force = false;
   int timeout = 30;
-  int rotation_lease = 30;  // array rotate --lease (seconds)
-  std::string registry;     // etcd://HOST:PORT[,...]; empty: SQLite
-  std::string from;         // an existing manager's root (array manager add)
-  std::string array_ref;    // --array NAME_OR_ID: request to manage it (array manager add)
-  bool complete = false;    // --complete: finish an approved request (array manager add)
-  std::string request_id;   // array manager approve|deny
-  std::string fingerprint;  // array manager approve --fingerprint
+  int rotation_lease = 30;        // array rotate --lease (seconds)
+  std::string registry;           // etcd://HOST:PORT[,...]; empty: SQLite
+  std::string from;               // an existing manager's root (array manager add)
+  std::string array_ref;          // --array NAME_OR_ID: request to manage it (array manager add)
+  std::string array_fingerprint;  // --array-fingerprint FP: the pin the array must have
+  bool complete = false;          // --complete: finish an approved request (array manager add)
+  std::string request_id;         // array manager approve|deny
+  std::string fingerprint;        // array manager approve --fingerprint
   // TLS and authentication towards etcd (docs/arrayjoin.md); never a password here.
   std::string etcd_ca, etcd_cert, etcd_key, etcd_user, etcd_password_file;
   bool EtcdOptionsGiven() const {

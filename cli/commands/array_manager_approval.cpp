@@ -31,7 +31,8 @@ int ManagerRequest(Context& ctx, const ArrayArgs& a) {
   bool tls = false;
   auto etcd = aj::ParseEtcdUrl(a.registry, &tls);
   if (!etcd) return Fail(ctx, etcd.error());
-  auto requested = aj::RequestManager(a.root, *etcd, EtcdAccessFrom(a, tls), a.array_ref);
+  auto requested =
+      aj::RequestManager(a.root, *etcd, EtcdAccessFrom(a, tls), a.array_ref, a.array_fingerprint);
   if (!requested) return Fail(ctx, requested.error());
   const auto& r = *requested;
   const std::string approve = ApproveCommand(r.request.id, r.request.fingerprint);
@@ -45,6 +46,7 @@ int ManagerRequest(Context& ctx, const ArrayArgs& a) {
                   {"requested_at", r.request.requested_at},
                   {"fingerprint", r.request.fingerprint},
                   {"array_fingerprint", aj::FormatFingerprint(r.info.pin)},
+                  {"array_fingerprint_checked", r.pin_checked},
                   {"containers", r.containers},
                   {"approve_command", approve},
                   {"complete_command", complete}});
@@ -53,8 +55,11 @@ int ManagerRequest(Context& ctx, const ArrayArgs& a) {
   ctx.out.Line(fmt::format("{} asks to manage array {} ({}); request id {}", a.root, r.info.name,
                            r.info.array_id, r.request.id));
   ctx.out.Line(fmt::format("  request fingerprint      {}", r.request.fingerprint));
-  ctx.out.Line(fmt::format("  array key fingerprint    {} (as etcd describes the array)",
-                           aj::FormatFingerprint(r.info.pin)));
+  ctx.out.Line(fmt::format("  array key fingerprint    {} ({})", aj::FormatFingerprint(r.info.pin),
+                           r.pin_checked ? "the one given with --array-fingerprint"
+                                         : "as etcd describes the array; not checked: compare it "
+                                           "with 'mkeys array status' on a manager you trust, or "
+                                           "ask with --array-fingerprint FP"));
   ctx.out.Line(fmt::format("  container                {}", r.containers.front()));
   ctx.out.Line("Tell an operator of an existing manager the request fingerprint (out of band, not");
   ctx.out.Line("through etcd); after comparing it, they run:");
@@ -90,8 +95,14 @@ int ManagerComplete(Context& ctx, const ArrayArgs& a) {
                   {"array_id", added.info.array_id},
                   {"manager_id", added.manager_id},
                   {"fingerprint", aj::FormatFingerprint(added.info.pin)},
-                  {"containers", added.containers}});
+                  {"containers", added.containers},
+                  {"finished_interrupted", completed->finished_interrupted}});
     return kExitOk;
+  }
+  if (completed->finished_interrupted) {
+    ctx.out.Line(
+        "An earlier --complete had registered this manager in etcd and stopped before "
+        "finishing; finished it now.");
   }
   std::string containers;
   for (const auto& c : added.containers) containers += (containers.empty() ? "" : ", ") + c;

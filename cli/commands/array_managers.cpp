@@ -85,7 +85,8 @@ int ManagerAdd(Context& ctx, const ArrayArgs& a) {
     return Fail(ctx, Error(ErrorCode::kInvalidArgument, text));
   };
   if (a.complete) {
-    if (!a.from.empty() || !a.array_ref.empty() || !a.registry.empty() || a.EtcdOptionsGiven()) {
+    if (!a.from.empty() || !a.array_ref.empty() || !a.registry.empty() ||
+        !a.array_fingerprint.empty() || a.EtcdOptionsGiven()) {
       return usage(
           "--complete takes only ROOT: the request's etcd settings are in "
           "ROOT/mkeys-array/registry.json");
@@ -95,6 +96,9 @@ int ManagerAdd(Context& ctx, const ArrayArgs& a) {
   if (!a.array_ref.empty()) {
     if (!a.from.empty()) return usage("--array and --from exclude each other");
     return ManagerRequest(ctx, a);
+  }
+  if (!a.array_fingerprint.empty()) {
+    return usage("--array-fingerprint goes with --array (the array it pins)");
   }
   if (a.from.empty()) {
     return usage(

@@ -56,7 +56,10 @@ nlohmann::json ManagerLimits(const std::filesystem::path& manager) {
 TEST_CASE("256 idle connections from 127.0.0.1 do not keep a member from syncing",
           "[integration][array][limits]") {
   Setup s;
-  ServerProcess server(s.manager, s.work.path());
+  // Idle connections are cut off after the handshake timeout: 120 s here, far beyond the sync's
+  // own 60 s, so a sync that succeeds got through while all of them were still held.
+  ServerProcess server(s.manager, s.work.path(), {}, {}, "127.0.0.1:0",
+                       {"--handshake-timeout", "120"});
   auto join = JoinWith(s.member, server.Address(), IssueToken(s.manager), "node1");
   INFO(join.out << join.err);
   REQUIRE(join.exit_code == 0);
@@ -67,12 +70,9 @@ TEST_CASE("256 idle connections from 127.0.0.1 do not keep a member from syncing
   }
   CHECK(idle.size() == 256);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all accepted by the manager
-  const auto started = std::chrono::steady_clock::now();
-  auto sync = SyncMember(s.member);
-  const auto took = std::chrono::steady_clock::now() - started;
+  auto sync = Mkeys({"array", "sync", s.member.string(), "--timeout", "60"});
   INFO(sync.out << sync.err << server.Log());
   CHECK(sync.exit_code == 0);
-  CHECK(took < std::chrono::seconds(5));
   // A join from the same address gets through as well.
   const auto other = s.work.path() / "other";
   InitMachine(other);

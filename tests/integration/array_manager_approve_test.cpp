@@ -9,6 +9,7 @@
 #include "array_support.hpp"
 #include "etcd_support.hpp"
 #include "mkeys/arrayjoin/etcd_registry.hpp"
+#include "mkeys/arrayjoin/fault.hpp"
 #include "mkeys/arrayjoin/manager.hpp"
 #include "mkeys/keystore/key_store.hpp"
 #include "mkeys/keystore/machine_root.hpp"
@@ -264,4 +265,124 @@ TEST_CASE("a denied manager request is removed and the asking root is free again
   CHECK(unknown.exit_code == 3);
   CHECK(unknown.err.find("no array") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(c / "mkeys-array/registry.json"));
+}
+
+TEST_CASE(
+    "manager add --complete stopped before or after its etcd transaction finishes when run again",
+    "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  Setup s;
+  const std::string key = RegistryKeyBytes(s.a);
+  const auto request = s.Request();
+  const std::string id = request["request_id"];
+  auto approved = s.Run(
+      {"array", "manager", "approve", s.a.string(), id, "--fingerprint", request["fingerprint"]});
+  INFO(approved.out << approved.err);
+  REQUIRE(approved.exit_code == 0);
+  const auto complete_with_fault = [&](const std::string& step) {
+    return Run({MKEYS_BINARY, "array", "manager", "add", s.b.string(), "--complete"}, "",
+               {"MKEYS_FAULT=complete:" + step});
+  };
+
+  // Killed after storing the keys, before etcd registers it: still only approved in etcd.
+  auto first = complete_with_fault("before-register");
+  INFO(first.out << first.err);
+  CHECK(first.exit_code == mkeys::arrayjoin::kFaultExitCode);
+  CHECK(s.Dump().find("/wrapped/" + id) != std::string::npos);
+  CHECK(s.Dump().find("/managers/" + id) == std::string::npos);
+
+  // Run again (the keys it left are replaced), killed this time after etcd registered it and
+  // before registry.json was finished.
+  auto second = complete_with_fault("after-register");
+  INFO(second.out << second.err);
+  CHECK(second.exit_code == mkeys::arrayjoin::kFaultExitCode);
+  const std::string registered = s.Dump();
+  CHECK(registered.find("/wrapped/" + id) == std::string::npos);
+  CHECK(registered.find("/managers/" + id) != std::string::npos);
+  auto not_yet = s.Run({"array", "token", s.b.string()});
+  CHECK(not_yet.exit_code == 3);
+
+  // The third run finishes from what the second left, and B is a whole manager.
+  auto third = s.Run({"--json", "array", "manager", "add", s.b.string(), "--complete"});
+  INFO(third.out << third.err);
+  REQUIRE(third.exit_code == 0);
+  const auto done = nlohmann::json::parse(third.out);
+  CHECK(done["manager_id"] == id);
+  CHECK(done["finished_interrupted"] == true);
+  CHECK(RegistryKeyBytes(s.b) == key);
+  CHECK(CountEvents(Events(s.a), "manager-added") == 1);
+  CHECK(s.Run({"array", "manager", "add", s.b.string(), "--complete"}).exit_code == 3);
+
+  ServerProcess server_b(s.b, s.work.path());
+  const std::string token = IssueToken(s.b);
+  const auto member = s.work.path() / "member";
+  InitMachine(member);
+  auto join = JoinWith(member, server_b.Address(), token, "node1");
+  INFO(join.out << join.err << server_b.Log());
+  CHECK(join.exit_code == 0);
+  CHECK(Members(s.a).size() == 1u);
+  CHECK_FALSE(HoldsKey(s.outputs + first.out + first.err + second.out + second.err, key));
+}
+
+TEST_CASE(
+    "a manager request pinned with --array-fingerprint refuses an array etcd describes otherwise",
+    "[integration][array][etcd]") {
+  if (!EtcdOrSkip()) return;
+  Setup s;
+  const auto status = JsonOf(s.Run({"--json", "array", "status", s.a.string()}));
+  const std::string array_fp = status["fingerprint"];
+  const std::string array_id = status["array_id"];
+  REQUIRE(array_fp.rfind("sha256:", 0) == 0);
+  const auto ask = [&](const std::string& fp) {
+    return s.Run({"--json", "array", "manager", "add", s.b.string(), "--registry", s.etcd.Url(),
+                  "--array", "web", "--array-fingerprint", fp});
+  };
+
+  // Another array's fingerprint: refused before anything is written, and says which it has.
+  std::string other = array_fp;
+  other.back() = other.back() == '0' ? '1' : '0';
+  auto refused = ask(other);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("--array-fingerprint") != std::string::npos);
+  CHECK(refused.err.find(array_fp) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(s.b / "mkeys-array/registry.json"));
+  CHECK(s.Dump().find("/manager-requests/") == std::string::npos);
+  CHECK(ContainerNames(s.b).empty());
+  // Not a fingerprint at all: a usage error naming the option.
+  auto malformed = ask("sha256:xyz");
+  CHECK(malformed.exit_code == 2);
+  CHECK(malformed.err.find("--array-fingerprint") != std::string::npos);
+
+  // The right one: asked, and said to be checked.
+  auto asked = ask(array_fp);
+  INFO(asked.out << asked.err);
+  REQUIRE(asked.exit_code == 0);
+  const auto request = nlohmann::json::parse(asked.out);
+  CHECK(request["array_fingerprint_checked"] == true);
+  auto approved = s.Run({"array", "manager", "approve", s.a.string(), request["request_id"],
+                         "--fingerprint", request["fingerprint"]});
+  REQUIRE(approved.exit_code == 0);
+
+  // Someone who can write to etcd changes the array's record before B completes: B refuses and
+  // keeps nothing of the array.
+  const std::string info_key = "/mkeys/arrays/" + array_id + "/info";
+  auto info =
+      Run({"etcdctl", "--endpoints", s.etcd.Endpoints(), "get", info_key, "--print-value-only"});
+  REQUIRE(info.exit_code == 0);
+  auto doc = nlohmann::json::parse(info.out);
+  std::string pin = doc["pin"];
+  pin[0] = pin[0] == 'a' ? 'b' : 'a';
+  doc["pin"] = pin;
+  REQUIRE(
+      Run({"etcdctl", "--endpoints", s.etcd.Endpoints(), "put", info_key, doc.dump()}).exit_code ==
+      0);
+  auto complete = s.Run({"array", "manager", "add", s.b.string(), "--complete"});
+  INFO(complete.out << complete.err);
+  CHECK(complete.exit_code == 1);
+  CHECK(complete.err.find("--array-fingerprint") != std::string::npos);
+  const auto names = ContainerNames(s.b);
+  CHECK(std::find(names.begin(), names.end(), "mkeys-array-web-registry") == names.end());
+  CHECK(std::find(names.begin(), names.end(), "mkeys-array-web-ca") == names.end());
+  CHECK(s.Dump().find("/managers/" + request["request_id"].get<std::string>()) ==
+        std::string::npos);
 }

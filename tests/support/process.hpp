@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
@@ -48,9 +50,15 @@ inline std::vector<char*> EnvironmentWith(const std::vector<std::string>& extra_
 // the child only dups and execs.
 inline pid_t SpawnToLog(const std::vector<std::string>& argv, const std::filesystem::path& log,
                         bool append, const std::vector<std::string>& extra_env = {}) {
+  std::error_code ec;
+  std::filesystem::create_directories(log.parent_path(), ec);
   const int fd =
       ::open(log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
-  if (fd < 0) std::abort();
+  if (fd < 0) {
+    std::fprintf(stderr, "test harness: cannot open the log %s: %s\n", log.c_str(),
+                 std::strerror(errno));
+    std::abort();
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -47,6 +47,16 @@ Result<void> WriteMemberState(const std::filesystem::path& root, const MemberSta
 // logged: the join's outcome does not depend on it).
 void DropPendingKey(keystore::KeyStore& store, const acl::Token& installer,
                     const std::string& name);
+// Each kept member key is noted as an empty file ROOT/mkeys-array/pending-keys/NAME, so that a
+// join that succeeds (with any token) can remove the keys earlier attempts with other tokens
+// left: this one's (`current`), then every noted one, then the notes.
+std::filesystem::path PendingKeyNotesDir(const std::filesystem::path& root);
+Result<void> NotePendingKey(const std::filesystem::path& root, const std::string& name);
+// DropPendingKey, then its note once the container is gone.
+void DropNotedPendingKey(const std::filesystem::path& root, keystore::KeyStore& store,
+                         const acl::Token& installer, const std::string& name);
+void DropPendingKeysAfterJoin(const std::filesystem::path& root, keystore::KeyStore& store,
+                              const acl::Token& installer, const std::string& current);
 
 // Removes every container and staging file a journal names, then the journal (never the
 // journal's pending_key).

@@ -43,6 +43,9 @@ struct EtcdSettings {
   // Set while this root's request to become a manager waits for approval (the request id is the
   // manager id): the registry does not open until `array manager add ROOT --complete` finishes.
   std::string pending_request;
+  // 64 hex digits: the array key fingerprint given with --array-fingerprint when asking to become
+  // a manager; --complete refuses an array with another pin. Empty when none was given.
+  std::string expected_pin;
 };
 
 // "etcd://HOST:PORT[,HOST:PORT...]" -> the endpoints; "etcds://..." the same over TLS (sets

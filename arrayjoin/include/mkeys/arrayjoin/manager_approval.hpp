@@ -40,14 +40,18 @@ struct RequestedManager {
   ArrayInfo info;  // the array as etcd describes it (name, id, CA pin)
   ManagerRequestInfo request;
   std::vector<std::string> containers;  // created in the new root's store
+  bool pin_checked = false;             // info.pin was the --array-fingerprint given
 };
 // `array manager add ROOT --registry etcd://... --array NAME_OR_ID`: `root` must be free; finds
 // the array in etcd, keeps a fresh X25519 key in the root's store, writes the request record
 // (create-only) and ROOT/mkeys-array/registry.json marked pending. Nothing is left behind on
-// failure.
+// failure. With `array_fingerprint` (the array key fingerprint as `array status` prints it on a
+// manager the operator trusts), the array etcd describes must have that pin (else kAccessDenied,
+// nothing written), and --complete refuses unless it still has.
 Result<RequestedManager> RequestManager(const std::filesystem::path& root,
                                         const std::vector<std::string>& etcd_endpoints,
-                                        const EtcdAccess& etcd_access, std::string_view array);
+                                        const EtcdAccess& etcd_access, std::string_view array,
+                                        std::string_view array_fingerprint = {});
 
 // On an existing manager (`root`): the requests waiting for approval.
 Result<std::vector<ManagerRequestInfo>> ManagerRequests(const std::filesystem::path& root);
@@ -65,11 +69,16 @@ struct CompletedManager {
   bool waiting = false;        // not approved yet: nothing changed
   RequestedManager requested;  // with `waiting`: the request (info, id, fingerprint)
   AddedManager added;          // otherwise: the new manager
+  // The manager was registered in etcd by an earlier --complete that stopped before finishing
+  // registry.json; this run finished it from the containers that one made.
+  bool finished_interrupted = false;
 };
 // `array manager add ROOT --complete` on the requesting root: unwraps wrapped/ID with the key in
 // its store, checks the registry key opens the array's sealed CA key (else kCorrupt, nothing
 // kept), stores the registry key and the CA key as `--from` does, registers managers/ID and
 // finishes registry.json. A denied (deleted) request: kAccessDenied, and the root is free again.
+// Safe to run again after it was interrupted at any point: containers left before the etcd
+// transaction are replaced, and a registration already in etcd is finished from them.
 Result<CompletedManager> CompleteManager(const std::filesystem::path& root);
 
 }  // namespace mkeys::arrayjoin

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // etcd's JSON as a manager reads it (arrayjoin/src/etcd_json.cpp): the gRPC gateway's range, txn
-// and status replies and every record the etcd registry keeps in etcd values, from an etcd that
+// and status replies, every record the etcd registry keeps in etcd values, and a manager root's
+// registry.json (which round-trips), from an etcd (or a file) that
 // may be tampered with or corrupted. Each decoder fails with an error, never throws; base64 that
 // decodes re-encodes to the same text; a token or member that decodes re-encodes to a record that
 // decodes to the same value. The input is tried as it is on every decoder, and spliced into a
@@ -54,6 +55,15 @@ bool SameMember(const aj::MemberRecord& a, const aj::MemberRecord& b) {
          a.token_id == b.token_id && a.cert_pem == b.cert_pem && a.cert_pin == b.cert_pin;
 }
 
+bool SameSettings(const aj::EtcdSettings& a, const aj::EtcdSettings& b) {
+  return a.endpoints == b.endpoints && a.array_id == b.array_id && a.array == b.array &&
+         a.manager_id == b.manager_id && a.access.tls == b.access.tls &&
+         a.access.ca_file == b.access.ca_file && a.access.cert_file == b.access.cert_file &&
+         a.access.key_file == b.access.key_file && a.access.user == b.access.user &&
+         a.access.password_file == b.access.password_file &&
+         a.pending_request == b.pending_request && a.expected_pin == b.expected_pin;
+}
+
 // Every decoder on `text`; what succeeds is checked.
 void DecodeAll(std::string_view text) {
   if (auto bytes = in::DecodeEtcdBase64(text)) {
@@ -92,6 +102,10 @@ void DecodeAll(std::string_view text) {
   (void)in::ServeFromJson(text);
   (void)in::ManagerFromJson(text);
   (void)in::RevokedFromJson(text);
+  if (auto settings = in::DecodeEtcdSettings(text, "registry.json")) {
+    auto again = in::DecodeEtcdSettings(in::EncodeEtcdSettings(*settings), "registry.json");
+    Check(again.ok() && SameSettings(*again, *settings), "registry.json does not round-trip");
+  }
 }
 
 const json kHeader = {{"cluster_id", "14841639068965178418"},
@@ -100,7 +114,7 @@ const json kHeader = {{"cluster_id", "14841639068965178418"},
                       {"raft_term", "3"}};
 constexpr const char* kPin = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-std::array<mkeys::fuzz::JsonSplicer, 12> MakeSplicers() {
+std::array<mkeys::fuzz::JsonSplicer, 13> MakeSplicers() {
   return {
       mkeys::fuzz::JsonSplicer({{"header", kHeader},
                                 {"kvs",
@@ -169,6 +183,16 @@ std::array<mkeys::fuzz::JsonSplicer, 12> MakeSplicers() {
       mkeys::fuzz::JsonSplicer(
           {{"id", "a1b2c3d4e5f60718"}, {"host", "manager1"}, {"added_at", 1700000000}}),
       mkeys::fuzz::JsonSplicer({{"member", "web01.example.org"}, {"at", 1700000400}}),
+      mkeys::fuzz::JsonSplicer({{"kind", "etcd"},
+                                {"endpoints", {"127.0.0.1:23790", "[::1]:23791"}},
+                                {"array_id", "00112233445566778899aabbccddeeff"},
+                                {"array", "web"},
+                                {"manager_id", "a1b2c3d4e5f60718"},
+                                {"tls", {{"ca", "/etc/mkeys/ca.pem"}}},
+                                {"client_cert", {{"cert", "c.pem"}, {"key", "k.pem"}}},
+                                {"auth", {{"user", "mkeys"}, {"password_file", ""}}},
+                                {"pending_request", "a1b2c3d4e5f60718"},
+                                {"expected_pin", kPin}}),
   };
 }
 

@@ -552,4 +552,88 @@ json MemberToJson(const MemberRecord& m) {
           {"cert_pin", HexEncode(m.cert_pin)}};
 }
 
+Result<EtcdSettings> DecodeEtcdSettings(std::string_view text, std::string_view path) {
+  const Source src{"etcd registry configuration", path};
+  MKEYS_ASSIGN_OR_RETURN(json doc, ParseObject(text, src));
+  const Fields f(doc, src);
+  MKEYS_ASSIGN_OR_RETURN(auto kind, f.String("kind"));
+  if (kind != "etcd") return f.Problem("kind", "is not \"etcd\"");
+  EtcdSettings s;
+  MKEYS_ASSIGN_OR_RETURN(s.endpoints, f.Strings("endpoints"));
+  if (s.endpoints.empty()) return f.Problem("endpoints", "is missing or empty");
+  for (std::size_t i = 0; i < s.endpoints.size(); ++i) {
+    const std::string& e = s.endpoints[i];
+    const auto colon = e.rfind(':');
+    if (colon == std::string::npos || colon == 0 || !IsDecimal(e.substr(colon + 1)) ||
+        e.size() - colon - 1 > 5 || std::stoul(e.substr(colon + 1)) == 0 ||
+        std::stoul(e.substr(colon + 1)) > 65535) {
+      return Bad(src, "endpoints[" + std::to_string(i) + "]", "is not HOST:PORT");
+    }
+  }
+  const auto required = [&](const char* name) -> Result<std::string> {
+    MKEYS_ASSIGN_OR_RETURN(auto v, f.String(name));
+    if (v.empty()) return f.Problem(name, "is empty");
+    return v;
+  };
+  MKEYS_ASSIGN_OR_RETURN(s.array_id, required("array_id"));
+  MKEYS_ASSIGN_OR_RETURN(s.array, required("array"));
+  MKEYS_ASSIGN_OR_RETURN(s.manager_id, required("manager_id"));
+  // An optional object: absent is fine, anything but an object is not.
+  const auto object = [&](const char* name) -> Result<const json*> {
+    const json* v = f.Find(name);
+    if (v && !v->is_object()) return f.Problem(name, "is not an object");
+    return v;
+  };
+  MKEYS_ASSIGN_OR_RETURN(const json* tls, object("tls"));
+  if (tls) {
+    const Fields t(*tls, src, "tls");
+    s.access.tls = true;
+    MKEYS_ASSIGN_OR_RETURN(s.access.ca_file, t.String("ca"));
+    if (s.access.ca_file.empty()) return t.Problem("ca", "is empty");
+  }
+  MKEYS_ASSIGN_OR_RETURN(const json* cert, object("client_cert"));
+  if (cert) {
+    const Fields c(*cert, src, "client_cert");
+    MKEYS_ASSIGN_OR_RETURN(s.access.cert_file, c.String("cert"));
+    MKEYS_ASSIGN_OR_RETURN(s.access.key_file, c.String("key"));
+    if (s.access.cert_file.empty()) return c.Problem("cert", "is empty");
+    if (s.access.key_file.empty()) return c.Problem("key", "is empty");
+  }
+  MKEYS_ASSIGN_OR_RETURN(const json* auth, object("auth"));
+  if (auth) {
+    const Fields a(*auth, src, "auth");
+    MKEYS_ASSIGN_OR_RETURN(s.access.user, a.String("user"));
+    if (s.access.user.empty()) return a.Problem("user", "is empty");
+    MKEYS_ASSIGN_OR_RETURN(s.access.password_file, a.String("password_file", ""));
+  }
+  MKEYS_ASSIGN_OR_RETURN(s.pending_request, f.String("pending_request", ""));
+  MKEYS_ASSIGN_OR_RETURN(s.expected_pin, f.String("expected_pin", ""));
+  if (!s.expected_pin.empty() &&
+      (s.expected_pin.size() != 64 ||
+       s.expected_pin.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return f.Problem("expected_pin", "is not 64 lowercase hex digits");
+  }
+  return s;
+}
+
+std::string EncodeEtcdSettings(const EtcdSettings& s) {
+  json doc = {{"kind", "etcd"},
+              {"endpoints", s.endpoints},
+              {"array_id", s.array_id},
+              {"array", s.array},
+              {"manager_id", s.manager_id}};
+  // Paths and the user name only: the password stays in its file or the environment.
+  if (s.access.tls) doc["tls"] = {{"ca", s.access.ca_file}};
+  if (!s.access.cert_file.empty()) {
+    doc["client_cert"] = {{"cert", s.access.cert_file}, {"key", s.access.key_file}};
+  }
+  if (!s.access.user.empty()) {
+    doc["auth"] = {{"user", s.access.user}, {"password_file", s.access.password_file}};
+  }
+  if (!s.pending_request.empty()) doc["pending_request"] = s.pending_request;
+  if (!s.expected_pin.empty()) doc["expected_pin"] = s.expected_pin;
+  // Strings from a file may hold bytes that are not UTF-8: replaced, never a throw.
+  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace mkeys::arrayjoin::internal

@@ -44,22 +44,7 @@ Result<void> WriteSettings(const std::filesystem::path& root, const EtcdSettings
         .On(Registry::DirFor(root).string());
   }
   ::chmod(Registry::DirFor(root).c_str(), 0700);
-  nlohmann::json doc = {{"kind", "etcd"},
-                        {"endpoints", s.endpoints},
-                        {"array_id", s.array_id},
-                        {"array", s.array},
-                        {"manager_id", s.manager_id}};
-  // Paths and the user name only: the password stays in its file or the environment.
-  if (s.access.tls) doc["tls"] = {{"ca", s.access.ca_file}};
-  if (!s.access.cert_file.empty()) {
-    doc["client_cert"] = {{"cert", s.access.cert_file}, {"key", s.access.key_file}};
-  }
-  if (!s.access.user.empty()) {
-    doc["auth"] = {{"user", s.access.user}, {"password_file", s.access.password_file}};
-  }
-  if (!s.pending_request.empty()) doc["pending_request"] = s.pending_request;
-  if (!s.expected_pin.empty()) doc["expected_pin"] = s.expected_pin;
-  const std::string text = doc.dump(2) + "\n";
+  const std::string text = EncodeEtcdSettings(s);
   return files::WriteFileAtomic(
       Registry::ConfigPathFor(root),
       std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), 0600);
@@ -450,49 +435,9 @@ Result<void> CheckEtcdAccess(const EtcdAccess& a) {
 
 Result<EtcdSettings> LoadEtcdSettings(const std::filesystem::path& root) {
   const auto path = Registry::ConfigPathFor(root);
-  MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(path));
-  auto doc = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  // A field of the wrong type reads as missing (json::value would throw).
-  const auto str = [](const nlohmann::json& obj, const char* name) {
-    const auto it = obj.find(name);
-    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  if (doc.is_discarded() || !doc.is_object() || str(doc, "kind") != "etcd" ||
-      !doc.contains("endpoints") || !doc["endpoints"].is_array()) {
-    return Error(ErrorCode::kCorrupt, "not an etcd registry configuration").On(path.string());
-  }
-  EtcdSettings s;
-  for (const auto& e : doc["endpoints"]) {
-    if (e.is_string()) s.endpoints.push_back(e.get<std::string>());
-  }
-  s.array_id = str(doc, "array_id");
-  s.array = str(doc, "array");
-  s.manager_id = str(doc, "manager_id");
-  if (doc.contains("tls") && doc["tls"].is_object()) {
-    s.access.tls = true;
-    s.access.ca_file = str(doc["tls"], "ca");
-  }
-  if (doc.contains("client_cert") && doc["client_cert"].is_object()) {
-    s.access.cert_file = str(doc["client_cert"], "cert");
-    s.access.key_file = str(doc["client_cert"], "key");
-  }
-  if (doc.contains("auth") && doc["auth"].is_object()) {
-    s.access.user = str(doc["auth"], "user");
-    s.access.password_file = str(doc["auth"], "password_file");
-  }
-  s.pending_request = str(doc, "pending_request");
-  s.expected_pin = str(doc, "expected_pin");
-  const bool cert_pair_broken = s.access.cert_file.empty() != s.access.key_file.empty();
-  if (s.endpoints.empty() || s.array_id.empty() || s.array.empty() || s.manager_id.empty() ||
-      (s.access.tls && s.access.ca_file.empty()) || cert_pair_broken ||
-      (doc.contains("auth") && s.access.user.empty()) ||
-      (doc.contains("expected_pin") &&
-       (s.expected_pin.size() != 64 ||
-        s.expected_pin.find_first_not_of("0123456789abcdef") != std::string::npos))) {
-    return Error(ErrorCode::kCorrupt, "the etcd registry configuration is incomplete")
-        .On(path.string());
-  }
-  return s;
+  MKEYS_ASSIGN_OR_RETURN(auto bytes, files::ReadFile(path, 1u << 20));
+  return internal::DecodeEtcdSettings(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path.string());
 }
 
 Result<std::unique_ptr<Registry>> OpenEtcdRegistry(const std::filesystem::path& root) {

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "internal/etcd_json.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 #include "support/process.hpp"
 
@@ -246,16 +247,33 @@ TEST_CASE("a damaged etcd registry configuration is refused with its path",
           "[arrayjoin][registry]") {
   // Fields of the wrong type, not JSON, a missing endpoint list: an error naming registry.json,
   // never an exception or an etcd call to nowhere.
-  const char* damaged[] = {
-      R"({"kind": 5})",
-      R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": 7, "array": "web",
+  // Each with what the error must name.
+  const std::pair<const char*, const char*> damaged[] = {
+      {R"({"kind": 5})", "kind is not a string"},
+      {R"({"kind": "sqlite", "endpoints": ["127.0.0.1:1"]})", "kind is not \"etcd\""},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": 7, "array": "web",
           "manager_id": "m"})",
-      R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": "a", "array": "web",
+       "array_id is not a string"},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": "a", "array": "web",
           "manager_id": "m", "tls": {"ca": ["x"]}, "auth": {"user": false}})",
-      R"({"kind": "etcd", "endpoints": "127.0.0.1:1"})",
-      "{\"kind\": \"etcd\", ",
+       "tls.ca is not a string"},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": "a", "array": "web",
+          "manager_id": "m", "auth": {"user": ""}})",
+       "auth.user is empty"},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": "a", "array": "web",
+          "manager_id": "m", "client_cert": {"cert": "c.pem"}})",
+       "client_cert.key is missing"},
+      {R"({"kind": "etcd", "endpoints": "127.0.0.1:1"})", "endpoints is not an array"},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:1", "nohost"], "array_id": "a"})",
+       "endpoints[1] is not HOST:PORT"},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:99999"], "array_id": "a"})",
+       "endpoints[0] is not HOST:PORT"},
+      {R"({"kind": "etcd", "endpoints": ["127.0.0.1:1"], "array_id": "a", "array": "web",
+          "manager_id": "m", "expected_pin": "ABC"})",
+       "expected_pin is not 64 lowercase hex digits"},
+      {"{\"kind\": \"etcd\", ", "is not JSON (at offset"},
   };
-  for (const char* text : damaged) {
+  for (const auto& [text, named] : damaged) {
     TempDir dir;
     const auto path = Registry::ConfigPathFor(dir.path());
     std::filesystem::create_directories(path.parent_path());
@@ -265,5 +283,36 @@ TEST_CASE("a damaged etcd registry configuration is refused with its path",
     REQUIRE_FALSE(reg);
     CHECK(reg.error().code() == ErrorCode::kCorrupt);
     CHECK(reg.error().ToString().find("registry.json") != std::string::npos);
+    CHECK(reg.error().ToString().find(named) != std::string::npos);
   }
+}
+
+TEST_CASE("etcd registry settings written and read back are the same", "[arrayjoin][registry]") {
+  mkeys::arrayjoin::EtcdSettings s;
+  s.endpoints = {"127.0.0.1:23790", "[::1]:23791", "etcd.example:2379"};
+  s.array_id = "0123456789abcdef";
+  s.array = "web";
+  s.manager_id = "fedcba9876543210";
+  s.access.tls = true;
+  s.access.ca_file = "/etc/mkeys/ca.pem";
+  s.access.cert_file = "/etc/mkeys/c.pem";
+  s.access.key_file = "/etc/mkeys/k.pem";
+  s.access.user = "mkeys";
+  s.pending_request = "fedcba9876543210";
+  s.expected_pin = std::string(64, 'a');
+  const std::string text = mkeys::arrayjoin::internal::EncodeEtcdSettings(s);
+  auto back = mkeys::arrayjoin::internal::DecodeEtcdSettings(text, "registry.json");
+  REQUIRE(back);
+  CHECK(back->endpoints == s.endpoints);
+  CHECK(back->array_id == s.array_id);
+  CHECK(back->array == s.array);
+  CHECK(back->manager_id == s.manager_id);
+  CHECK(back->access.tls);
+  CHECK(back->access.ca_file == s.access.ca_file);
+  CHECK(back->access.cert_file == s.access.cert_file);
+  CHECK(back->access.key_file == s.access.key_file);
+  CHECK(back->access.user == s.access.user);
+  CHECK(back->access.password_file.empty());
+  CHECK(back->pending_request == s.pending_request);
+  CHECK(back->expected_pin == s.expected_pin);
 }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/etcd_client.hpp"
+#include "mkeys/arrayjoin/etcd_registry.hpp"
 #include "mkeys/arrayjoin/registry.hpp"
 #include "mkeys/core/result.hpp"
 
@@ -89,5 +90,13 @@ Result<RevokedRecord> RevokedFromJson(std::string_view text, std::string_view ke
 nlohmann::json TokenToJson(const TokenRecord& t);
 nlohmann::json MemberToJson(const MemberRecord& m);
 std::string MemberStatusKey(MemberStatus status);  // "delivered", "joined", "revoked"
+
+// ROOT/mkeys-array/registry.json of an etcd registry root: the endpoints, the array, this
+// manager's id, how etcd is reached (paths and a user name, never a password), a pending request
+// and the pinned array key fingerprint. Decoded with every field's type and the combinations
+// checked (kCorrupt naming the field, or the offset of a syntax error, and `path`); what decodes
+// encodes to text that decodes to the same settings.
+Result<EtcdSettings> DecodeEtcdSettings(std::string_view text, std::string_view path);
+std::string EncodeEtcdSettings(const EtcdSettings& s);
 
 }  // namespace mkeys::arrayjoin::internal

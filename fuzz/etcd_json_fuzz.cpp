@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// etcd's JSON as a manager reads it (arrayjoin/src/etcd_json.cpp): the gRPC gateway's range, txn
-// and status replies, every record the etcd registry keeps in etcd values, and a manager root's
-// registry.json (which round-trips), from an etcd (or a file) that
+// etcd's JSON as a manager reads it (arrayjoin/src/etcd_json.cpp, etcd_records_json.cpp): the
+// gRPC gateway's range, txn and status replies, every record the etcd registry keeps in etcd
+// values, and a manager root's registry.json (which round-trips), from an etcd (or a file) that
 // may be tampered with or corrupted. Each decoder fails with an error, never throws; base64 that
-// decodes re-encodes to the same text; a token or member that decodes re-encodes to a record that
-// decodes to the same value. The input is tried as it is on every decoder, and spliced into a
-// valid document of the kind its first byte picks (json_splice.hpp).
+// decodes re-encodes to the same text; a token or member that decodes re-encodes to a record
+// that decodes to the same value. The input is tried as it is on every decoder, and spliced into
+// a valid document of the kind its first byte picks (json_splice.hpp).
 // fuzz-links: mkeys::core OpenSSL::Crypto nlohmann_json::nlohmann_json
 // fuzz-sources: arrayjoin/src/etcd_json.cpp
+// fuzz-sources: arrayjoin/src/etcd_records_json.cpp
 #include <array>
 #include <cstdint>
 #include <span>

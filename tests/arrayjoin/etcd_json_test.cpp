@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The decoders of etcd's JSON (arrayjoin/src/etcd_json.cpp): what the gateway and the registry
-// write decodes, and malformed replies and records fail with an error naming the field.
+// The decoders of etcd's JSON (arrayjoin/src/etcd_json.cpp, etcd_records_json.cpp): what the
+// gateway and the registry write decodes, and malformed replies and records fail with an error
+// naming the field.
 #include <catch2/catch.hpp>
 
 #include <cstdint>

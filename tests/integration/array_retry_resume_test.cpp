@@ -86,6 +86,30 @@ void RequireResumed(const std::filesystem::path& manager, const std::filesystem:
             .exit_code == 0);
 }
 
+// A manager of array "web" and a member whose first join, with a single-use token, died with its
+// manager after the reservation (before the offer): the use spent, the member key kept.
+struct FirstAttemptDied {
+  TempDir work;
+  std::filesystem::path manager = work.path() / "manager";
+  std::filesystem::path member = work.path() / "member";
+  IssuedToken token;
+  FirstAttemptDied() {
+    InitMachine(manager);
+    InitMachine(member);
+    REQUIRE(Mkeys({"array", "create", manager.string(), "--name", "web"}).exit_code == 0);
+    token = IssueSingleUse(manager);
+    {
+      ServerProcess doomed(manager, work.path(), {"MKEYS_FAULT=manager:before-offer"});
+      auto join = JoinDefaultName(member, doomed.Address(), token.token);
+      INFO(join.out << join.err << doomed.Log());
+      CHECK(join.exit_code == 4);
+      CHECK(join.err.find("final") == std::string::npos);
+      CHECK(doomed.WaitExit(10) == 86);
+    }
+    RequireDeliveredAndKeyKept(manager, member, token);
+  }
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -189,25 +213,13 @@ TEST_CASE("a member retrying after its SQLite manager was restarted resumes its 
 
 TEST_CASE("a final refusal of a retry removes the member key kept for it",
           "[integration][array][resume]") {
-  TempDir work;
-  const auto manager = work.path() / "manager";
-  const auto member = work.path() / "member";
-  InitMachine(manager);
-  InitMachine(member);
-  REQUIRE(Mkeys({"array", "create", manager.string(), "--name", "web"}).exit_code == 0);
-  const auto t = IssueSingleUse(manager);
-  {
-    ServerProcess doomed(manager, work.path(), {"MKEYS_FAULT=manager:before-offer"});
-    auto join = JoinDefaultName(member, doomed.Address(), t.token);
-    INFO(join.out << join.err << doomed.Log());
-    CHECK(join.exit_code == 4);
-    CHECK(join.err.find("final") == std::string::npos);
-    CHECK(doomed.WaitExit(10) == 86);
-  }
-  RequireDeliveredAndKeyKept(manager, member, t);
+  FirstAttemptDied s;
+  const auto& manager = s.manager;
+  const auto& member = s.member;
+  const auto& t = s.token;
   // The operator revokes the token: the retry is refused for good, and the kept key goes.
   REQUIRE(Mkeys({"array", "token", manager.string(), "--revoke", t.id}).exit_code == 0);
-  ServerProcess server(manager, work.path());
+  ServerProcess server(manager, s.work.path());
   auto retry = JoinDefaultName(member, server.Address(), t.token);
   INFO(retry.out << retry.err << server.Log());
   CHECK(retry.exit_code == 4);
@@ -226,27 +238,16 @@ TEST_CASE("a final refusal of a retry removes the member key kept for it",
 
 TEST_CASE("a join that succeeds with another token removes the member key an earlier attempt kept",
           "[integration][array][resume]") {
-  TempDir work;
-  const auto manager = work.path() / "manager";
-  const auto member = work.path() / "member";
-  InitMachine(manager);
-  InitMachine(member);
-  REQUIRE(Mkeys({"array", "create", manager.string(), "--name", "web"}).exit_code == 0);
-  const auto first = IssueSingleUse(manager);
-  {
-    ServerProcess doomed(manager, work.path(), {"MKEYS_FAULT=manager:before-offer"});
-    auto join = JoinDefaultName(member, doomed.Address(), first.token);
-    INFO(join.out << join.err << doomed.Log());
-    CHECK(join.exit_code == 4);
-    CHECK(doomed.WaitExit(10) == 86);
-  }
-  RequireDeliveredAndKeyKept(manager, member, first);
+  FirstAttemptDied s;
+  const auto& manager = s.manager;
+  const auto& member = s.member;
+  const auto& first = s.token;
   CHECK(std::filesystem::exists(member / "mkeys-array/pending-keys" / PendingName(first)));
 
   // The operator gives up on that attempt and issues another token; the member joins under
   // another name. The key kept for the first token has no use left and goes.
   const auto second = IssueSingleUse(manager);
-  ServerProcess server(manager, work.path());
+  ServerProcess server(manager, s.work.path());
   auto join = JoinWith(member, server.Address(), second.token, "node2");
   INFO(join.out << join.err << server.Log());
   REQUIRE(join.exit_code == 0);

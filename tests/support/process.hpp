@@ -45,6 +45,27 @@ inline std::vector<char*> EnvironmentWith(const std::vector<std::string>& extra_
   return envp;
 }
 
+// Forks and execs `argv` (found on PATH) with `extra_env` and `in`, `out`, `err` as its standard
+// descriptors (-1: inherited); its pid. Everything the child needs is built before fork: after
+// fork in a threaded process the child only dups and execs (dup2 clears close-on-exec on the
+// new descriptor; the originals, opened close-on-exec, close at exec).
+inline pid_t ForkExec(const std::vector<std::string>& argv,
+                      const std::vector<std::string>& extra_env, int in, int out, int err) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp = EnvironmentWith(extra_env);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (in >= 0) dup2(in, 0);
+    if (out >= 0) dup2(out, 1);
+    if (err >= 0) dup2(err, 2);
+    execvpe(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // Starts `argv` (found on PATH) in the background with stdout and stderr going to `log` (appended
 // to, or truncated first), and `extra_env` added; its pid. Safe to call while other threads run:
 // the child only dups and execs.
@@ -59,17 +80,7 @@ inline pid_t SpawnToLog(const std::vector<std::string>& argv, const std::filesys
                  std::strerror(errno));
     std::abort();
   }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> envp = EnvironmentWith(extra_env);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execvpe(args[0], args.data(), envp.data());
-    _exit(127);
-  }
+  const pid_t pid = ForkExec(argv, extra_env, -1, fd, fd);
   ::close(fd);
   return pid;
 }
@@ -81,26 +92,13 @@ inline RunResult Run(const std::vector<std::string>& argv, const std::string& in
                      const std::vector<std::string>& extra_env = {}) {
   // Tests call this from many threads at once. The pipes are close-on-exec so that a child forked
   // by another thread never inherits them (a sibling holding this child's stdin open would keep it
-  // from ever seeing end of input), and everything the child needs is built before fork: after
-  // fork in a threaded process the child may only call async-signal-safe functions.
+  // from ever seeing end of input).
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
       pipe2(err_pipe, O_CLOEXEC) != 0) {
     std::abort();
   }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> envp = EnvironmentWith(extra_env);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // dup2 clears close-on-exec on the new descriptor; the originals close at exec.
-    dup2(in_pipe[0], 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    execvpe(args[0], args.data(), envp.data());
-    _exit(127);
-  }
+  const pid_t pid = ForkExec(argv, extra_env, in_pipe[0], out_pipe[1], err_pipe[1]);
   close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);
